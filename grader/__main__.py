@@ -1,0 +1,3 @@
+from grader.cli import cli
+
+cli(prog_name="pa5-grader")
