@@ -52,6 +52,8 @@ class Cases(_Model):
     max_side: int = Field(16, ge=3, le=64, description="Largest image side and vector length.")
     max_kernel: int = Field(9, ge=3, le=15, description="Largest kernel side (odd).")
     public_seed: int = Field(20160428, ge=0, description="Seed of the public cases in test_cases/.")
+    public_weight: float = Field(1.0, gt=0, description="Weight of one public case in a problem's partial credit.")
+    hidden_weight: float = Field(1.0, gt=0, description="Weight of one hidden case in a problem's partial credit.")
 
     @model_validator(mode="after")
     def _odd_kernel(self):

@@ -1,0 +1,1 @@
+"""Running student code out of process: the harness, the job protocol, and the process and Docker backends."""

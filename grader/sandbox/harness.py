@@ -1,0 +1,148 @@
+"""Runs student functions on case inputs inside the sandbox; imports only the stdlib and numpy.
+
+This file is copied into each job folder and run as `python -I -B harness.py JOB --calls 0,1,2`.
+It gets the submission, the inputs and the plan, never expected outputs. It reports through files
+in JOB/out: `progress` (a line before and after each call), `import.json`, and per call `N.json`
+and `N.npz`. The grader trusts none of them: it validates everything it reads back.
+"""
+
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import zipfile
+
+import numpy as np  # imported before the submission folder joins sys.path, so a numpy.py there cannot shadow it
+
+MAX_MESSAGE = 2000
+
+
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def _write_npz(path, arrays):
+    tmp = path + ".tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, a in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, a, allow_pickle=False)
+            zf.writestr(name + ".npy", buf.getvalue())
+    os.replace(tmp, path)
+
+
+def _student_frames(tb, submission):
+    """Traceback lines from the student's own files only, innermost last."""
+    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename).startswith(submission)]
+    return "".join(traceback.format_list(frames[-3:]))
+
+
+def _describe(exc, submission):
+    if isinstance(exc, SyntaxError):
+        name = os.path.basename(exc.filename or "backprop.py")
+        return f"{type(exc).__name__} in {name} line {exc.lineno}: {exc.msg}"
+    where = _student_frames(exc.__traceback__, submission)
+    text = f"{type(exc).__name__}: {exc}"
+    return (text + ("\n" + where if where else ""))[:MAX_MESSAGE]
+
+
+def _convert(value):
+    """One returned value as a plain ndarray, or a sentence saying why it cannot be one."""
+    if value is None:
+        return None, "returned None"
+    try:
+        a = np.asarray(value)
+    except Exception as e:  # a lying __array__ can raise anything
+        return None, f"returned a {type(value).__name__} that is not an array ({type(e).__name__})"
+    if a.dtype.kind == "c":
+        return None, f"returned complex numbers (dtype {a.dtype})"
+    if a.dtype.kind not in "biuf" or a.dtype.fields is not None:
+        return None, f"returned a {type(value).__name__} of dtype {a.dtype}, not numbers"
+    if a.size > 1_000_000:
+        return None, f"returned an array of shape {a.shape}, far larger than expected"
+    return np.array(a, dtype=a.dtype, copy=True, order="C").view(np.ndarray), None
+
+
+def _run_call(call, fn, inputs, submission):
+    names = call["args"]
+    originals = [inputs[n] for n in names]
+    args = [int(a) if n in call["ints"] else a.copy() for n, a in zip(names, originals)]
+    t0 = time.perf_counter()
+    try:
+        result = fn(*args)
+    except MemoryError:
+        return {"status": "crashed", "message": "memory limit exceeded (MemoryError)"}, {}
+    except Exception as e:
+        return {"status": "error", "message": _describe(e, submission)}, {}
+    except SystemExit as e:
+        return {"status": "crashed", "message": f"the function called sys.exit({e.code!r})"}, {}
+    except BaseException as e:
+        return {"status": "crashed", "message": f"the function raised {type(e).__name__}"}, {}
+    seconds = time.perf_counter() - t0
+    n = call["n_outputs"]
+    if n > 1:
+        if not isinstance(result, (tuple, list)):
+            return {"status": "error", "message": f"returned a {type(result).__name__}, expected a tuple of {n} arrays"}, {}
+        if len(result) != n:
+            return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, {}
+        values = list(result)
+    else:
+        values = [result]
+    arrays, problems = {}, []
+    for i, v in enumerate(values):
+        a, why = _convert(v)
+        problems.append(why)
+        if a is not None:
+            arrays[f"r{i}"] = a
+    modified = [n for n, o, a in zip(names, originals, args) if n not in call["ints"] and not np.array_equal(o, a)]
+    status = {"status": "ok", "seconds": seconds, "output_problems": problems, "modified_inputs": modified}
+    return status, arrays
+
+
+def main(argv):
+    job = os.path.abspath(argv[1])
+    calls_wanted = [int(i) for i in argv[3].split(",") if i] if len(argv) > 3 and argv[2] == "--calls" else []
+    out = os.path.join(job, "out")
+    with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
+        plan = json.load(f)
+    with np.load(os.path.join(job, "inputs.npz"), allow_pickle=False) as z:
+        inputs = {k: z[k] for k in z.files}
+    submission = os.path.join(job, "submission")
+    progress = os.open(os.path.join(out, "progress"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.write(progress, b"import\n")
+    sys.path.insert(0, submission)
+    os.chdir(os.path.join(job, "work"))
+    try:
+        module = __import__(plan["module"])
+    except BaseException as e:  # anything at import time costs the whole submission, with a clear message
+        if isinstance(e, SystemExit):
+            message = f"backprop.py called sys.exit({e.code!r}) while being imported"
+        elif isinstance(e, (Exception, KeyboardInterrupt)):
+            message = _describe(e, submission)
+        else:
+            message = f"importing backprop.py raised {type(e).__name__}"
+        _write_json(os.path.join(out, "import.json"), {"ok": False, "message": message})
+        return 0
+    _write_json(os.path.join(out, "import.json"), {"ok": True, "message": ""})
+    for index in calls_wanted:
+        call = plan["calls"][index]
+        os.write(progress, f"start {index}\n".encode())
+        fn = getattr(module, call["function"], None)
+        if not callable(fn):
+            status, arrays = {"status": "error", "message": f"backprop.py does not define {call['function']}()"}, {}
+        else:
+            status, arrays = _run_call(call, fn, inputs, submission)
+        if arrays:
+            _write_npz(os.path.join(out, f"{index}.npz"), arrays)
+        _write_json(os.path.join(out, f"{index}.json"), status)
+        os.write(progress, f"end {index}\n".encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

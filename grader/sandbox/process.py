@@ -1,0 +1,256 @@
+"""The process backend: a subprocess with rlimits, a scrubbed environment and, under root, its own user.
+
+For self-tests only. Run as an ordinary user it is not isolated: the student's code can read
+whatever that user can. Run as root, each sandbox gets a uid of its own, so its processes can be
+killed to the last and its stray files swept.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox.capture import Capture
+from grader.sandbox.runner import describe_signal_exit
+from grader.spec import Limits
+
+UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
+TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS to run correctly on some CPUs
+
+_slots: set[int] = set()
+_slots_lock = threading.Lock()
+_checked_python: dict[tuple[str, int], Optional[str]] = {}
+
+
+class ProcessAttempt:
+    def __init__(self, proc: subprocess.Popen, memory_mb: int):
+        self.proc, self.memory_mb = proc, memory_mb
+
+    def poll(self, timeout: float) -> Optional[int]:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        _killpg(self.proc.pid)
+
+    def describe_exit(self, code: int) -> str:
+        return describe_signal_exit(code, self.memory_mb)
+
+
+class ProcessBackend:
+    name = "process"
+    isolated = False
+
+    def __init__(self, python: str | None = None):
+        self.python = python or sys.executable
+        self.root = os.geteuid() == 0
+        self.note = "not isolated: do not use for untrusted code. " + (
+            "Runs as a throwaway uid with rlimits, but shares the file system and network."
+            if self.root
+            else "Student code runs as you and can read your files, environment and other processes."
+        )
+
+    def open(self, job: Path) -> "ProcessSession":
+        uid = None
+        if self.root:
+            # One uid per concurrently running sandbox, so that killing "everything of that uid" is exact.
+            with _slots_lock:
+                slot = next(i for i in range(10_000) if i not in _slots)
+                _slots.add(slot)
+            uid = UID_BASE + slot
+            try:
+                _check_python(self.python, uid)
+                for p in [job, *job.rglob("*")]:
+                    os.chown(p, uid, uid, follow_symlinks=False)
+                job.chmod(0o700)
+            except BaseException:
+                _release(uid)
+                raise
+        return ProcessSession(job, self.python, uid)
+
+
+class ProcessSession:
+    def __init__(self, job: Path, python: str, uid: Optional[int]):
+        self.job, self.python, self.uid = job, python, uid
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> ProcessAttempt:
+        job = self.job
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(job / "work"),
+            "TMPDIR": str(job / "tmp"),
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        env |= {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+        cmd = [self.python, "-I", "-B", "-u", str(job / "harness.py"), str(job), "--calls", ",".join(map(str, calls))]
+        ids = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
+        proc = subprocess.Popen(
+            cmd,
+            cwd=job / "work",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_limiter(limits),
+            **ids,
+        )
+        capture.drain(proc.stdout)
+        return ProcessAttempt(proc, limits.memory_mb)
+
+    def finish(self, attempt: ProcessAttempt) -> None:
+        """Kill the attempt's whole tree, detached daemons included, and sweep what it left."""
+        _killpg(attempt.proc.pid)
+        if self.uid is not None:
+            _kill_uid(self.uid)
+            _sweep_files(self.uid)
+        else:
+            _kill_session(attempt.proc.pid)
+        attempt.proc.wait()
+
+    def close(self) -> None:
+        if self.uid is not None:
+            _kill_uid(self.uid)
+            _sweep_files(self.uid)
+            _release(self.uid)
+            self.uid = None
+
+
+def _release(uid: int) -> None:
+    with _slots_lock:
+        _slots.discard(uid - UID_BASE)
+
+
+def _limiter(limits: Limits):
+    mem = limits.memory_mb << 20
+    fsize = limits.file_size_mb << 20
+    settings = [
+        (resource.RLIMIT_AS, mem),
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_FSIZE, fsize),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, 256),
+    ]
+    nproc = limits.max_processes if os.geteuid() == 0 else None
+
+    def apply():  # runs in the child between fork and exec, before any student code
+        for which, value in settings:
+            resource.setrlimit(which, (value, value))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+    return apply
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _pids_where(test) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if test(d):
+                    out.append(int(d))
+            except OSError:
+                continue
+    return out
+
+
+def _uid_of(d: str) -> int:
+    with open(f"/proc/{d}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Uid:"):
+                return int(line.split()[1])
+    return -1
+
+
+def _kill_uid(uid: int) -> None:
+    # A fork bomb races the killer; its rlimit bounds it, and a few rounds finish it.
+    for _ in range(50):
+        pids = _pids_where(lambda d: _uid_of(d) == uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
+
+
+def _kill_session(sid: int) -> None:
+    """Without root: kill what is left of the session (double forks that kept it)."""
+    me = os.getuid()
+
+    def in_session(d: str) -> bool:
+        with open(f"/proc/{d}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[3]) == sid and _uid_of(d) == me
+
+    for pid in _pids_where(in_session):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _sweep_files(uid: int) -> None:
+    for top in TMP_DIRS:
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path, ignore_errors=True)
+                else:
+                    os.unlink(e.path)
+            except OSError:
+                continue
+
+
+def _check_python(python: str, uid: int) -> None:
+    """Fail early and clearly if the sandbox user cannot run the interpreter (e.g. it lives under /root)."""
+    key = (python, uid)
+    if key not in _checked_python:
+        r = subprocess.run(
+            [python, "-I", "-c", "import numpy"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            capture_output=True,
+            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+            cwd="/",
+        )
+        _checked_python[key] = None if r.returncode == 0 else r.stderr.decode(errors="replace")[-300:].strip()
+    why = _checked_python[key]
+    if why is not None:
+        raise SandboxUnavailable(
+            f"the process sandbox runs student code as an unprivileged user (uid {uid}) because you are root, "
+            f"and that user cannot run {python} with numpy ({why or 'permission denied'}). "
+            "Use a Python installed outside /root (for example a venv made from /usr/bin/python3), "
+            "or run as an ordinary user, or use --sandbox docker"
+        )

@@ -1,0 +1,115 @@
+"""The job folder both sides share: what the grader writes in, and how it reads back what the sandbox wrote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.arrays import UnsafeArrayFile, read_npz, write_npz
+from grader.cases.model import Case
+from grader.contract import ARGUMENTS, FUNCTIONS, INT_ARGUMENTS, N_OUTPUTS
+from grader.submission import MODULE, Submission, copy_into
+
+HARNESS = Path(__file__).with_name("harness.py")
+MAX_STATUS_BYTES = 64 << 10
+MAX_PROGRESS_BYTES = 1 << 20
+MAX_OUTPUT_ELEMENTS = 1 << 20
+
+
+class ImportStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ok: bool = Field(description="Whether backprop.py imported.")
+    message: str = Field(max_length=4000, description="Why it did not.")
+
+
+class CallStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["ok", "error", "crashed"] = Field(description="How the call ended inside the sandbox.")
+    message: str = Field("", max_length=4000, description="The exception or crash, in words.")
+    seconds: Optional[float] = Field(None, ge=0, description="Time the call took, measured inside the sandbox.")
+    output_problems: list[Optional[str]] = Field(default_factory=list, max_length=4, description="Per output: why it is not an array.")
+    modified_inputs: list[str] = Field(default_factory=list, max_length=8, description="Arguments the function changed.")
+
+
+def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
+    """Lay out a job: the submission, the harness, the inputs and the plan. Nothing else goes in."""
+    copy_into(submission, job / "submission")
+    shutil.copyfile(HARNESS, job / "harness.py")
+    inputs, calls = {}, []
+    for i, c in enumerate(cases):
+        names = []
+        for arg in ARGUMENTS[c.layer]:
+            key = f"{i}.{arg}"
+            inputs[key] = c.inputs[arg]
+            names.append(key)
+        ints = [f"{i}.{a}" for a in ARGUMENTS[c.layer] if a in INT_ARGUMENTS]
+        calls.append({"function": FUNCTIONS[c.layer], "args": names, "ints": ints, "n_outputs": N_OUTPUTS[c.layer]})
+    write_npz(job / "inputs.npz", inputs)
+    (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls}), encoding="utf-8")
+    for d in ("out", "work", "tmp"):
+        (job / d).mkdir()
+
+
+def read_progress(job: Path) -> tuple[bool, Optional[int], set[int]]:
+    """(import started, the call started but not ended, calls ended), from the progress file."""
+    try:
+        with open(job / "out" / "progress", "rb") as f:
+            data = f.read(MAX_PROGRESS_BYTES)
+    except OSError:
+        return False, None, set()
+    started, current, ended = False, None, set()
+    for line in data.split(b"\n"):
+        parts = line.split()
+        if parts == [b"import"]:
+            started = True
+        elif len(parts) == 2 and parts[1].isdigit():
+            n = int(parts[1])
+            if parts[0] == b"start":
+                current = n
+            elif parts[0] == b"end":
+                ended.add(n)
+                current = None if current == n else current
+    return started, current, ended
+
+
+def _read_small(path: Path) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_STATUS_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_STATUS_BYTES else b"{}"
+
+
+def read_import_status(job: Path) -> Optional[ImportStatus]:
+    data = _read_small(job / "out" / "import.json")
+    if data is None:
+        return None
+    try:
+        return ImportStatus.model_validate_json(data)
+    except ValidationError:
+        return ImportStatus(ok=False, message="the sandbox wrote an invalid import status")
+
+
+def read_call(job: Path, index: int) -> tuple[CallStatus, dict[str, np.ndarray]]:
+    """The status and arrays of one finished call, each validated; a malformed file becomes an error status."""
+    data = _read_small(job / "out" / f"{index}.json")
+    if data is None:
+        return CallStatus(status="crashed", message="the call ended without reporting a result"), {}
+    try:
+        status = CallStatus.model_validate_json(data)
+    except ValidationError:
+        return CallStatus(status="error", message="the sandbox wrote an invalid status file for this call"), {}
+    arrays: dict[str, np.ndarray] = {}
+    path = job / "out" / f"{index}.npz"
+    if status.status == "ok" and path.exists():
+        try:
+            arrays = read_npz(path, max_file_bytes=32 << 20, max_elements=MAX_OUTPUT_ELEMENTS, max_members=4)
+        except UnsafeArrayFile as e:
+            return CallStatus(status="error", message=f"the returned arrays were rejected: {e}"), {}
+    return status, arrays

@@ -1,0 +1,242 @@
+"""Runs every case of a submission through a backend, restarting the harness after a crash or timeout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional, Protocol
+
+import numpy as np
+
+from grader.cases.model import Case
+from grader.errors import GraderError
+from grader.sandbox.capture import Capture
+from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job
+from grader.spec import Limits
+from grader.submission import Submission
+
+POLL = 0.02
+CallOutcome = Literal["ok", "error", "timeout", "crashed"]
+
+
+@dataclass
+class CallResult:
+    """What one call of a student function produced, before any judgement of its values."""
+
+    case_id: str
+    status: CallOutcome
+    message: str = ""
+    outputs: list[Optional[np.ndarray]] = field(default_factory=list)
+    output_problems: list[Optional[str]] = field(default_factory=list)
+    modified_inputs: list[str] = field(default_factory=list)
+    seconds: Optional[float] = None
+
+
+@dataclass
+class RunResult:
+    calls: dict[str, CallResult]
+    import_error: Optional[str]
+    output: str
+    output_truncated: bool
+    backend: str
+    isolated: bool
+    note: str
+    seconds: float
+
+
+class Attempt(Protocol):
+    def poll(self, timeout: float) -> Optional[int]: ...
+    def kill(self) -> None: ...
+    def describe_exit(self, code: int) -> str: ...
+
+
+class Session(Protocol):
+    """One submission's use of a backend: any number of attempts, then close()."""
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> Attempt: ...
+    def finish(self, attempt: Attempt) -> None: ...
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    name: str
+    isolated: bool
+    note: str
+
+    def open(self, job: Path) -> Session: ...
+
+
+def run_submission(
+    *, submission: Submission, cases: list[Case], backend: Backend, limits: Limits, redact: tuple[str, ...] = ()
+) -> RunResult:
+    """Run all cases; every case ends as exactly one CallResult, whatever the student code does."""
+    t0 = time.monotonic()
+    deadline = t0 + limits.submission_timeout
+    capture = Capture(keep=limits.output_kb << 10, limit=limits.output_limit_mb << 20)
+    job = Path(tempfile.mkdtemp(prefix="job-", dir=_jobs_root()))
+    results: dict[int, CallResult] = {}
+    import_error = None
+    try:
+        job.chmod(0o755)
+        write_job(job, submission=submission, cases=cases)
+        session = backend.open(job)
+        try:
+            import_error = _attempts(session, job, cases, limits, capture, deadline, results)
+        finally:
+            session.close()
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+    if import_error is not None:
+        results = {i: CallResult(c.id, "error", import_error) for i, c in enumerate(cases)}
+    text, cut = capture.text(redact)
+    return RunResult(
+        calls={cases[i].id: r for i, r in sorted(results.items())},
+        import_error=import_error,
+        output=text,
+        output_truncated=cut,
+        backend=backend.name,
+        isolated=backend.isolated,
+        note=backend.note,
+        seconds=time.monotonic() - t0,
+    )
+
+
+def _jobs_root() -> Path:
+    """A folder of the grader's own for job folders, so nothing in it is taken for a sandbox's stray file."""
+    root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o711)
+    except FileExistsError:
+        st = root.lstat()
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            raise GraderError(f"{root} exists but is not a folder of this user's; remove it") from None
+    root.chmod(0o711)  # the sandbox user may pass through to its own job folder, not list the others
+    return root
+
+
+def _attempts(session, job, cases, limits, capture, deadline, results) -> Optional[str]:
+    """Start the harness until every case has a result; returns the import error, if any."""
+    todo = list(range(len(cases)))
+    while todo:
+        attempt = session.start(todo, capture, limits)
+        try:
+            reason, code = _watch(attempt, job, limits, capture, deadline)
+        finally:
+            session.finish(attempt)
+        started, current, ended = read_progress(job)
+        status = read_import_status(job)
+        if status is None or not status.ok:
+            return _import_failure(status, started, reason, code, attempt, limits)
+        for i in todo:
+            if i in ended:
+                results[i] = _finished(job, i, cases[i])
+        remaining = [i for i in todo if i not in ended]
+        if current is not None and current in remaining:
+            results[current] = _interrupted(cases[current], reason, code, attempt, limits)
+            remaining.remove(current)
+            if reason == "call-timeout":
+                # Its siblings would most likely hang too; charging each another timeout helps nobody.
+                for i in [i for i in remaining if cases[i].layer == cases[current].layer]:
+                    results[i] = CallResult(cases[i].id, "timeout", "not run: an earlier call of the same function timed out")
+                    remaining.remove(i)
+        elif remaining and reason == "exited":
+            # The harness stopped between calls: treat the next call as the one that was cut off.
+            results[remaining[0]] = _interrupted(cases[remaining[0]], reason, code, attempt, limits)
+            remaining.pop(0)
+        if reason in ("deadline", "output-limit"):
+            why = (
+                f"not run: the submission's {limits.submission_timeout:g} s limit was reached"
+                if reason == "deadline"
+                else f"not run: output passed the {limits.output_limit_mb} MiB limit"
+            )
+            for i in remaining:
+                results[i] = CallResult(cases[i].id, "timeout" if reason == "deadline" else "crashed", why)
+            remaining = []
+        todo = remaining
+    return None
+
+
+def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadline: float) -> tuple[str, int]:
+    """Wait for the attempt to end or break a limit; returns (reason, exit code)."""
+    seen: dict[object, float] = {}
+    while True:
+        code = attempt.poll(POLL)
+        if code is not None:
+            return "exited", code
+        now = time.monotonic()
+        _, current, ended = read_progress(job)
+        key = ("call", current) if current is not None else ("between", len(ended))
+        reason = None
+        if capture.exceeded:
+            reason = "output-limit"
+        elif now - seen.setdefault(key, now) > limits.call_timeout:
+            reason = "call-timeout"
+        elif now > deadline:
+            reason = "deadline"
+        if reason:
+            attempt.kill()
+            code = attempt.poll(5)
+            return reason, (-signal.SIGKILL if code is None else code)
+
+
+def _finished(job: Path, index: int, case: Case) -> CallResult:
+    status, arrays = read_call(job, index)
+    if status.status != "ok":
+        return CallResult(case.id, status.status, status.message, seconds=status.seconds)
+    n = len(status.output_problems)
+    return CallResult(
+        case.id,
+        "ok",
+        outputs=[arrays.get(f"r{k}") for k in range(n)],
+        output_problems=list(status.output_problems),
+        modified_inputs=list(status.modified_inputs),
+        seconds=status.seconds,
+    )
+
+
+def _interrupted(case: Case, reason: str, code: int, attempt: Attempt, limits: Limits) -> CallResult:
+    if reason == "call-timeout":
+        return CallResult(case.id, "timeout", f"timed out after {limits.call_timeout:g} s")
+    if reason == "deadline":
+        return CallResult(case.id, "timeout", f"the submission's {limits.submission_timeout:g} s limit was reached")
+    if reason == "output-limit":
+        return CallResult(case.id, "crashed", f"killed: output passed the {limits.output_limit_mb} MiB limit")
+    return CallResult(case.id, "crashed", attempt.describe_exit(code))
+
+
+def _import_failure(status, started: bool, reason: str, code: int, attempt: Attempt, limits: Limits) -> str:
+    if status is not None:
+        return status.message
+    if reason in ("call-timeout", "deadline"):
+        return f"importing backprop.py timed out after {limits.call_timeout:g} s"
+    if reason == "output-limit":
+        return f"importing backprop.py printed more than the {limits.output_limit_mb} MiB output limit"
+    if not started:
+        return f"the sandbox could not start the harness ({attempt.describe_exit(code)})"
+    return f"importing backprop.py crashed: {attempt.describe_exit(code)}"
+
+
+def describe_signal_exit(code: int, memory_mb: int) -> str:
+    """A plain sentence for how a process ended during a call."""
+    if code >= 0:
+        return f"the process exited during the call (exit code {code})"
+    sig = -code
+    names = {
+        signal.SIGSEGV: "segmentation fault",
+        signal.SIGXCPU: "killed: CPU time limit exceeded",
+        signal.SIGXFSZ: "killed: file size limit exceeded",
+        signal.SIGABRT: "aborted",
+        signal.SIGBUS: "bus error",
+        signal.SIGKILL: f"killed (signal 9; most often the memory limit of {memory_mb} MiB)",
+    }
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    return f"{names.get(sig, 'killed by ' + name)} ({name})" if sig in names else f"killed by {name}"
