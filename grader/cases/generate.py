@@ -47,6 +47,7 @@ def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
             kinds = {"conv": CONV_KINDS, "fc": FC_KINDS, "softmax": SOFTMAX_KINDS}[layer]
             kind = kinds[i % len(kinds)]
             inputs, tags = _DRAW[layer](rng, kind, spec)
+            tags = tuple(dict.fromkeys(tags))
             expected = _expected(ref, layer, inputs, spec)
             wrong = {pid: mistakes.wrong_answers(pid, _call_args(layer, inputs)) for pid in expected}
             weight = spec.cases.hidden_weight if hidden else spec.cases.public_weight

@@ -48,8 +48,11 @@ class Capture:
         t.start()
         return t
 
-    def text(self, redact: tuple[str, ...] = ()) -> tuple[str, bool]:
-        """The kept output as text, with a marker where the middle was cut, and whether it was cut."""
+    def text(self, redact: tuple[str, ...] = (), paths: dict[str, str] | None = None) -> tuple[str, bool]:
+        """The kept output as text, with a marker where the middle was cut, and whether it was cut.
+
+        `redact` strings become [redacted]; `paths` rewrites job-folder paths so reports do not vary with them.
+        """
         with self._lock:
             tail = b"".join(self.tail)[-(self.keep // 2) :] if self.tail else b""
             cut = self.total - len(self.head) - len(tail)
@@ -57,6 +60,8 @@ class Capture:
             if cut > 0:
                 body += f"\n[... {cut} bytes of output cut ...]\n"
             body += tail.decode("utf-8", "replace")
+        for old, new in (paths or {}).items():
+            body = body.replace(old, new)
         for secret in redact:
             if secret:
                 body = body.replace(secret, "[redacted]")

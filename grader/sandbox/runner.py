@@ -94,7 +94,8 @@ def run_submission(
         shutil.rmtree(job, ignore_errors=True)
     if import_error is not None:
         results = {i: CallResult(c.id, "error", import_error) for i, c in enumerate(cases)}
-    text, cut = capture.text(redact)
+    paths = {f"{job}/submission/": "", "/job/submission/": "", str(job): "<job>", "/job/": "<job>/"}
+    text, cut = capture.text(redact, paths)
     return RunResult(
         calls={cases[i].id: r for i, r in sorted(results.items())},
         import_error=import_error,

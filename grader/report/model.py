@@ -1,0 +1,87 @@
+"""The versioned report: everything a grade says, in one validated model that every renderer reads."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+Status = Literal["passed", "failed", "error", "timeout", "crashed"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Worst(_Model):
+    index: list[int] = Field(description="Index of the largest absolute difference.")
+    got: float = Field(description="The student's value there.")
+    expected: float = Field(description="The expected value there.")
+
+
+class CaseReport(_Model):
+    id: str = Field(description="Case id, e.g. conv-p03 (public) or conv-h07 (hidden).")
+    hidden: bool = Field(description="Hidden cases never show expected values.")
+    tags: list[str] = Field(description="What the case exercises, e.g. nonsquare, large-logits.")
+    status: Status = Field(description="How the case ended.")
+    weight: float = Field(description="Weight in the problem's partial credit.")
+    error: Optional[float] = Field(None, description="The comparison metric, when values were compared.")
+    message: str = Field("", description="Why it did not pass, in plain words.")
+    notes: list[str] = Field(default_factory=list, description="Things accepted with a remark.")
+    mistake: Optional[str] = Field(None, description="Id of the known mistake this answer matches.")
+    worst: Optional[Worst] = Field(None, description="Largest difference, for failing public cases only.")
+    seconds: Optional[float] = Field(None, description="Time of the call inside the sandbox.")
+
+
+class Diagnosis(_Model):
+    id: str = Field(description="Mistake id from the catalogue.")
+    message: str = Field(description="What the student did, in words they can act on.")
+    section: str = Field(description="Part of the assignment to reread.")
+
+
+class ProblemReport(_Model):
+    id: str = Field(description="Problem id: conv.dx, conv.dw, fc.dx, fc.dW or softmax.ds.")
+    title: str = Field(description="One-line title.")
+    section: str = Field(description="Part of the written assignment.")
+    score: float = Field(description="Points earned.")
+    max_score: float = Field(description="Points available.")
+    tol: float = Field(description="Tolerance of the comparison metric.")
+    cases: list[CaseReport] = Field(description="Every case, public first.")
+    diagnosis: Optional[Diagnosis] = Field(None, description="The mistake behind the failures, when recognised.")
+
+
+class Sandbox(_Model):
+    backend: Literal["process", "docker"] = Field(description="Where the student code ran.")
+    isolated: bool = Field(description="False for the process backend: not for untrusted code.")
+    note: str = Field(description="What the isolation does and does not cover.")
+
+
+class Output(_Model):
+    text: str = Field(description="The submission's stdout and stderr, head and tail kept.")
+    truncated: bool = Field(description="Whether the middle was cut.")
+
+
+class Timing(_Model):
+    started: str = Field(description="UTC start time, ISO 8601.")
+    seconds: float = Field(description="Wall time of the whole grade.")
+
+
+class Report(_Model):
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this report layout.")
+    grader_version: str = Field(description="pa5-grader version that wrote the report.")
+    assignment: str = Field(description="Assignment id from the spec.")
+    student_id: Optional[str] = Field(None, description="Student id (instructor grading) or null (self-test).")
+    submission_sha256: str = Field(description="Digest of the submission's files.")
+    mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
+    sandbox: Sandbox
+    score: float = Field(description="Sum of the problem scores.")
+    max_score: float = Field(description="Sum of the problems' points.")
+    error: Optional[str] = Field(None, description="A failure that cost the whole submission, e.g. at import.")
+    problems: list[ProblemReport]
+    output: Output
+    timing: Timing
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(c.status == "passed" for p in self.problems for c in p.cases)

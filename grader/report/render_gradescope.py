@@ -1,0 +1,63 @@
+"""Gradescope's autograder results.json, per its specification (top-level score, tests[] entries).
+
+Hidden cases never share an entry with public ones, so their visibility can differ.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from grader.report.model import CaseReport, ProblemReport, Report
+
+
+def render_gradescope(
+    report: Report, *, per: Literal["problem", "case"] = "problem", hidden_visibility: str = "after_due_date"
+) -> str:
+    tests = []
+    for n, p in enumerate(report.problems, 1):
+        groups = [("public", [c for c in p.cases if not c.hidden]), ("hidden", [c for c in p.cases if c.hidden])]
+        total = sum(c.weight for c in p.cases) or 1.0
+        if per == "case":
+            for m, c in enumerate(p.cases, 1):
+                tests.append(_entry(f"{p.id} {c.id}", f"{n}.{m}", p, [c], total, hidden_visibility))
+        else:
+            for m, (kind, cases) in enumerate([g for g in groups if g[1]], 1):
+                tests.append(_entry(f"{p.id}: {p.title} ({kind} cases)", f"{n}.{m}", p, cases, total, hidden_visibility))
+    lines = [f"Score: {report.score:g} / {report.max_score:g}"]
+    if report.error:
+        lines.append(f"Your code could not be graded: {report.error}")
+    lines += [f"{p.id}: {p.diagnosis.message} (see {p.diagnosis.section})" for p in report.problems if p.diagnosis]
+    result = {
+        "score": report.score,
+        "execution_time": round(report.timing.seconds, 3),
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+    return json.dumps(result, indent=2) + "\n"
+
+
+def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], total: float, hidden_visibility: str) -> dict:
+    max_score = p.max_score * sum(c.weight for c in cases) / total
+    score = p.max_score * sum(c.weight for c in cases if c.status == "passed") / total
+    ok = all(c.status == "passed" for c in cases)
+    out = [f"{sum(c.status == 'passed' for c in cases)} of {len(cases)} cases passed"]
+    if p.diagnosis and not ok:
+        out.append(f"Likely mistake: {p.diagnosis.message} (see {p.diagnosis.section})")
+    for c in cases:
+        if c.status != "passed":
+            out.append(f"{c.id} [{c.status}] {c.message}".rstrip())
+            if c.worst:  # public cases only
+                out.append(f"    worst at {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}")
+        out += [f"{c.id} note: {n}" for n in c.notes]
+    return {
+        "name": name,
+        "number": number,
+        "score": round(score, 4),
+        "max_score": round(max_score, 4),
+        "status": "passed" if ok else "failed",
+        "output": "\n".join(out),
+        "visibility": hidden_visibility if any(c.hidden for c in cases) else "visible",
+    }

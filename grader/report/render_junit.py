@@ -1,0 +1,50 @@
+"""JUnit XML: a testsuite per problem, a testcase per case, points in properties."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from grader.report.model import Report
+
+
+def render_junit(report: Report) -> str:
+    root = ET.Element("testsuites", name=f"pa5-grader {report.assignment}")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for p in report.problems:
+        failures = sum(c.status == "failed" for c in p.cases)
+        errors = sum(c.status in ("error", "timeout", "crashed") for c in p.cases)
+        suite = ET.SubElement(
+            root, "testsuite", name=p.id, tests=str(len(p.cases)), failures=str(failures), errors=str(errors),
+            skipped="0", time=f"{sum(c.seconds or 0 for c in p.cases):.3f}",
+        )
+        props = ET.SubElement(suite, "properties")
+        for k, v in (("title", p.title), ("section", p.section), ("score", f"{p.score:g}"), ("max_score", f"{p.max_score:g}")):
+            ET.SubElement(props, "property", name=k, value=v)
+        if p.diagnosis:
+            ET.SubElement(props, "property", name="diagnosis", value=f"{p.diagnosis.message} (see {p.diagnosis.section})")
+        total = sum(c.weight for c in p.cases) or 1.0
+        for c in p.cases:
+            case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")
+            cprops = ET.SubElement(case, "properties")
+            points = p.max_score * c.weight / total
+            ET.SubElement(cprops, "property", name="points", value=f"{points if c.status == 'passed' else 0:g}")
+            ET.SubElement(cprops, "property", name="max_points", value=f"{points:g}")
+            ET.SubElement(cprops, "property", name="hidden", value=str(c.hidden).lower())
+            detail = c.message
+            if c.worst:
+                detail += f"\nworst at {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}"
+            if c.status == "failed":
+                ET.SubElement(case, "failure", message=c.message[:500], type="failed").text = detail
+            elif c.status != "passed":
+                ET.SubElement(case, "error", message=c.message[:500], type=c.status).text = detail
+            if c.notes:
+                ET.SubElement(case, "system-out").text = "\n".join(c.notes)
+        totals["tests"] += len(p.cases)
+        totals["failures"] += failures
+        totals["errors"] += errors
+    for k, v in totals.items():
+        root.set(k, str(v))
+    if report.output.text:
+        ET.SubElement(root[0] if len(root) else root, "system-out").text = report.output.text
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

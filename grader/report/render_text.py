@@ -1,0 +1,56 @@
+"""Text for terminals: a compact table per problem, the diagnosis, and the worst element of failing public cases."""
+
+from __future__ import annotations
+
+from grader.report.model import CaseReport, Report
+
+_CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
+_STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
+
+
+def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -> str:
+    def paint(s: str, style: str) -> str:
+        return f"\033[{_CODES[style]}m{s}\033[0m" if color else s
+
+    title = "self-test on the public cases" if report.mode == "check" else f"grade of {report.student_id}"
+    lines = [paint(f"PA5 {title}", "bold")]
+    if not report.sandbox.isolated:
+        lines.append(paint(f"sandbox: {report.sandbox.backend} ({report.sandbox.note})", "dim"))
+    if report.error:
+        lines.append(paint(f"Your code could not be graded: {report.error}", "red"))
+    lines.append("")
+    width = max(len(p.id) for p in report.problems) if report.problems else 8
+    for p in report.problems:
+        passed = sum(c.status == "passed" for c in p.cases)
+        mark = paint("PASS", "green") if passed == len(p.cases) else paint("FAIL", "red")
+        lines.append(f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  {p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})")
+        if p.diagnosis:
+            lines.append(f"      {paint('likely mistake:', 'yellow')} {p.diagnosis.message} (see {p.diagnosis.section})")
+        if report.error:
+            continue
+        shown = [c for c in p.cases if c.status != "passed"][:max_failures]
+        for c in shown:
+            lines += ["      " + line for line in _case_lines(c, paint)]
+        more = sum(c.status != "passed" for c in p.cases) - len(shown)
+        if more > 0:
+            lines.append(paint(f"      ... and {more} more failing case(s)", "dim"))
+        notes = sorted({n for c in p.cases for n in c.notes})
+        lines += [paint(f"      note: {n}", "dim") for n in notes[:3]]
+    if report.output.text.strip():
+        cut = " (middle cut)" if report.output.truncated else ""
+        lines += ["", paint(f"Output of your code{cut}:", "dim")]
+        lines += ["  | " + line for line in report.output.text.rstrip().splitlines()[:40]]
+    ok = sum(all(c.status == "passed" for c in p.cases) for p in report.problems)
+    summary = f"{ok} of {len(report.problems)} problems pass; score {report.score:g} / {report.max_score:g}"
+    lines += ["", paint(summary, "green" if report.passed else "red")]
+    return "\n".join(lines) + "\n"
+
+
+def _case_lines(c: CaseReport, paint) -> list[str]:
+    kind = "hidden" if c.hidden else "public"
+    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {', '.join(c.tags)}): {c.message.splitlines()[0] if c.message else ''}"
+    out = [head]
+    out += ["    " + line for line in c.message.splitlines()[1:6]]
+    if c.worst and not c.hidden:
+        out.append(f"    worst at index {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}")
+    return out

@@ -1,0 +1,1 @@
+"""Judging returned arrays against expected ones, naming mistakes, and turning results into points."""

@@ -1,0 +1,71 @@
+"""The comparison metric and the reading of what a student returned, all in one place.
+
+A case passes when
+
+    e = max|S - R| / max(max|S|, max|R|, tau) <= tol
+
+with S the student's array and R the reference. The metric is symmetric, does not change when
+both arrays are scaled, and is not diluted by array size. `tol` comes from the spec per problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+TAU = 1e-30  # only guards 0/0: all-zero answers to all-zero expectations
+
+
+def rel_error(S: np.ndarray, R: np.ndarray) -> float:
+    """The metric above for two arrays of one shape; inf if S has a NaN or an inf."""
+    if not np.all(np.isfinite(S)):
+        return float("inf")
+    scale = max(float(np.max(np.abs(S), initial=0.0)), float(np.max(np.abs(R), initial=0.0)), TAU)
+    return float(np.max(np.abs(S - R), initial=0.0)) / scale
+
+
+def close(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
+    return S.shape == R.shape and rel_error(S, R) <= tol
+
+
+@dataclass
+class Reading:
+    """A returned value made comparable, or the reason it is not."""
+
+    array: Optional[np.ndarray]
+    failure: Optional[str] = None
+    notes: list[str] = field(default_factory=list)
+    raw_shape: Optional[tuple] = None
+
+
+def read_output(value: Optional[np.ndarray], expected: np.ndarray, name: str) -> Reading:
+    """Convert to float64 and reconcile the shape; singleton-only differences are accepted with a note."""
+    if value is None:
+        return Reading(None, f"{name} is missing")
+    if value.dtype.kind == "c":
+        return Reading(None, f"{name} is complex (dtype {value.dtype}); return real numbers")
+    S = value.astype(np.float64)
+    raw = S.shape
+    if S.shape != expected.shape:
+        if S.size == expected.size and _squeeze(S.shape) == _squeeze(expected.shape):
+            note = f"{name} has shape {S.shape}; accepted as {expected.shape}"
+            return Reading(S.reshape(expected.shape), None, [note], raw)
+        return Reading(S, f"{name} has shape {S.shape}, expected {expected.shape}", [], raw)
+    bad = np.argwhere(~np.isfinite(S))
+    if len(bad):
+        idx = tuple(int(i) for i in bad[0])
+        what = "NaN" if np.isnan(S[idx]) else "inf"
+        return Reading(S, f"{name} has {what} at index {list(idx)} ({len(bad)} non-finite values in all)", [], raw)
+    return Reading(S, None, [], raw)
+
+
+def _squeeze(shape: tuple) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+def worst_element(S: np.ndarray, R: np.ndarray) -> tuple[list[int], float, float]:
+    """Index, got and expected at the largest absolute difference."""
+    idx = np.unravel_index(int(np.argmax(np.abs(S - R))), R.shape) if R.size else ()
+    return [int(i) for i in idx], float(S[idx]), float(R[idx])

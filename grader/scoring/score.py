@@ -1,0 +1,99 @@
+"""From raw sandbox results to a report: the pass rule, partial credit and the diagnoses.
+
+Rules, all here:
+- a case passes when its call ended normally, the output reads as an array of the expected shape
+  (singleton dimensions aside) with finite values, and rel_error <= the problem's tol (compare.py);
+- a problem scores points x (weight of passed cases / weight of all its cases);
+- the total is the sum over problems.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from grader import __version__
+from grader.cases.model import Case
+from grader.contract import FUNCTIONS
+from grader.report.model import CaseReport, Diagnosis, Output, ProblemReport, Report, Sandbox, Timing, Worst
+from grader.sandbox.runner import CallResult, RunResult
+from grader.scoring.compare import read_output, rel_error, worst_element
+from grader.scoring.diagnose import describe, diagnose_case, diagnose_problem
+from grader.spec import Problem, Spec
+
+
+def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, bool, dict]:
+    """One case of one problem; also whether its output was NaN or inf, and the values of its mistake's message."""
+    base = dict(id=case.id, hidden=case.hidden, tags=list(case.tags), weight=case.weight, seconds=call.seconds)
+    if call.status != "ok":
+        return CaseReport(status=call.status, message=call.message, **base), False, {}
+    name = f"{problem.id.split('.')[1]} (returned by {FUNCTIONS[case.layer]})"
+    k = problem.output_index
+    why = call.output_problems[k] if k < len(call.output_problems) else None
+    if why:
+        return CaseReport(status="error", message=f"{name}: {why}", **base), False, {}
+    value = call.outputs[k] if k < len(call.outputs) else None
+    R = case.expected[problem.id]
+    reading = read_output(value, R, name)
+    notes = list(reading.notes)
+    if call.modified_inputs:
+        notes.append(f"the function modified its input(s) {', '.join(a.split('.')[-1] for a in call.modified_inputs)}; graded on what it returned")
+    mistake, values = diagnose_case(problem.id, case, reading.array, reading.raw_shape, problem.tol)
+    if reading.failure:
+        nonfinite = reading.array is not None and reading.array.shape == R.shape
+        return CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base), nonfinite, values
+    e = rel_error(reading.array, R)
+    if e <= problem.tol:
+        return CaseReport(status="passed", error=e, notes=notes, **base), False, {}
+    worst = None if case.hidden else Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R))))
+    message = f"relative error {e:.3g} is above the tolerance {problem.tol:g}"
+    if mistake:
+        message += ": " + describe(mistake, **values)[0]
+    return CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base), False, values
+
+
+def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> ProblemReport:
+    reports, failed, passed, nonfinite, values = [], [], [], [], {}
+    for case in cases:
+        report, bad_values, v = judge(problem, case, run.calls[case.id])
+        values.setdefault(report.mistake, v)
+        reports.append(report)
+        if report.status == "passed":
+            passed.append(case)
+        else:
+            failed.append((case, report.mistake))
+        if bad_values:
+            nonfinite.append(case)
+    total = sum(c.weight for c in cases)
+    earned = sum(c.weight for c in passed)
+    score = round(problem.points * earned / total, 6) if total else 0.0
+    mid = None if run.import_error else diagnose_problem(problem.id, failed, passed, nonfinite)
+    diagnosis = None
+    if mid:
+        message, section = describe(mid, **values.get(mid, {}))
+        diagnosis = Diagnosis(id=mid, message=message, section=section or problem.section)
+    return ProblemReport(
+        id=problem.id, title=problem.title, section=problem.section, score=score,
+        max_score=problem.points, tol=problem.tol, cases=reports, diagnosis=diagnosis,
+    )
+
+
+def build_report(
+    *, spec: Spec, cases: list[Case], run: RunResult, submission_sha256: str, student_id: Optional[str],
+    mode: str, started: dt.datetime,
+) -> Report:
+    problems = [score_problem(p, [c for c in cases if c.layer == p.layer], run) for p in spec.problems]
+    return Report(
+        grader_version=__version__,
+        assignment=spec.assignment,
+        student_id=student_id,
+        submission_sha256=submission_sha256,
+        mode=mode,
+        sandbox=Sandbox(backend=run.backend, isolated=run.isolated, note=run.note),
+        score=round(sum(p.score for p in problems), 6),
+        max_score=sum(p.max_score for p in problems),
+        error=run.import_error,
+        problems=problems,
+        output=Output(text=run.output, truncated=run.output_truncated),
+        timing=Timing(started=started.isoformat(timespec="seconds"), seconds=round(run.seconds, 3)),
+    )
