@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 from typing import Literal
@@ -88,6 +89,10 @@ class Spec(_Model):
         if len(set(ids)) != len(ids):
             raise ValueError(f"problem ids repeat: {ids}")
         return self
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     def problem(self, pid: str) -> Problem:
         for p in self.problems:

@@ -73,6 +73,7 @@ class Report(_Model):
     assignment: str = Field(description="Assignment id from the spec.")
     student_id: Optional[str] = Field(None, description="Student id (instructor grading) or null (self-test).")
     submission_sha256: str = Field(description="Digest of the submission's files.")
+    spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: Sandbox
     score: float = Field(description="Sum of the problem scores.")

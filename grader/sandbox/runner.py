@@ -73,7 +73,8 @@ class Backend(Protocol):
 
 
 def run_submission(
-    *, submission: Submission, cases: list[Case], backend: Backend, limits: Limits, redact: tuple[str, ...] = ()
+    *, submission: Submission, cases: list[Case], backend: Backend, limits: Limits, redact: tuple[str, ...] = (),
+    cancel=None,
 ) -> RunResult:
     """Run all cases; every case ends as exactly one CallResult, whatever the student code does."""
     t0 = time.monotonic()
@@ -87,7 +88,7 @@ def run_submission(
         write_job(job, submission=submission, cases=cases)
         session = backend.open(job)
         try:
-            import_error = _attempts(session, job, cases, limits, capture, deadline, results)
+            import_error = _attempts(session, job, cases, limits, capture, deadline, results, cancel)
         finally:
             session.close()
     finally:
@@ -121,13 +122,13 @@ def _jobs_root() -> Path:
     return root
 
 
-def _attempts(session, job, cases, limits, capture, deadline, results) -> Optional[str]:
+def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -> Optional[str]:
     """Start the harness until every case has a result; returns the import error, if any."""
     todo = list(range(len(cases)))
     while todo:
         attempt = session.start(todo, capture, limits)
         try:
-            reason, code = _watch(attempt, job, limits, capture, deadline)
+            reason, code = _watch(attempt, job, limits, capture, deadline, cancel)
         finally:
             session.finish(attempt)
         started, current, ended = read_progress(job)
@@ -163,7 +164,11 @@ def _attempts(session, job, cases, limits, capture, deadline, results) -> Option
     return None
 
 
-def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadline: float) -> tuple[str, int]:
+class Cancelled(Exception):
+    """The caller asked to stop (Ctrl-C in a batch); the attempt was killed."""
+
+
+def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadline: float, cancel) -> tuple[str, int]:
     """Wait for the attempt to end or break a limit; returns (reason, exit code)."""
     seen: dict[object, float] = {}
     while True:
@@ -173,6 +178,9 @@ def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadli
         now = time.monotonic()
         _, current, ended = read_progress(job)
         key = ("call", current) if current is not None else ("between", len(ended))
+        if cancel is not None and cancel.is_set():
+            attempt.kill()
+            raise Cancelled()
         reason = None
         if capture.exceeded:
             reason = "output-limit"

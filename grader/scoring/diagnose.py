@@ -6,7 +6,7 @@ with the public cases) and the rules here, which need only the correct answer an
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Optional
 
 import numpy as np
@@ -39,13 +39,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "softmax.overflow": ("NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)", "C.1"),
     "any.zeros": ("returns all zeros: the function is probably unimplemented", ""),
     "any.sign": ("the sign is flipped: the gradient is the negative of what was returned", ""),
-    "any.scale": ("the result is off by a constant factor of {alpha:.4g}", ""),
+    "any.scale": ("the result is off by a constant factor{factor}", ""),
 }
 
 
 def describe(mistake_id: str, **values) -> tuple[str, str]:
+    """The message and assignment part of a mistake; values the message names but were not given read as ''."""
     text, section = CATALOGUE[mistake_id]
-    return text.format(**values), section
+    return text.format_map(defaultdict(str, values)), section
 
 
 def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], raw_shape, tol: float) -> tuple[Optional[str], dict]:
@@ -89,7 +90,7 @@ def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], raw_shape, tol:
                 return "conv.border", {}
     alpha = float(np.vdot(S, R) / np.vdot(R, R)) if np.any(R) else 0.0
     if abs(alpha - 1) > 1e-3 and alpha != 0 and close(S, alpha * R, tol):
-        return "any.scale", {"alpha": alpha}
+        return "any.scale", {"factor": f" of {alpha:.4g}"}
     return None, {}
 
 

@@ -88,6 +88,7 @@ def build_report(
         assignment=spec.assignment,
         student_id=student_id,
         submission_sha256=submission_sha256,
+        spec_sha256=spec.sha256,
         mode=mode,
         sandbox=Sandbox(backend=run.backend, isolated=run.isolated, note=run.note),
         score=round(sum(p.score for p in problems), 6),

@@ -1,0 +1,292 @@
+"""The command line: click commands that forward to the workflows. The only module that imports click."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import click
+
+from grader import __version__
+from grader.errors import GraderError
+
+ISSUES_URL = "the pa5-grader issue tracker (give the log file named here)"
+FORMATS = ("text", "json", "junit", "gradescope")
+
+
+class Failure(click.ClickException):
+    exit_code = 2
+
+
+def edge(fn):
+    """Turn domain errors into a message and exit 2; log anything unexpected instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GraderError as e:
+            raise Failure(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            log = Path(tempfile.gettempdir()) / f"pa5-grader-crash-{int(time.time())}-{os.getpid()}.log"
+            log.write_text(f"pa5-grader {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
+            raise Failure(f"internal error in pa5-grader; details are in {log}. Please report it to {ISSUES_URL}") from None
+
+    return wrapper
+
+
+def spec_option(fn):
+    return click.option(
+        "--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
+        help="TOML file overriding the built-in assignment spec (see README, 'Spec file').",
+    )(fn)
+
+
+def output_options(fn):
+    fn = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+                      help="Write the report in --format to this file; the text report still goes to the terminal.")(fn)
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                        help="Report format.")(fn)
+
+
+def secret_options(fn):
+    fn = click.option("--insecure-default-secret", is_flag=True,
+                      help="Use a fixed, public secret (demos only: hidden cases become predictable).")(fn)
+    return click.option("--secret-file", type=click.Path(dir_okay=False), default=None,
+                        help="File holding the grading secret (else $PA5_GRADER_SECRET).")(fn)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _emit(report, fmt: str, output: str | None, hidden_visibility: str = "after_due_date") -> None:
+    from grader.report import render
+
+    text = render.render(report, "text", color=_color())
+    if output:
+        render.write(Path(output), render.render(report, fmt, hidden_visibility=hidden_visibility))
+        click.echo(text, nl=False)
+        click.echo(f"{fmt} report written to {output}")
+    elif fmt == "text":
+        click.echo(text, nl=False)
+    else:
+        click.echo(render.render(report, fmt, hidden_visibility=hidden_visibility), nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pa5-grader")
+def cli():
+    """Auto-grader for PA5 (backprop through conv, fully connected and softmax-loss layers).
+
+    Exit codes: 0 all cases pass, 1 some case fails, 2 usage or infrastructure error.
+    """
+
+
+@cli.command()
+@click.argument("submission", type=click.Path())
+@click.option("--cases", "cases_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of public cases (default: ./test_cases or the bundled ones).")
+@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="process", show_default=True,
+              help="Where student code runs. 'process' is not isolated: self-tests only.")
+@output_options
+@spec_option
+@edge
+def check(submission, cases_dir, sandbox, fmt, output, spec_path):
+    """Self-test SUBMISSION (a folder with backprop.py, or a .py file) on the public cases.
+
+    \b
+    Example:
+      pa5-grader check submissions_example/correct
+      pa5-grader check my_pa5/ --format junit --output results.xml
+    """
+    from grader.sandbox.select import make_backend
+    from grader.spec import load_spec
+    from grader.workflows.grade import check as run_check
+
+    spec = load_spec(spec_path)
+    report = run_check(submission=submission, spec=spec, backend=make_backend(sandbox), cases_dir=cases_dir)
+    _emit(report, fmt, output)
+    sys.exit(0 if report.passed else 1)
+
+
+@cli.command()
+@click.argument("submission", type=click.Path())
+@click.option("--student-id", required=True, help="Student id; seeds this student's hidden cases.")
+@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="docker", show_default=True,
+              help="Where student code runs. Grades of untrusted code belong in docker.")
+@secret_options
+@output_options
+@spec_option
+@edge
+def grade(submission, student_id, sandbox, secret_file, insecure_default_secret, fmt, output, spec_path):
+    """Grade one SUBMISSION on the public cases plus the student's hidden cases.
+
+    \b
+    Example:
+      PA5_GRADER_SECRET=... pa5-grader grade alice/ --student-id alice --format json -o alice.json
+    """
+    from grader.sandbox.select import make_backend
+    from grader.spec import load_spec
+    from grader.workflows.grade import grade as run_grade
+    from grader.workflows.grade import read_secret
+
+    spec = load_spec(spec_path)
+    secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
+    report = run_grade(submission=submission, student_id=student_id, secret=secret, spec=spec, backend=make_backend(sandbox))
+    _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
+    sys.exit(0 if report.passed else 1)
+
+
+@cli.command()
+@click.argument("submissions_dir", type=click.Path(file_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the reports.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
+              help="Submissions graded at once.")
+@click.option("--force", is_flag=True, help="Regrade even submissions whose report is up to date.")
+@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="docker", show_default=True)
+@secret_options
+@spec_option
+@edge
+def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_default_secret, spec_path):
+    """Grade a class: every folder (or .py file) in SUBMISSIONS_DIR is one student, named by its id.
+
+    Writes OUT/<student>.json, OUT/summary.csv and OUT/summary.json. Re-running skips
+    submissions whose report is up to date; Ctrl-C keeps the finished reports.
+
+    \b
+    Example:
+      pa5-grader batch submissions/ --out reports/ --secret-file secret.txt
+    """
+    from grader.sandbox.select import make_backend
+    from grader.spec import load_spec
+    from grader.workflows.batch import run_batch
+    from grader.workflows.grade import read_secret
+
+    spec = load_spec(spec_path)
+    secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
+    backend = make_backend(sandbox)
+    tty = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(p):
+        eta = f"{p.eta:.0f}s" if p.eta is not None else "?"
+        score = "skipped (up to date)" if p.score is None else f"{p.score:g}"
+        line = f"[{p.done}/{p.total}] {p.rate:.2f}/s ETA {eta}  {p.student_id}: {score}"
+        if tty:
+            click.echo("\r\033[K" + line, nl=p.done == p.total, err=True)
+        elif time.monotonic() - last[0] > 2 or p.done == p.total:
+            last[0] = time.monotonic()
+            click.echo(line, err=True)
+
+    result = run_batch(submissions=Path(submissions_dir), out=Path(out_dir), spec=spec, backend=backend, secret=secret,
+                       jobs=jobs, force=force, on_progress=show)
+    if result.interrupted:
+        click.echo(f"\ninterrupted: {result.graded} graded so far; their reports are kept. Run again to resume.", err=True)
+        sys.exit(130)
+    click.echo(f"graded {result.graded}, skipped {result.skipped} up to date; summary in {result.summary_csv} and {result.summary_json}")
+    if result.failed_to_grade:
+        click.echo(f"the grader failed on: {', '.join(result.failed_to_grade)} (see the log above)", err=True)
+        sys.exit(2)
+
+
+@cli.command()
+@click.option("--out", "out_dir", default="test_cases", show_default=True, type=click.Path(file_okay=False))
+@spec_option
+@edge
+def generate(out_dir, spec_path):
+    """Write the public cases (manifest.json and .npz files) from the reference.
+
+    \b
+    Example:
+      pa5-grader generate --out test_cases
+    """
+    from grader.spec import load_spec
+    from grader.workflows.generate import generate_public
+
+    manifest = generate_public(spec=load_spec(spec_path), out=Path(out_dir))
+    click.echo(f"wrote {manifest}")
+
+
+@cli.group()
+def image():
+    """The Docker runner image."""
+
+
+@image.command("build")
+@click.option("--base", default=None, help="Base image (default: pa5-grader-base:bookworm if present, else python:3.11-slim).")
+@click.option("--tag", default="pa5-grader-runner:latest", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
+@edge
+def image_build(base, tag, quiet):
+    """Build the runner image: Python, numpy, scipy and the harness only.
+
+    \b
+    Example (offline, no registry):
+      docker/build-base-image.sh && pa5-grader image build
+    """
+    from grader.sandbox.docker_backend import build_image
+
+    used = build_image(tag=tag, base=base, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    click.echo(f"built {tag} from {used}")
+
+
+@cli.group()
+def bundle():
+    """Packages for Gradescope and for students."""
+
+
+@bundle.command("gradescope")
+@click.option("--out", "out_file", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--per", type=click.Choice(["problem", "case"]), default="problem", show_default=True,
+              help="One Gradescope test per problem (public and hidden apart) or per case.")
+@secret_options
+@spec_option
+@edge
+def bundle_gradescope(out_file, per, secret_file, insecure_default_secret, spec_path):
+    """Build a Gradescope autograder zip (setup.sh, run_autograder, the grader and the secret).
+
+    \b
+    Example:
+      pa5-grader bundle gradescope --out autograder.zip --secret-file secret.txt
+    """
+    from grader.spec import load_spec
+    from grader.workflows.bundle import build_gradescope
+    from grader.workflows.grade import read_secret
+
+    secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
+    path = build_gradescope(out=Path(out_file), secret=secret, spec_path=spec_path and Path(spec_path), per=per)
+    load_spec(spec_path)  # validated before anyone uploads it
+    click.echo(f"wrote {path}")
+
+
+@bundle.command("student")
+@click.option("--out", "out_dir", default="pa5-student-kit", show_default=True, type=click.Path(file_okay=False))
+@edge
+def bundle_student(out_dir):
+    """Build the student kit: the grader without reference/, the public cases and the starter file.
+
+    \b
+    Example:
+      pa5-grader bundle student --out pa5-student-kit
+    """
+    from grader.workflows.bundle import build_student_kit
+
+    click.echo(f"wrote {build_student_kit(out=Path(out_dir))}")
+
+
+@cli.command("gradescope-run", hidden=True)
+@click.option("--root", default="/autograder", show_default=True, type=click.Path(file_okay=False))
+@edge
+def gradescope_run(root):
+    """Inside Gradescope: grade ROOT/submission, write ROOT/results/results.json."""
+    from grader.workflows.gradescope_run import run_in_gradescope
+
+    run_in_gradescope(root=Path(root))

@@ -1,0 +1,1 @@
+"""The user-facing jobs (check, grade, batch, generate, bundles), free of click."""

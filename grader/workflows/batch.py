@@ -1,0 +1,211 @@
+"""Grading a class folder in parallel, resumably, with one report per student and a summary of the class."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections import Counter, defaultdict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from pydantic import ValidationError
+
+from grader.errors import GraderError, SandboxUnavailable, SubmissionError
+from grader.report.model import Report
+from grader.report.render_csv import csv_header, csv_row
+from grader import __version__
+from grader.sandbox.runner import Backend, Cancelled
+from grader.scoring.diagnose import describe
+from grader.spec import Spec
+from grader.submission import load_submission
+from grader.workflows.grade import failed_report, grade, grading_cases
+
+log = logging.getLogger("pa5-grader")
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    skipped: int
+    student_id: str
+    score: Optional[float]
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return (self.done - self.skipped) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> Optional[float]:
+        left = self.total - self.done
+        return left / self.rate if self.rate > 0 else None
+
+
+@dataclass
+class BatchResult:
+    graded: int = 0
+    skipped: int = 0
+    failed_to_grade: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    summary_csv: Optional[Path] = None
+    summary_json: Optional[Path] = None
+
+
+def find_submissions(folder: Path) -> list[tuple[str, Path]]:
+    """(student id, path) for each entry: a folder holding backprop.py, or a single .py file."""
+    if not folder.is_dir():
+        raise GraderError(f"{folder} is not a folder of submissions")
+    out = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_dir():
+            out.append((entry.name, entry))
+        elif entry.suffix == ".py":
+            out.append((entry.stem, entry))
+    return out
+
+
+def _up_to_date(path: Path, sha: str, spec: Spec) -> bool:
+    try:
+        r = Report.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return False
+    return r.submission_sha256 == sha and r.spec_sha256 == spec.sha256 and r.grader_version == __version__
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_batch(
+    *, submissions: Path, out: Path, spec: Spec, backend: Backend, secret: bytes, jobs: int, force: bool = False,
+    on_progress: Callable[[Progress], None] = lambda p: None,
+) -> BatchResult:
+    """Grade every submission; finished reports survive a Ctrl-C, and one bad submission never stops the rest."""
+    entries = find_submissions(submissions)
+    out.mkdir(parents=True, exist_ok=True)
+    result = BatchResult()
+    cancel = threading.Event()
+    start = time.monotonic()
+    done = 0
+
+    def one(student_id: str, path: Path) -> tuple[str, Optional[float], bool]:
+        target = out / f"{student_id}.json"
+        try:
+            sub = load_submission(path)
+        except SubmissionError as e:
+            report = failed_report(
+                message=str(e), cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
+                spec=spec, backend=backend, student_id=student_id, mode="grade",
+            )
+            _write_atomic(target, report.model_dump_json(indent=2))
+            return student_id, report.score, False
+        if not force and _up_to_date(target, sub.sha256, spec):
+            return student_id, None, True
+        try:
+            report = grade(submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel)
+        except (Cancelled, GraderError):
+            raise
+        except Exception:  # a grader bug costs this student's report, not the batch
+            log.error("grading %s failed:\n%s", student_id, traceback.format_exc())
+            result.failed_to_grade.append(student_id)
+            report = failed_report(
+                message="autograder failed on this submission; the instructor has the details in the log",
+                cases=grading_cases(spec=spec, secret=secret, student_id=student_id), spec=spec, backend=backend,
+                student_id=student_id, mode="grade", sha256=sub.sha256,
+            )
+        _write_atomic(target, report.model_dump_json(indent=2))
+        return student_id, report.score, False
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    pending = {pool.submit(one, sid, p) for sid, p in entries}
+    try:
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for f in finished:
+                sid, score, skipped = f.result()  # GraderError (e.g. Docker went away) stops the batch here
+                done += 1
+                result.skipped += skipped
+                result.graded += not skipped
+                on_progress(Progress(done, len(entries), result.skipped, sid, score, time.monotonic() - start))
+    except (KeyboardInterrupt, Cancelled, SandboxUnavailable, GraderError) as e:
+        cancel.set()
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        result.interrupted = isinstance(e, (KeyboardInterrupt, Cancelled))
+        write_summary(out, spec)
+        if not result.interrupted:
+            raise
+        return result
+    pool.shutdown(wait=True)
+    result.summary_csv, result.summary_json = write_summary(out, spec)
+    return result
+
+
+def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
+    """summary.csv (one row per student) and summary.json (score distribution, common mistakes), from the reports on disk."""
+    rows = [csv_header()]
+    scores: dict[str, list[float]] = defaultdict(list)
+    totals: list[float] = []
+    mistakes: Counter = Counter()
+    errors = 0
+    for path in sorted(out.glob("*.json")):
+        if path.name.startswith("summary"):
+            continue
+        try:
+            r = Report.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            continue
+        rows.append(csv_row(r))
+        totals.append(r.score)
+        errors += r.error is not None
+        for p in r.problems:
+            scores[p.id].append(p.score)
+            if p.diagnosis:
+                mistakes[(p.id, p.diagnosis.id)] += 1
+    csv_path, json_path = out / "summary.csv", out / "summary.json"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    _write_atomic(csv_path, buf.getvalue())
+    n = len(totals)
+    summary = {
+        "students": n,
+        "could_not_run": errors,
+        "score": _stats(totals, sum(p.points for p in spec.problems)),
+        "problems": {p.id: _stats(scores[p.id], p.points) for p in spec.problems},
+        "common_mistakes": [
+            {"problem": pid, "mistake": mid, "students": k, "message": describe(mid)[0]}
+            for (pid, mid), k in mistakes.most_common(10)
+        ],
+    }
+    _write_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+    return csv_path, json_path
+
+
+def _stats(values: list[float], points: float) -> dict:
+    if not values:
+        return {"mean": None, "median": None, "full": 0, "partial": 0, "zero": 0, "max_score": points}
+    s = sorted(values)
+    mid = len(s) // 2
+    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    return {
+        "mean": round(sum(s) / len(s), 3),
+        "median": round(median, 3),
+        "full": sum(v >= points for v in s),
+        "partial": sum(0 < v < points for v in s),
+        "zero": sum(v == 0 for v in s),
+        "max_score": points,
+    }

@@ -1,0 +1,112 @@
+"""Grading one submission: public cases (self-test) or public plus hidden cases (instructor)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional
+
+from grader.cases.generate import generate
+from grader.cases.model import Case
+from grader.cases.seeds import hidden_seed
+from grader.cases.store import load_cases
+from grader.errors import GraderError
+from grader.report.model import Report
+from grader.sandbox.runner import Backend, CallResult, RunResult, run_submission
+from grader.scoring.score import build_report
+from grader.spec import Spec
+from grader.submission import Submission, load_submission
+
+SECRET_ENV = "PA5_GRADER_SECRET"
+INSECURE_DEFAULT_SECRET = b"pa5-insecure-demo-secret"
+
+
+def default_cases_dir() -> Path:
+    """$PA5_CASES, else ./test_cases, else the test_cases/ of the checkout this grader runs from."""
+    if os.environ.get("PA5_CASES"):
+        return Path(os.environ["PA5_CASES"])
+    here = Path("test_cases")
+    if (here / "manifest.json").exists():
+        return here
+    return Path(__file__).resolve().parents[2] / "test_cases"
+
+
+def evaluate(
+    *, submission: Submission, cases: list[Case], spec: Spec, backend: Backend, student_id: Optional[str],
+    mode: str, redact: tuple[str, ...] = (), cancel=None,
+) -> Report:
+    started = dt.datetime.now(dt.timezone.utc)
+    run = run_submission(
+        submission=submission, cases=cases, backend=backend, limits=spec.limits, redact=redact, cancel=cancel
+    )
+    return build_report(
+        spec=spec, cases=cases, run=run, submission_sha256=submission.sha256, student_id=student_id,
+        mode=mode, started=started,
+    )
+
+
+def check(*, submission: str | Path, spec: Spec, backend: Backend, cases_dir: str | Path | None = None) -> Report:
+    """The student self-test: the stored public cases only, no reference needed."""
+    cases = load_cases(cases_dir or default_cases_dir(), spec=spec)
+    return evaluate(submission=load_submission(submission), cases=cases, spec=spec, backend=backend, student_id=None, mode="check")
+
+
+def hidden_cases(*, spec: Spec, secret: bytes, student_id: str) -> list[Case]:
+    seed = hidden_seed(secret=secret, assignment=spec.assignment, student_id=student_id)
+    return generate(spec=spec, seed=seed, hidden=True)
+
+
+def grading_cases(*, spec: Spec, secret: bytes, student_id: str) -> list[Case]:
+    """Public cases (regenerated, identical to test_cases/) followed by this student's hidden cases."""
+    return generate(spec=spec, seed=spec.cases.public_seed, hidden=False) + hidden_cases(
+        spec=spec, secret=secret, student_id=student_id
+    )
+
+
+def grade(
+    *, submission: str | Path | Submission, student_id: str, secret: bytes, spec: Spec, backend: Backend, cancel=None
+) -> Report:
+    """The instructor's grade: public plus hidden cases, the secret redacted from anything captured."""
+    sub = submission if isinstance(submission, Submission) else load_submission(submission)
+    cases = grading_cases(spec=spec, secret=secret, student_id=student_id)
+    redact = (secret.decode("utf-8", "replace"),)
+    return evaluate(
+        submission=sub, cases=cases, spec=spec, backend=backend, student_id=student_id, mode="grade",
+        redact=redact, cancel=cancel,
+    )
+
+
+def failed_report(*, message: str, cases: list[Case], spec: Spec, backend: Backend, student_id: Optional[str],
+                  mode: str, sha256: str = "") -> Report:
+    """A zero-score report for a submission that could not even be run (no backprop.py, grader crash)."""
+    run = RunResult(
+        calls={c.id: CallResult(c.id, "error", message) for c in cases}, import_error=message, output="",
+        output_truncated=False, backend=backend.name, isolated=backend.isolated, note=backend.note, seconds=0.0,
+    )
+    return build_report(
+        spec=spec, cases=cases, run=run, submission_sha256=sha256 or hashlib.sha256(b"").hexdigest(),
+        student_id=student_id, mode=mode, started=dt.datetime.now(dt.timezone.utc),
+    )
+
+
+def read_secret(*, secret_file: Optional[str | Path], insecure_default: bool) -> bytes:
+    """The grading secret from a file or $PA5_GRADER_SECRET; refuses to run without one unless told to."""
+    if secret_file:
+        try:
+            data = Path(secret_file).read_bytes().strip()
+        except OSError as e:
+            raise GraderError(f"cannot read the secret file {secret_file}: {e.strerror}") from None
+        if not data:
+            raise GraderError(f"the secret file {secret_file} is empty")
+        return data
+    env = os.environ.get(SECRET_ENV, "").strip()
+    if env:
+        return env.encode()
+    if insecure_default:
+        return INSECURE_DEFAULT_SECRET
+    raise GraderError(
+        f"no grading secret: pass --secret-file FILE or set {SECRET_ENV} "
+        "(or --insecure-default-secret for a demo; hidden cases are then predictable)"
+    )
