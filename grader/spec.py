@@ -112,7 +112,7 @@ DEFAULT_PROBLEMS = (
     Problem(id="conv.dx", title="Convolution: gradient wrt the input", section="A.1"),
     Problem(id="conv.dw", title="Convolution: gradient wrt the kernel", section="A.2"),
     Problem(id="fc.dx", title="Fully connected: gradient wrt the input", section="B.1"),
-    Problem(id="fc.dW", title="Fully connected: gradient wrt the weights", section="B (note)"),
+    Problem(id="fc.dW", title="Fully connected: gradient wrt the weights", section="B.1 note"),
     Problem(id="softmax.ds", title="Softmax loss: gradient wrt the scores", section="C.1"),
 )
 

@@ -49,11 +49,16 @@ def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
             inputs, tags = _DRAW[layer](rng, kind, spec)
             tags = tuple(dict.fromkeys(tags))
             expected = _expected(ref, layer, inputs, spec)
-            wrong = {pid: mistakes.wrong_answers(pid, _call_args(layer, inputs)) for pid in expected}
+            wrong = {pid: _distinct(mistakes.wrong_answers(pid, _call_args(layer, inputs)), expected[pid]) for pid in expected}
             weight = spec.cases.hidden_weight if hidden else spec.cases.public_weight
             cid = f"{layer}-{'h' if hidden else 'p'}{i + 1:02d}"
             cases.append(Case(cid, layer, hidden, tags, inputs, expected, wrong, weight))
     return cases
+
+
+def _distinct(wrong: dict[str, np.ndarray], right: np.ndarray) -> dict[str, np.ndarray]:
+    """Drop wrong answers that these inputs cannot tell from the right one (e.g. a vertical flip on a 1-row image)."""
+    return {m: a for m, a in wrong.items() if a.shape != right.shape or not np.allclose(a, right, rtol=1e-9, atol=0)}
 
 
 def _call_args(layer: str, inputs: dict[str, np.ndarray]) -> list:

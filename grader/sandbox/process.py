@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -18,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from grader.errors import SandboxUnavailable
 from grader.sandbox.capture import Capture
 from grader.sandbox.runner import describe_signal_exit
 from grader.spec import Limits
@@ -29,7 +29,8 @@ PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS 
 
 _slots: set[int] = set()
 _slots_lock = threading.Lock()
-_checked_python: dict[tuple[str, int], Optional[str]] = {}
+_checked_python: dict[tuple[str, int], str] = {}
+TOKEN_VAR = "PA5_SANDBOX_TOKEN"
 
 
 class ProcessAttempt:
@@ -50,40 +51,48 @@ class ProcessAttempt:
 
 
 class ProcessBackend:
+    """Subprocess sandbox. Under root it runs student code as a throwaway uid when that user can run
+    the interpreter; otherwise (or when not root) as the caller, which is weaker, and the note says so."""
+
     name = "process"
     isolated = False
 
     def __init__(self, python: str | None = None):
-        self.python = python or sys.executable
-        self.root = os.geteuid() == 0
-        self.note = "not isolated: do not use for untrusted code. " + (
-            "Runs as a throwaway uid with rlimits, but shares the file system and network."
-            if self.root
-            else "Student code runs as you and can read your files, environment and other processes."
-        )
+        self.python = python or os.environ.get("PA5_SANDBOX_PYTHON") or sys.executable
+        self.drop = False
+        why = ""
+        if os.geteuid() == 0:
+            why = _python_unusable(self.python, UID_BASE)
+            self.drop = not why
+        if self.drop:
+            detail = "Runs as a throwaway uid with rlimits, but shares the file system and network."
+        elif os.geteuid() == 0:
+            detail = (
+                f"Runs as root, because an unprivileged user cannot run {self.python} ({why}); "
+                "set PA5_SANDBOX_PYTHON to a Python with numpy outside /root to get a throwaway uid."
+            )
+        else:
+            detail = "Student code runs as you and can read your files, environment and other processes."
+        self.note = "not isolated: do not use for untrusted code. " + detail
 
     def open(self, job: Path) -> "ProcessSession":
         uid = None
-        if self.root:
+        if self.drop:
             # One uid per concurrently running sandbox, so that killing "everything of that uid" is exact.
             with _slots_lock:
                 slot = next(i for i in range(10_000) if i not in _slots)
                 _slots.add(slot)
             uid = UID_BASE + slot
-            try:
-                _check_python(self.python, uid)
-                for p in [job, *job.rglob("*")]:
-                    os.chown(p, uid, uid, follow_symlinks=False)
-                job.chmod(0o700)
-            except BaseException:
-                _release(uid)
-                raise
+            for p in [job, *job.rglob("*")]:
+                os.chown(p, uid, uid, follow_symlinks=False)
+            job.chmod(0o700)
         return ProcessSession(job, self.python, uid)
 
 
 class ProcessSession:
     def __init__(self, job: Path, python: str, uid: Optional[int]):
         self.job, self.python, self.uid = job, python, uid
+        self.token = secrets.token_hex(16)  # marks this sandbox's processes when they share our uid
 
     def start(self, calls: list[int], capture: Capture, limits: Limits) -> ProcessAttempt:
         job = self.job
@@ -97,6 +106,7 @@ class ProcessSession:
             "MKL_NUM_THREADS": "1",
         }
         env |= {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+        env[TOKEN_VAR] = self.token
         cmd = [self.python, "-I", "-B", "-u", str(job / "harness.py"), str(job), "--calls", ",".join(map(str, calls))]
         ids = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
         proc = subprocess.Popen(
@@ -120,7 +130,7 @@ class ProcessSession:
             _kill_uid(self.uid)
             _sweep_files(self.uid)
         else:
-            _kill_session(attempt.proc.pid)
+            _kill_marked(attempt.proc.pid, self.token)
         attempt.proc.wait()
 
     def close(self) -> None:
@@ -129,6 +139,8 @@ class ProcessSession:
             _sweep_files(self.uid)
             _release(self.uid)
             self.uid = None
+        else:
+            _kill_marked(-1, self.token)
 
 
 def _release(uid: int) -> None:
@@ -198,20 +210,31 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
-def _kill_session(sid: int) -> None:
-    """Without root: kill what is left of the session (double forks that kept it)."""
-    me = os.getuid()
+def _kill_marked(sid: int, token: str) -> None:
+    """Without a uid of its own: kill what is left of the session, and any process carrying the token
+    in its environment (double forks that called setsid). One that cleared its environment and exec'd escapes."""
+    me, mark = os.getuid(), f"{TOKEN_VAR}={token}".encode()
 
-    def in_session(d: str) -> bool:
+    def ours(d: str) -> bool:
+        if int(d) == os.getpid() or _uid_of(d) != me:
+            return False
         with open(f"/proc/{d}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return int(fields[3]) == sid and _uid_of(d) == me
+            session = int(f.read().rsplit(b")", 1)[1].split()[3])
+        if session == sid:
+            return True
+        with open(f"/proc/{d}/environ", "rb") as f:
+            return mark in f.read().split(b"\0")
 
-    for pid in _pids_where(in_session):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    for _ in range(20):
+        pids = _pids_where(ours)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.01)
 
 
 def _sweep_files(uid: int) -> None:
@@ -232,25 +255,19 @@ def _sweep_files(uid: int) -> None:
                 continue
 
 
-def _check_python(python: str, uid: int) -> None:
-    """Fail early and clearly if the sandbox user cannot run the interpreter (e.g. it lives under /root)."""
+def _python_unusable(python: str, uid: int) -> str:
+    """Why `uid` cannot run `python` with numpy (e.g. it lives under /root), or '' if it can."""
     key = (python, uid)
     if key not in _checked_python:
-        r = subprocess.run(
-            [python, "-I", "-c", "import numpy"],
-            user=uid,
-            group=uid,
-            extra_groups=[],
-            capture_output=True,
-            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
-            cwd="/",
-        )
-        _checked_python[key] = None if r.returncode == 0 else r.stderr.decode(errors="replace")[-300:].strip()
-    why = _checked_python[key]
-    if why is not None:
-        raise SandboxUnavailable(
-            f"the process sandbox runs student code as an unprivileged user (uid {uid}) because you are root, "
-            f"and that user cannot run {python} with numpy ({why or 'permission denied'}). "
-            "Use a Python installed outside /root (for example a venv made from /usr/bin/python3), "
-            "or run as an ordinary user, or use --sandbox docker"
-        )
+        try:
+            r = subprocess.run(
+                [python, "-I", "-c", "import numpy"],
+                user=uid, group=uid, extra_groups=[], capture_output=True, cwd="/",
+                env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+            )
+        except OSError as e:
+            _checked_python[key] = e.strerror or type(e).__name__
+            return _checked_python[key]
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        _checked_python[key] = "" if r.returncode == 0 else (lines[-1][:200] if lines else f"exit code {r.returncode}")
+    return _checked_python[key]

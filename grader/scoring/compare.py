@@ -49,7 +49,8 @@ def read_output(value: Optional[np.ndarray], expected: np.ndarray, name: str) ->
     S = value.astype(np.float64)
     raw = S.shape
     if S.shape != expected.shape:
-        if S.size == expected.size and _squeeze(S.shape) == _squeeze(expected.shape):
+        # Only adding or dropping singleton axes, as in a column vector (N, 1) for (N,); (1, N) for (N, 1) is a transpose.
+        if S.ndim != expected.ndim and _squeeze(S.shape) == _squeeze(expected.shape):
             note = f"{name} has shape {S.shape}; accepted as {expected.shape}"
             return Reading(S.reshape(expected.shape), None, [note], raw)
         return Reading(S, f"{name} has shape {S.shape}, expected {expected.shape}", [], raw)

@@ -1,0 +1,70 @@
+"""The public case store: committed files regenerate byte for byte, and a mismatched spec is refused."""
+
+import filecmp
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.cases.store import load_cases
+from grader.errors import CaseStoreError
+from grader.spec import Cases, Spec, default_spec
+from grader.workflows.generate import generate_public
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_committed_cases_regenerate_byte_for_byte(tmp_path):
+    generate_public(spec=default_spec(), out=tmp_path)
+    committed = sorted(p.name for p in (ROOT / "test_cases").iterdir())
+    assert committed == sorted(p.name for p in tmp_path.iterdir())
+    match, mismatch, errors = filecmp.cmpfiles(ROOT / "test_cases", tmp_path, committed, shallow=False)
+    assert mismatch == [] and errors == []
+
+
+def test_public_cases_are_small_plain_arrays_without_pickle():
+    total = sum(p.stat().st_size for p in (ROOT / "test_cases").iterdir())
+    assert total < 1_000_000
+    for p in (ROOT / "test_cases").glob("*.npz"):
+        with np.load(p, allow_pickle=False) as z:
+            for k in z.files:
+                assert z[k].dtype.kind in "if"
+    manifest = json.loads((ROOT / "test_cases" / "manifest.json").read_text())
+    per_layer = {}
+    for c in manifest["cases"]:
+        per_layer[c["layer"]] = per_layer.get(c["layer"], 0) + 1
+    assert all(5 <= n <= 8 for n in per_layer.values())
+
+
+def test_round_trip_keeps_every_array(tmp_path):
+    from grader.cases.generate import generate
+
+    spec = default_spec()
+    cases = generate(spec=spec, seed=spec.cases.public_seed, hidden=False)
+    generate_public(spec=spec, out=tmp_path)
+    back = load_cases(tmp_path, spec=spec)
+    for a, b in zip(cases, back):
+        assert a.id == b.id and a.tags == b.tags
+        for k in a.inputs:
+            assert np.array_equal(a.inputs[k], b.inputs[k]) and a.inputs[k].shape == b.inputs[k].shape
+        for k in a.expected:
+            assert np.array_equal(a.expected[k], b.expected[k])
+        assert {p: sorted(m) for p, m in a.mistakes.items()} == {p: sorted(m) for p, m in b.mistakes.items()}
+
+
+def test_cases_from_another_spec_are_refused(tmp_path):
+    generate_public(spec=default_spec(), out=tmp_path)
+    other = Spec(problems=default_spec().problems, cases=Cases(public_seed=1))
+    with pytest.raises(CaseStoreError, match="another spec"):
+        load_cases(tmp_path, spec=other)
+
+
+def test_missing_store_says_how_to_make_it(tmp_path):
+    with pytest.raises(CaseStoreError, match="pa5-grader generate"):
+        load_cases(tmp_path, spec=default_spec())
+
+
+def test_stored_data_holds_no_reference_code():
+    text = (ROOT / "test_cases" / "manifest.json").read_text()
+    assert "def " not in text and "import" not in text
