@@ -15,11 +15,16 @@ class Capture:
         self.tail: deque[bytes] = deque()
         self.tail_len = 0
         self.total = 0
+        self.mark = 0
         self._lock = threading.Lock()
+
+    def new_attempt(self) -> None:
+        """Restart the output limit, so a flood costs only the call that made it."""
+        self.mark = self.total
 
     @property
     def exceeded(self) -> bool:
-        return self.total > self.limit
+        return self.total - self.mark > self.limit
 
     def feed(self, chunk: bytes) -> None:
         with self._lock:

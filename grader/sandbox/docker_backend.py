@@ -30,6 +30,8 @@ LABEL = "pa5-grader.sandbox"
 HARNESS_LABEL = "pa5-grader.harness-sha256"
 SANDBOX_UID = 65534  # nobody
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# Where the image's numpy and scipy live (Debian's and the python image's layouts); the harness runs with -S.
+IMAGE_SITE = ["/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/site-packages", "/usr/local/lib/python3.12/site-packages"]
 
 
 def connect(image: str = IMAGE) -> "docker.DockerClient":
@@ -167,7 +169,7 @@ class DockerSession:
         try:
             container = self.backend.client.containers.create(
                 self.backend.image,
-                command=["python3", "-I", "-B", "-u", "/opt/pa5/harness.py", "/job", "--calls", ",".join(map(str, calls))],
+                command=["python3", "-I", "-S", "-B", "-u", "/opt/pa5/harness.py", "/job", "--calls", ",".join(map(str, calls)), "--path", *IMAGE_SITE],
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
                 working_dir="/job/work",
                 environment=env,

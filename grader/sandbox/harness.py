@@ -1,6 +1,6 @@
 """Runs student functions on case inputs inside the sandbox; imports only the stdlib and numpy.
 
-This file is copied into each job folder and run as `python -I -B harness.py JOB --calls 0,1,2`.
+This file is copied into each job folder and run as `python -I -S -B harness.py JOB --calls 0,1,2 [--path DIR...]`.
 It gets the submission, the inputs and the plan, never expected outputs. It reports through files
 in JOB/out: `progress` (a line before and after each call), `import.json`, and per call `N.json`
 and `N.npz`. The grader trusts none of them: it validates everything it reads back.
@@ -14,7 +14,11 @@ import time
 import traceback
 import zipfile
 
-import numpy as np  # imported before the submission folder joins sys.path, so a numpy.py there cannot shadow it
+# Run with -S, the grader passes the site folders it may see (without grader/ or reference/) after "--path".
+if "--path" in sys.argv:
+    sys.path.extend(p for p in sys.argv[sys.argv.index("--path") + 1 :] if p)
+
+import numpy as np  # noqa: E402  before the submission folder joins sys.path, so a numpy.py there cannot shadow it
 
 MAX_MESSAGE = 2000
 
@@ -107,6 +111,8 @@ def _run_call(call, fn, inputs, submission):
 def main(argv):
     job = os.path.abspath(argv[1])
     calls_wanted = [int(i) for i in argv[3].split(",") if i] if len(argv) > 3 and argv[2] == "--calls" else []
+    if "--path" in argv:
+        argv = argv[: argv.index("--path")]
     out = os.path.join(job, "out")
     with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)

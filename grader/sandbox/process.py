@@ -7,6 +7,8 @@ killed to the last and its stray files swept.
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
 import resource
 import secrets
@@ -14,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -107,7 +110,8 @@ class ProcessSession:
         }
         env |= {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
         env[TOKEN_VAR] = self.token
-        cmd = [self.python, "-I", "-B", "-u", str(job / "harness.py"), str(job), "--calls", ",".join(map(str, calls))]
+        cmd = [self.python, "-I", "-S", "-B", "-u", str(job / "harness.py"), str(job), "--calls", ",".join(map(str, calls))]
+        cmd += ["--path", *site_view(self.python)]
         ids = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
         proc = subprocess.Popen(
             cmd,
@@ -146,6 +150,47 @@ class ProcessSession:
 def _release(uid: int) -> None:
     with _slots_lock:
         _slots.discard(uid - UID_BASE)
+
+
+HIDDEN_NAMES = ("grader", "reference")
+_views: dict[str, list[str]] = {}
+_views_lock = threading.Lock()
+
+
+def site_view(python: str) -> list[str]:
+    """Folders mirroring `python`'s site-packages without the grader, the reference or any .pth file.
+
+    The harness runs with -S (no site, so no .pth hooks such as editable installs) and sees only these,
+    so `import reference` and `import grader` fail even when the grader is installed in that Python.
+    """
+    with _views_lock:
+        if python not in _views:
+            _views[python] = _build_view(python)
+        return _views[python]
+
+
+def _build_view(python: str) -> list[str]:
+    probe = "import json, site, sys; print(json.dumps([p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]))"
+    r = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=False,
+                       env={"PATH": "/usr/bin:/bin"})
+    sites = json.loads(r.stdout or "[]")
+    root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
+    root.mkdir(mode=0o711, exist_ok=True)
+    view_root = Path(tempfile.mkdtemp(prefix="site-", dir=root))
+    view_root.chmod(0o755)
+    atexit.register(shutil.rmtree, view_root, True)
+    views = []
+    for i, site_dir in enumerate(sites):
+        view = view_root / str(i)
+        view.mkdir(mode=0o755)
+        for entry in os.scandir(site_dir):
+            name = entry.name
+            base = name.split("-")[0].split(".")[0]
+            if name.endswith(".pth") or name.startswith("__editable__") or base in HIDDEN_NAMES or base == "pa5_grader":
+                continue
+            os.symlink(entry.path, view / name)
+        views.append(str(view))
+    return views
 
 
 def _limiter(limits: Limits):

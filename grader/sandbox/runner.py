@@ -126,6 +126,7 @@ def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -
     """Start the harness until every case has a result; returns the import error, if any."""
     todo = list(range(len(cases)))
     while todo:
+        capture.new_attempt()
         attempt = session.start(todo, capture, limits)
         try:
             reason, code = _watch(attempt, job, limits, capture, deadline, cancel)
@@ -151,14 +152,10 @@ def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -
             # The harness stopped between calls: treat the next call as the one that was cut off.
             results[remaining[0]] = _interrupted(cases[remaining[0]], reason, code, attempt, limits)
             remaining.pop(0)
-        if reason in ("deadline", "output-limit"):
-            why = (
-                f"not run: the submission's {limits.submission_timeout:g} s limit was reached"
-                if reason == "deadline"
-                else f"not run: output passed the {limits.output_limit_mb} MiB limit"
-            )
+        if reason == "deadline":
+            why = f"not run: the submission's {limits.submission_timeout:g} s limit was reached"
             for i in remaining:
-                results[i] = CallResult(cases[i].id, "timeout" if reason == "deadline" else "crashed", why)
+                results[i] = CallResult(cases[i].id, "timeout", why)
             remaining = []
         todo = remaining
     return None
