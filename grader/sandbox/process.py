@@ -39,6 +39,7 @@ TOKEN_VAR = "PA5_SANDBOX_TOKEN"
 class ProcessAttempt:
     def __init__(self, proc: subprocess.Popen, memory_mb: int):
         self.proc, self.memory_mb = proc, memory_mb
+        self.reader: Optional[threading.Thread] = None
 
     def poll(self, timeout: float) -> Optional[int]:
         try:
@@ -124,8 +125,9 @@ class ProcessSession:
             preexec_fn=_limiter(limits),
             **ids,
         )
-        capture.drain(proc.stdout)
-        return ProcessAttempt(proc, limits.memory_mb)
+        attempt = ProcessAttempt(proc, limits.memory_mb)
+        attempt.reader = capture.drain(proc.stdout)
+        return attempt
 
     def finish(self, attempt: ProcessAttempt) -> None:
         """Kill the attempt's whole tree, detached daemons included, and sweep what it left."""
@@ -136,6 +138,8 @@ class ProcessSession:
         else:
             _kill_marked(attempt.proc.pid, self.token)
         attempt.proc.wait()
+        attempt.reader.join(5)  # EOF once every holder of the pipe is dead
+        attempt.proc.stdout.close()
 
     def close(self) -> None:
         if self.uid is not None:
