@@ -31,8 +31,9 @@ def _dw_wrap(x, w, dy):
 MISTAKES = {
     "conv.dx": {
         "conv.dx.unflipped": lambda x, w, dy: conv_forward(dy, w),
-        "conv.dx.flip_rows_only": lambda x, w, dy: conv_forward(dy, w[:, ::-1]),
-        "conv.dx.flip_cols_only": lambda x, w, dy: conv_forward(dy, w[::-1, :]),
+        # dx = dy convolved with w flipped both ways; these flip one way only.
+        "conv.dx.flip_horizontal_only": lambda x, w, dy: conv_forward(dy, w[:, ::-1]),
+        "conv.dx.flip_vertical_only": lambda x, w, dy: conv_forward(dy, w[::-1, :]),
         "conv.dx.wrap": lambda x, w, dy: _conv_wrap(dy, w[::-1, ::-1]),
     },
     "conv.dw": {

@@ -5,7 +5,8 @@ A case passes when
     e = max|S - R| / max(max|S|, max|R|, tau) <= tol
 
 with S the student's array and R the reference. The metric is symmetric, does not change when
-both arrays are scaled, and is not diluted by array size. `tol` comes from the spec per problem.
+both arrays are scaled, and is not diluted by array size. `tol` and `tau` come from the spec per
+problem; tau only guards 0/0, except for softmax.ds whose values live on the probability scale (tau = 1).
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from typing import Optional
 
 import numpy as np
 
-TAU = 1e-30  # only guards 0/0: all-zero answers to all-zero expectations
+TAU = 1e-30  # the default floor: only guards 0/0
 
 
-def rel_error(S: np.ndarray, R: np.ndarray) -> float:
+def rel_error(S: np.ndarray, R: np.ndarray, tau: float = TAU) -> float:
     """The metric above for two arrays of one shape; inf if S has a NaN or an inf."""
     if not np.all(np.isfinite(S)):
         return float("inf")
-    scale = max(float(np.max(np.abs(S), initial=0.0)), float(np.max(np.abs(R), initial=0.0)), TAU)
+    scale = max(float(np.max(np.abs(S), initial=0.0)), float(np.max(np.abs(R), initial=0.0)), tau)
     return float(np.max(np.abs(S - R), initial=0.0)) / scale
 
 
-def close(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
-    return S.shape == R.shape and rel_error(S, R) <= tol
+def close(S: np.ndarray, R: np.ndarray, tol: float, tau: float = TAU) -> bool:
+    return S.shape == R.shape and rel_error(S, R, tau) <= tol
 
 
 @dataclass

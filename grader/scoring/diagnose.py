@@ -6,6 +6,7 @@ with the public cases) and the rules here, which need only the correct answer an
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from typing import Optional
 
@@ -17,8 +18,8 @@ from grader.scoring.compare import close
 # mistake id -> (what the student did, in words they can act on; part of the assignment)
 CATALOGUE: dict[str, tuple[str, str]] = {
     "conv.dx.unflipped": ("dx uses the kernel without flipping it: dL/dx is dL/dy convolved with the kernel flipped both ways (w~[c,d] = w[-c,-d]), i.e. a correlation with w", "A.1"),
-    "conv.dx.flip_rows_only": ("the kernel is flipped horizontally but not vertically; flip it along both axes", "A.1"),
-    "conv.dx.flip_cols_only": ("the kernel is flipped vertically but not horizontally; flip it along both axes", "A.1"),
+    "conv.dx.flip_horizontal_only": ("the kernel is flipped left-right but not up-down: w~[c,d] = w[-c,-d] flips both axes", "A.1"),
+    "conv.dx.flip_vertical_only": ("the kernel is flipped up-down but not left-right: w~[c,d] = w[-c,-d] flips both axes", "A.1"),
     "conv.dx.wrap": ("the border wraps around: the assignment uses zero padding, so pixels outside the image are 0", "A.1"),
     "conv.dw.wrap": ("the border wraps around: the assignment uses zero padding, so pixels outside the image are 0", "A.2"),
     "conv.dw.flipped": ("dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]", "A.2"),
@@ -49,13 +50,14 @@ def describe(mistake_id: str, **values) -> tuple[str, str]:
     return text.format_map(defaultdict(str, values)), section
 
 
-def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], raw_shape, tol: float) -> tuple[Optional[str], dict]:
+def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], tol: float, tau: float = 1e-30) -> tuple[Optional[str], dict]:
     """The id of a known mistake that S matches within tolerance, with any values its message needs."""
     if S is None:
         return None, {}
+    near = functools.partial(close, tol=tol, tau=tau)
     R = case.expected[pid]
     for mid, M in case.mistakes.get(pid, {}).items():
-        if close(S, M, tol):
+        if near(S, M):
             return mid, {}
     if S.shape != R.shape:
         return _by_shape(pid, case, S.shape), {}
@@ -67,21 +69,21 @@ def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], raw_shape, tol:
     if layer == "softmax":
         t = np.zeros_like(R)
         t[int(case.inputs["y"])] = 1.0
-        if close(S, R + t, tol):
+        if near(S, R + t):
             return "softmax.p_only", {}
-        if close(S, -R, tol):
+        if near(S, -R):
             return "softmax.t_minus_p", {}
         for k in range(len(R)):
             tk = np.zeros_like(R)
             tk[k] = 1.0
-            if k != int(case.inputs["y"]) and close(S, R + t - tk, tol):
+            if k != int(case.inputs["y"]) and near(S, R + t - tk):
                 return "softmax.wrong_index", {}
-    if close(S, -R, tol):
+    if near(S, -R):
         return "any.sign", {}
     if R.ndim == 2:
-        if R.shape[0] == R.shape[1] and R.shape[0] > 1 and close(S, R.T, tol):
+        if R.shape[0] == R.shape[1] and R.shape[0] > 1 and near(S, R.T):
             return ("fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes"), {}
-        if pid == "conv.dw" and R.size > 1 and close(S, R[::-1, ::-1], tol):
+        if pid == "conv.dw" and R.size > 1 and near(S, R[::-1, ::-1]):
             return "conv.dw.flipped", {}
         if layer == "conv":
             if _shifted(S, R, tol):
@@ -89,7 +91,7 @@ def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], raw_shape, tol:
             if _border_only(S, R, case, tol):
                 return "conv.border", {}
     alpha = float(np.vdot(S, R) / np.vdot(R, R)) if np.any(R) else 0.0
-    if abs(alpha - 1) > 1e-3 and alpha != 0 and close(S, alpha * R, tol):
+    if abs(alpha - 1) > 1e-3 and alpha != 0 and near(S, alpha * R):
         return "any.scale", {"factor": f" of {alpha:.4g}"}
     return None, {}
 

@@ -38,11 +38,11 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
     notes = list(reading.notes)
     if call.modified_inputs:
         notes.append(f"the function modified its input(s) {', '.join(a.split('.')[-1] for a in call.modified_inputs)}; graded on what it returned")
-    mistake, values = diagnose_case(problem.id, case, reading.array, reading.raw_shape, problem.tol)
+    mistake, values = diagnose_case(problem.id, case, reading.array, problem.tol, problem.tau)
     if reading.failure:
         nonfinite = reading.array is not None and reading.array.shape == R.shape
         return CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base), nonfinite, values
-    e = rel_error(reading.array, R)
+    e = rel_error(reading.array, R, problem.tau)
     if e <= problem.tol:
         return CaseReport(status="passed", error=e, notes=notes, **base), False, {}
     worst = None if case.hidden else Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R))))
