@@ -30,13 +30,16 @@ def render_junit(report: Report) -> str:
             ET.SubElement(cprops, "property", name="points", value=f"{points if c.status == 'passed' else 0:g}")
             ET.SubElement(cprops, "property", name="max_points", value=f"{points:g}")
             ET.SubElement(cprops, "property", name="hidden", value=str(c.hidden).lower())
-            detail = c.message
+            message = c.message
+            if p.diagnosis and c.mistake == p.diagnosis.id:
+                message += f"; likely mistake: {p.diagnosis.message} (see {p.diagnosis.section})"
+            detail = message
             if c.worst:
                 detail += f"\nworst at {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}"
             if c.status == "failed":
-                ET.SubElement(case, "failure", message=c.message[:500], type="failed").text = detail
+                ET.SubElement(case, "failure", message=message[:500], type="failed").text = detail
             elif c.status != "passed":
-                ET.SubElement(case, "error", message=c.message[:500], type=c.status).text = detail
+                ET.SubElement(case, "error", message=message[:500], type=c.status).text = detail
             if c.notes:
                 ET.SubElement(case, "system-out").text = "\n".join(c.notes)
         totals["tests"] += len(p.cases)

@@ -30,7 +30,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
             continue
         shown = [c for c in p.cases if c.status != "passed"][:max_failures]
         for c in shown:
-            lines += ["      " + line for line in _case_lines(c, paint)]
+            lines += ["      " + line for line in _case_lines(c, paint, p.diagnosis.id if p.diagnosis else None)]
         more = sum(c.status != "passed" for c in p.cases) - len(shown)
         if more > 0:
             lines.append(paint(f"      ... and {more} more failing case(s)", "dim"))
@@ -46,9 +46,11 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     return "\n".join(lines) + "\n"
 
 
-def _case_lines(c: CaseReport, paint) -> list[str]:
+def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {', '.join(c.tags)}): {c.message.splitlines()[0] if c.message else ''}"
+    if c.mistake and c.mistake != problem_mistake:
+        head += f" [looks like {c.mistake}]"
     out = [head]
     out += ["    " + line for line in c.message.splitlines()[1:6]]
     if c.worst and not c.hidden:

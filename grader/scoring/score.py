@@ -47,8 +47,6 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
         return CaseReport(status="passed", error=e, notes=notes, **base), False, {}
     worst = None if case.hidden else Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R))))
     message = f"relative error {e:.3g} is above the tolerance {problem.tol:g}"
-    if mistake:
-        message += ": " + describe(mistake, **values)[0]
     return CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base), False, values
 
 

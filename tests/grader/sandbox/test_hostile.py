@@ -1,7 +1,6 @@
 """The hostile suite, against both backends: outcomes, and the absence of side effects."""
 
 import datetime as dt
-import json
 import os
 import socket
 import subprocess

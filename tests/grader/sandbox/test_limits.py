@@ -1,8 +1,6 @@
 """Limits come from the spec and are enforced from outside the student's process."""
 
-import datetime as dt
 
-import pytest
 
 from grader.sandbox.runner import run_submission
 from grader.spec import Limits

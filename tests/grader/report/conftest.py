@@ -1,0 +1,38 @@
+"""A fixed report, built without a sandbox from hand-made outputs, for the renderers' golden files."""
+
+import numpy as np
+import pytest
+from scipy.signal import convolve2d
+
+from grader.cases.generate import generate
+from grader.sandbox.runner import CallResult, RunResult
+from grader.scoring.score import build_report
+
+
+def _outputs(case):
+    """A student who forgot to flip the kernel and to subtract t, and whose fc crashes on square W."""
+    i = case.inputs
+    if case.layer == "conv":
+        dx = convolve2d(i["dy"], i["w"], mode="same")
+        return CallResult(case.id, "ok", outputs=[dx, case.expected["conv.dw"]], output_problems=[None, None], seconds=0.001)
+    if case.layer == "fc":
+        if i["W"].shape[0] == i["W"].shape[1]:
+            return CallResult(case.id, "crashed", "the process exited during the call (exit code 0)")
+        return CallResult(case.id, "ok", outputs=[(i["W"].T @ i["dy"]).reshape(-1, 1), np.outer(i["dy"], i["x"])],
+                          output_problems=[None, None], modified_inputs=["3.x"], seconds=0.002)
+    p = np.exp(i["s"] - i["s"].max())
+    return CallResult(case.id, "ok", outputs=[p / p.sum()], output_problems=[None], seconds=0.001)
+
+
+@pytest.fixture(scope="session")
+def fixed_report(spec):
+    import datetime as dt
+
+    cases = generate(spec=spec, seed=spec.cases.public_seed, hidden=False)
+    cases += generate(spec=spec, seed=42, hidden=True)[:2]
+    run = RunResult(
+        calls={c.id: _outputs(c) for c in cases}, import_error=None, output="hello from backprop.py\n",
+        output_truncated=False, backend="docker", isolated=True, note="isolated: test", seconds=1.25,
+    )
+    return build_report(spec=spec, cases=cases, run=run, submission_sha256="0" * 64, student_id="alice",
+                        mode="grade", started=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc))

@@ -1,0 +1,109 @@
+"""Golden files for every renderer (rewrite with --update-golden), the schema file, and real parsers."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.report.model import Report
+from grader.report.render import render
+from grader.report.render_csv import render_csv
+
+GOLDEN = Path(__file__).parent / "golden"
+SCHEMA = Path(__file__).resolve().parents[3] / "grader" / "report" / "schema.json"
+
+
+def check_golden(request, name, text):
+    path = GOLDEN / name
+    if request.config.getoption("--update-golden"):
+        path.write_text(text)
+    assert path.exists(), f"no golden file {name}: run pytest --update-golden"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize(
+    "name,fmt,kwargs",
+    [
+        ("report.json", "json", {}),
+        ("report.txt", "text", {}),
+        ("report-color.txt", "text", {"color": True}),
+        ("gradescope.json", "gradescope", {}),
+        ("junit.xml", "junit", {}),
+    ],
+)
+def test_golden(request, fixed_report, name, fmt, kwargs):
+    check_golden(request, name, render(fixed_report, fmt, **kwargs))
+
+
+def test_golden_gradescope_per_case(request, fixed_report):
+    from grader.report.render_gradescope import render_gradescope
+
+    check_golden(request, "gradescope-per-case.json", render_gradescope(fixed_report, per="case"))
+
+
+def test_golden_csv(request, fixed_report):
+    check_golden(request, "summary.csv", render_csv([fixed_report, fixed_report]))
+
+
+def test_schema_file_matches_the_model(request):
+    schema = json.dumps(Report.model_json_schema(), indent=2) + "\n"
+    if request.config.getoption("--update-golden"):
+        SCHEMA.write_text(schema)
+    assert SCHEMA.read_text() == schema, "grader/report/schema.json is stale: run pytest --update-golden"
+
+
+def test_json_round_trips(fixed_report):
+    assert Report.model_validate_json(render(fixed_report, "json")) == fixed_report
+
+
+def test_gradescope_follows_the_spec(fixed_report):
+    data = json.loads(render(fixed_report, "gradescope"))
+    assert set(data) == {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
+    assert data["score"] == pytest.approx(sum(t["score"] for t in data["tests"]))
+    assert sum(t["max_score"] for t in data["tests"]) == pytest.approx(100)
+    for t in data["tests"]:
+        assert set(t) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
+        assert t["status"] in ("passed", "failed")
+        hidden = "(hidden cases)" in t["name"]
+        assert t["visibility"] == ("after_due_date" if hidden else "visible")
+        if hidden:
+            assert "expected" not in t["output"]
+
+
+def test_junit_parses_with_a_real_consumer(fixed_report, tmp_path):
+    from junitparser import Error, Failure, JUnitXml
+
+    path = tmp_path / "r.xml"
+    path.write_text(render(fixed_report, "junit"))
+    xml = JUnitXml.fromfile(str(path))
+    suites = list(xml)
+    assert [s.name for s in suites] == [p.id for p in fixed_report.problems]
+    conv_dx = suites[0]
+    assert conv_dx.tests == len(fixed_report.problems[0].cases)
+    failures = [c for c in conv_dx if any(isinstance(r, Failure) for r in c.result)]
+    assert failures and "flipping" in failures[0].result[0].message
+    fc = next(s for s in suites if s.name == "fc.dx")
+    assert any(isinstance(r, Error) for c in fc for r in c.result)
+    props = {p.name: p.value for p in conv_dx.properties()}
+    assert props["max_score"] == "20" and "diagnosis" in props
+
+
+def test_csv_has_one_row_per_student(fixed_report):
+    rows = list(csv.reader(io.StringIO(render_csv([fixed_report]))))
+    assert rows[0][:3] == ["student_id", "score", "max_score"] and rows[1][0] == "alice"
+
+
+def test_hidden_cases_never_show_expected_values(fixed_report):
+    hidden = [c for p in fixed_report.problems for c in p.cases if c.hidden]
+    assert hidden and all(c.worst is None for c in hidden)
+    text = render(fixed_report, "text")
+    for line in text.splitlines():
+        if "(hidden" in line:
+            assert "expected" not in line
+
+
+def test_color_only_when_asked(fixed_report):
+    assert "\033[" not in render(fixed_report, "text")
+    assert "\033[" in render(fixed_report, "text", color=True)
