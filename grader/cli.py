@@ -112,7 +112,8 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path):
     from grader.workflows.grade import check as run_check
 
     spec = load_spec(spec_path)
-    report = run_check(submission=submission, spec=spec, backend=make_backend(sandbox), cases_dir=cases_dir)
+    with make_backend(sandbox) as backend:
+        report = run_check(submission=submission, spec=spec, backend=backend, cases_dir=cases_dir)
     _emit(report, fmt, output)
     sys.exit(0 if report.passed else 1)
 
@@ -140,7 +141,8 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
 
     spec = load_spec(spec_path)
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
-    report = run_grade(submission=submission, student_id=student_id, secret=secret, spec=spec, backend=make_backend(sandbox))
+    with make_backend(sandbox) as backend:
+        report = run_grade(submission=submission, student_id=student_id, secret=secret, spec=spec, backend=backend)
     _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)
 
@@ -172,7 +174,6 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_
 
     spec = load_spec(spec_path)
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
-    backend = make_backend(sandbox)
     tty = sys.stderr.isatty()
     last = [0.0]
 
@@ -186,8 +187,9 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_
             last[0] = time.monotonic()
             click.echo(line, err=True)
 
-    result = run_batch(submissions=Path(submissions_dir), out=Path(out_dir), spec=spec, backend=backend, secret=secret,
-                       jobs=jobs, force=force, on_progress=show)
+    with make_backend(sandbox) as backend:
+        result = run_batch(submissions=Path(submissions_dir), out=Path(out_dir), spec=spec, backend=backend,
+                           secret=secret, jobs=jobs, force=force, on_progress=show)
     if result.interrupted:
         click.echo(f"\ninterrupted: {result.graded} graded so far; their reports are kept. Run again to resume.", err=True)
         sys.exit(130)

@@ -26,12 +26,13 @@ def docker_backend():
         from grader.sandbox.docker_backend import DockerBackend, build_image, connect
 
         try:
-            connect()
+            client = connect()
         except SandboxUnavailable as e:
             if "not reachable" in str(e):
                 raise
             build_image(log=lambda s: None)
-        return DockerBackend()
+            client = connect()
+        return DockerBackend(client=client)
     except Exception as e:
         if REQUIRE_DOCKER:
             pytest.fail(f"Docker is required here (PA5_REQUIRE_DOCKER=1) but unavailable: {e}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -36,21 +37,42 @@ IMAGE_SITE = ["/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/site-
 
 def connect(image: str = IMAGE) -> "docker.DockerClient":
     """A client for a reachable daemon that has the runner image, or a clear SandboxUnavailable."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    why = _unix_socket_problem(where)
+    if why:  # checked here because docker-py leaks a socket when its own probe fails
+        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({why})")
+    client = None
     try:
         client = docker.from_env(timeout=30)
         client.ping()
+        found = client.images.get(image)
+        if found.labels.get(HARNESS_LABEL) != harness_digest():
+            raise SandboxUnavailable(f"runner image {image} holds another version of the harness: run `pa5-grader image build`")
+        return client
+    except docker.errors.ImageNotFound:
+        client.close()
+        raise SandboxUnavailable(f"runner image {image} not found: run `pa5-grader image build`") from None
     except docker.errors.DockerException as e:
-        where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if client is not None:
+            client.close()
         raise SandboxUnavailable(
             f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({_short(e)})"
         ) from None
-    try:
-        found = client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SandboxUnavailable(f"runner image {image} not found: run `pa5-grader image build`") from None
-    if found.labels.get(HARNESS_LABEL) != harness_digest():
-        raise SandboxUnavailable(f"runner image {image} holds another version of the harness: run `pa5-grader image build`")
-    return client
+    except SandboxUnavailable:
+        client.close()
+        raise
+
+
+def _unix_socket_problem(url: str) -> str:
+    if not url.startswith("unix://"):
+        return ""
+    path = url[len("unix://"):]
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(path)
+        except OSError as e:
+            return e.strerror or type(e).__name__
+    return ""
 
 
 def harness_digest() -> str:
@@ -63,11 +85,20 @@ def build_image(*, tag: str = IMAGE, base: Optional[str] = None, log=print) -> s
     Without `base`, uses the offline base (docker/build-base-image.sh) when it exists locally,
     else the Dockerfile's public default.
     """
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    why = _unix_socket_problem(where)
+    if why:
+        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon ({why})")
     try:
         client = docker.from_env(timeout=600)
         client.ping()
     except docker.errors.DockerException as e:
-        raise SandboxUnavailable(f"Docker is not reachable: start the daemon ({_short(e)})") from None
+        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon ({_short(e)})") from None
+    with client:
+        return _build(client, tag, base, log)
+
+
+def _build(client, tag: str, base: Optional[str], log) -> str:
     if not DOCKERFILE.is_file():
         raise GraderError(f"no Dockerfile at {DOCKERFILE}: build the image from a checkout of pa5-grader")
     if base is None:
@@ -146,6 +177,12 @@ class DockerBackend:
         self.image = image
         self.client = client or connect(image)
         sweep_leftovers(self.client)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
 
     def open(self, job: Path) -> "DockerSession":
         # The container runs as nobody: give it the folders it writes to, nothing more.

@@ -79,6 +79,12 @@ class ProcessBackend:
             detail = "Student code runs as you and can read your files, environment and other processes."
         self.note = "not isolated: do not use for untrusted code. " + detail
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
     def open(self, job: Path) -> "ProcessSession":
         uid = None
         if self.drop:

@@ -24,13 +24,14 @@ INSECURE_DEFAULT_SECRET = b"pa5-insecure-demo-secret"
 
 
 def default_cases_dir() -> Path:
-    """$PA5_CASES, else ./test_cases, else the test_cases/ of the checkout this grader runs from."""
+    """$PA5_CASES, else ./test_cases, else the cases installed with the student kit, else the checkout's."""
     if os.environ.get("PA5_CASES"):
         return Path(os.environ["PA5_CASES"])
-    here = Path("test_cases")
-    if (here / "manifest.json").exists():
-        return here
-    return Path(__file__).resolve().parents[2] / "test_cases"
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (Path("test_cases"), package / "assets" / "test_cases", package.parent / "test_cases"):
+        if (candidate / "manifest.json").exists():
+            return candidate
+    return package.parent / "test_cases"
 
 
 def evaluate(
