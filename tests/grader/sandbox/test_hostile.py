@@ -1,5 +1,6 @@
 """The hostile suite, against both backends: outcomes, and the absence of side effects."""
 
+import ast
 import datetime as dt
 import os
 import socket
@@ -247,10 +248,12 @@ def test_planted_modules_do_not_affect_later_grades(backend, tmp_path, cases, sp
     (tmp_path / "next").mkdir()
     _, report = grade_source(backend, tmp_path / "next", hostile.CORRECT, cases, spec)
     assert report.score == report.max_score
+    outside = [p for p in ast.literal_eval(planted_line[len("PLANTED "):]) if p.startswith("/")]
+    if backend.name == "docker":
+        assert outside, "the container's /tmp is writable"  # a tmpfs that dies with the container
     if strong(backend):
-        for d in ("/tmp", "/var/tmp", "/dev/shm"):
-            for name in ("numpy.py", "sitecustomize.py", "pa5plant.pth"):
-                assert not Path(d, name).exists(), f"{d}/{name} outlived the grade ({planted_line})"
+        for path in outside:
+            assert not Path(path).exists(), f"{path} outlived the grade"
 
 
 def test_a_fake_report_in_the_output_gains_nothing(backend, tmp_path, cases, spec):
