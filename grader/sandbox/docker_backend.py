@@ -140,10 +140,13 @@ class DockerAttempt:
         threading.Thread(target=self._wait, daemon=True).start()
 
     def _wait(self):
+        self.oom = False
         try:
             self._code = int(self.container.wait()["StatusCode"])
+            self.container.reload()  # read now: the container is removed before the exit is described
+            self.oom = bool(self.container.attrs["State"].get("OOMKilled"))
         except Exception:  # the container vanished: treat as killed
-            self._code = 137
+            self._code = 137 if self._code is None else self._code
         self._done.set()
 
     def poll(self, timeout: float) -> Optional[int]:
@@ -159,12 +162,8 @@ class DockerAttempt:
             pass
 
     def describe_exit(self, code: int) -> str:
-        try:
-            self.container.reload()
-            if self.container.attrs["State"].get("OOMKilled"):
-                return f"killed: memory limit {self.memory_mb} MiB exceeded"
-        except docker.errors.APIError:
-            pass
+        if self.oom:
+            return f"killed: memory limit {self.memory_mb} MiB exceeded"
         return describe_signal_exit(code, self.memory_mb)
 
 
@@ -208,6 +207,7 @@ class DockerSession:
                 self.backend.image,
                 command=["python3", "-I", "-S", "-B", "-u", "/opt/pa5/harness.py", "/job", "--calls", ",".join(map(str, calls)), "--path", *IMAGE_SITE],
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+                init=True,  # as PID 1 the harness would ignore SIGXCPU and other default-fatal signals
                 working_dir="/job/work",
                 environment=env,
                 network_disabled=True,
@@ -222,7 +222,7 @@ class DockerSession:
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 ulimits=[
-                    Ulimit(name="cpu", soft=limits.cpu_seconds, hard=limits.cpu_seconds),
+                    Ulimit(name="cpu", soft=limits.cpu_seconds, hard=limits.cpu_seconds + 1),
                     Ulimit(name="fsize", soft=fsize, hard=fsize),
                     Ulimit(name="nofile", soft=256, hard=256),
                     Ulimit(name="core", soft=0, hard=0),

@@ -206,18 +206,19 @@ def _build_view(python: str) -> list[str]:
 def _limiter(limits: Limits):
     mem = limits.memory_mb << 20
     fsize = limits.file_size_mb << 20
+    # (soft, hard): the CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
     settings = [
-        (resource.RLIMIT_AS, mem),
-        (resource.RLIMIT_CPU, limits.cpu_seconds),
-        (resource.RLIMIT_FSIZE, fsize),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_AS, (mem, mem)),
+        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
+        (resource.RLIMIT_FSIZE, (fsize, fsize)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
     ]
     nproc = limits.max_processes if os.geteuid() == 0 else None
 
     def apply():  # runs in the child between fork and exec, before any student code
-        for which, value in settings:
-            resource.setrlimit(which, (value, value))
+        for which, pair in settings:
+            resource.setrlimit(which, pair)
         if nproc is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 

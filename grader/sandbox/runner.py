@@ -239,7 +239,7 @@ def describe_signal_exit(code: int, memory_mb: int) -> str:
         signal.SIGXFSZ: "killed: file size limit exceeded",
         signal.SIGABRT: "aborted",
         signal.SIGBUS: "bus error",
-        signal.SIGKILL: f"killed (signal 9; most often the memory limit of {memory_mb} MiB)",
+        signal.SIGKILL: "killed",
     }
     try:
         name = signal.Signals(sig).name

@@ -110,3 +110,21 @@ def test_container_settings(docker_backend, tmp_path, public_cases):
     finally:
         attempt.kill()
         session.finish(attempt)
+
+
+@pytest.mark.docker
+def test_leftover_containers_of_dead_graders_are_swept(docker_backend):
+    from grader.sandbox.docker_backend import LABEL, sweep_leftovers
+
+    c = docker_backend.client.containers.create(
+        docker_backend.image, ["sleep", "600"], labels={LABEL: "1", f"{LABEL}.pid": "999999999"}
+    )
+    mine = docker_backend.client.containers.create(
+        docker_backend.image, ["sleep", "600"], labels={LABEL: "1", f"{LABEL}.pid": str(__import__("os").getpid())}
+    )
+    try:
+        assert sweep_leftovers(docker_backend.client) >= 1
+        ids = {x.id for x in docker_backend.client.containers.list(all=True, filters={"label": LABEL})}
+        assert c.id not in ids and mine.id in ids  # a live grader's containers are left alone
+    finally:
+        mine.remove(force=True)
