@@ -30,7 +30,7 @@ def cases(public_cases):
     return list(first.values())
 
 
-def grade_source(backend, tmp_path, source, cases, spec, files=None, redact=()):
+def grade_source(backend, tmp_path, source, cases, spec, files=None, redact=(), limits=LIMITS):
     sub = tmp_path / "sub"
     sub.mkdir(exist_ok=True)
     (sub / "backprop.py").write_text(source)
@@ -38,7 +38,7 @@ def grade_source(backend, tmp_path, source, cases, spec, files=None, redact=()):
         (sub / name).write_text(text)
     before = {p: p.read_bytes() for p in sub.iterdir()}
     submission = load_submission(sub)
-    run = run_submission(submission=submission, cases=cases, backend=backend, limits=LIMITS, redact=redact)
+    run = run_submission(submission=submission, cases=cases, backend=backend, limits=limits, redact=redact)
     report = build_report(spec=spec, cases=cases, run=run, submission_sha256=submission.sha256, student_id=None,
                           mode="check", started=dt.datetime.now(dt.timezone.utc))
     after = {p: p.read_bytes() for p in sub.iterdir()}
@@ -192,9 +192,11 @@ def _accept(server):
 
 
 def test_output_flood_is_capped_and_costs_only_its_function(backend, tmp_path, cases, spec):
-    run, report = grade_source(backend, tmp_path, hostile.OUTPUT_FLOOD, cases, spec)
+    # A long call limit, so that the output limit, not the clock, stops the flood even on a loaded machine.
+    limits = LIMITS.model_copy(update={"call_timeout": 30, "output_limit_mb": 1})
+    run, report = grade_source(backend, tmp_path, hostile.OUTPUT_FLOOD, cases, spec, limits=limits)
     conv = by_layer(run, "conv")
-    assert conv.status == "crashed" and conv.message == "killed: output passed the 2 MiB limit"
+    assert conv.status == "crashed" and conv.message == "killed: output passed the 1 MiB limit"
     assert statuses(run)["fc"] == "ok" and statuses(run)["softmax"] == "ok"
     assert run.output_truncated and "bytes of output cut" in run.output
     assert len(run.output) < (LIMITS.output_kb << 10) + 200
