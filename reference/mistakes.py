@@ -6,26 +6,16 @@ answer alone (scale, sign, transpose, shift, border band) live in grader.scoring
 
 import numpy as np
 
-from reference.layers import conv_forward
+from reference.layers import conv_forward, correlate_valid
 
 
-def _conv_wrap(x, w):
-    """conv_forward with circular instead of zero padding."""
+def _wrap_pad(a, w):
+    """Circular instead of zero padding: indices taken modulo the image size (so larger kernels wrap again)."""
     rh, rw = (w.shape[0] - 1) // 2, (w.shape[1] - 1) // 2
-    H, W = x.shape
-    xp = np.pad(x, ((rh, rh), (rw, rw)), mode="wrap")
-    y = np.zeros((H, W))
-    for i in range(w.shape[0]):  # loop over kernel taps only; each step is a whole-image operation
-        for j in range(w.shape[1]):
-            y += w[w.shape[0] - 1 - i, w.shape[1] - 1 - j] * xp[i : i + H, j : j + W]
-    return y
-
-
-def _dw_wrap(x, w, dy):
-    rh, rw = (w.shape[0] - 1) // 2, (w.shape[1] - 1) // 2
-    H, W = x.shape
-    dp = np.pad(dy, ((rh, rh), (rw, rw)), mode="wrap")
-    return np.array([[np.sum(x * dp[i : i + H, j : j + W]) for j in range(w.shape[1])] for i in range(w.shape[0])])
+    H, W = a.shape
+    rows = np.arange(-rh, H + rh) % H
+    cols = np.arange(-rw, W + rw) % W
+    return np.asarray(a, dtype=float)[rows[:, None], cols[None, :]]
 
 
 MISTAKES = {
@@ -34,10 +24,10 @@ MISTAKES = {
         # dx = dy convolved with w flipped both ways; these flip one way only.
         "conv.dx.flip_horizontal_only": lambda x, w, dy: conv_forward(dy, w[:, ::-1]),
         "conv.dx.flip_vertical_only": lambda x, w, dy: conv_forward(dy, w[::-1, :]),
-        "conv.dx.wrap": lambda x, w, dy: _conv_wrap(dy, w[::-1, ::-1]),
+        "conv.dx.wrap": lambda x, w, dy: correlate_valid(_wrap_pad(dy, w), w),
     },
     "conv.dw": {
-        "conv.dw.wrap": _dw_wrap,
+        "conv.dw.wrap": lambda x, w, dy: correlate_valid(_wrap_pad(dy, w), x),
     },
     "fc.dx": {
         "fc.dx.no_transpose": lambda x, W, dy: W @ dy,

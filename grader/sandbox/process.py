@@ -12,6 +12,7 @@ import json
 import os
 import resource
 import secrets
+import site
 import shutil
 import signal
 import subprocess
@@ -162,13 +163,15 @@ def _release(uid: int) -> None:
         _slots.discard(uid - UID_BASE)
 
 
-HIDDEN_NAMES = ("grader", "reference")
+# The submission contract allows numpy, scipy and the standard library; the view holds just those
+# (with the shared libraries their wheels vendor in numpy.libs and scipy.libs).
+ALLOWED = ("numpy", "scipy")
 _views: dict[str, list[str]] = {}
 _views_lock = threading.Lock()
 
 
 def site_view(python: str) -> list[str]:
-    """Folders mirroring `python`'s site-packages without the grader, the reference or any .pth file.
+    """Folders holding links to `python`'s numpy and scipy, and nothing else of its site-packages.
 
     The harness runs with -S (no site, so no .pth hooks such as editable installs) and sees only these,
     so `import reference` and `import grader` fail even when the grader is installed in that Python.
@@ -179,11 +182,16 @@ def site_view(python: str) -> list[str]:
         return _views[python]
 
 
+def _site_dirs(python: str) -> list[str]:
+    if python == sys.executable:
+        return [p for p in site.getsitepackages() if os.path.isdir(p)]  # our own Python: no need to start another
+    probe = "import json, site; print(json.dumps(site.getsitepackages()))"
+    r = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+    return [p for p in json.loads(r.stdout or "[]") if os.path.isdir(p)]
+
+
 def _build_view(python: str) -> list[str]:
-    probe = "import json, site, sys; print(json.dumps([p for p in sys.path if p.endswith(('site-packages', 'dist-packages'))]))"
-    r = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=False,
-                       env={"PATH": "/usr/bin:/bin"})
-    sites = json.loads(r.stdout or "[]")
+    sites = _site_dirs(python)
     root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
     root.mkdir(mode=0o711, exist_ok=True)
     view_root = Path(tempfile.mkdtemp(prefix="site-", dir=root))
@@ -193,12 +201,10 @@ def _build_view(python: str) -> list[str]:
     for i, site_dir in enumerate(sites):
         view = view_root / str(i)
         view.mkdir(mode=0o755)
-        for entry in os.scandir(site_dir):
-            name = entry.name
-            base = name.split("-")[0].split(".")[0]
-            if name.endswith(".pth") or name.startswith("__editable__") or base in HIDDEN_NAMES or base == "pa5_grader":
-                continue
-            os.symlink(entry.path, view / name)
+        for name in ALLOWED:
+            for entry in (name, f"{name}.libs"):
+                if os.path.isdir(os.path.join(site_dir, entry)):
+                    os.symlink(os.path.join(site_dir, entry), view / entry)
         views.append(str(view))
     return views
 

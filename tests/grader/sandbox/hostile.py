@@ -61,7 +61,8 @@ return np.zeros(W.shape[1]), np.zeros(W.shape)
 """)
 
 IMPORT_REFERENCE = correct_except(conv_backward="import reference\nreturn reference.conv_backward(*args)",
-                                  fc_backward="import grader\nreturn None")
+                                  fc_backward="import grader\nreturn None",
+                                  softmax_loss_backward="import pydantic\nreturn None")
 
 # Looks for the secret everywhere it can: its environment, its arguments, the job folder, and /proc.
 SNOOP = CORRECT + '''

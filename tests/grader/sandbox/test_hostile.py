@@ -143,6 +143,7 @@ def test_reference_and_grader_cannot_be_imported(backend, tmp_path, cases, spec)
     run, _ = grade_source(backend, tmp_path, hostile.IMPORT_REFERENCE, cases, spec)
     assert "No module named 'reference'" in by_layer(run, "conv").message
     assert "No module named 'grader'" in by_layer(run, "fc").message
+    assert "No module named 'pydantic'" in by_layer(run, "softmax").message  # only numpy, scipy and the stdlib
 
 
 def test_secret_never_enters_the_sandbox(backend, tmp_path, cases, spec, monkeypatch):
