@@ -21,7 +21,7 @@ from docker.types import LogConfig, Ulimit
 from grader.errors import GraderError, SandboxUnavailable
 from grader.sandbox.capture import Capture
 from grader.sandbox.protocol import HARNESS
-from grader.sandbox.runner import describe_signal_exit
+from grader.sandbox.exits import describe_signal_exit
 from grader.spec import Limits
 
 IMAGE = "pa5-grader-runner:latest"
@@ -94,8 +94,10 @@ def build_image(*, tag: str = IMAGE, base: Optional[str] = None, log=print) -> s
         client.ping()
     except docker.errors.DockerException as e:
         raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon ({_short(e)})") from None
-    with client:
+    try:
         return _build(client, tag, base, log)
+    finally:
+        client.close()
 
 
 def _build(client, tag: str, base: Optional[str], log) -> str:

@@ -21,11 +21,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from grader.sandbox.capture import Capture
-from grader.sandbox.runner import describe_signal_exit
-from grader.spec import Limits
+from grader.sandbox.exits import describe_signal_exit, jobs_root
+
+if TYPE_CHECKING:
+    from grader.sandbox.capture import Capture
+    from grader.spec import Limits
 
 UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -62,11 +64,12 @@ class ProcessBackend:
     name = "process"
     isolated = False
 
-    def __init__(self, python: str | None = None):
+    def __init__(self, python: str | None = None, throwaway_uid: bool | None = None):
+        """`throwaway_uid`: None chooses (yes when root and that user can run the interpreter); False never."""
         self.python = python or os.environ.get("PA5_SANDBOX_PYTHON") or sys.executable
         self.drop = False
         why = ""
-        if os.geteuid() == 0:
+        if os.geteuid() == 0 and throwaway_uid is not False:
             why = _python_unusable(self.python, UID_BASE)
             self.drop = not why
         if self.drop:
@@ -80,58 +83,119 @@ class ProcessBackend:
             detail = "Student code runs as you and can read your files, environment and other processes."
         self.note = "not isolated: do not use for untrusted code. " + detail
 
+    _warm: Optional["_Warm"] = None
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        pass
+        warm, self._warm = self._warm, None
+        if warm is not None:  # started but never used
+            _killpg(warm.proc.pid)
+            warm.proc.wait()
+            warm.proc.stdin.close()
+            warm.proc.stdout.close()
+            shutil.rmtree(warm.job, ignore_errors=True)
+
+    def prestart(self) -> None:
+        """Start the first sandbox interpreter now, so that its numpy import overlaps the grader's own
+        start-up. It runs harness code only and waits on stdin; limits are applied before it gets a job."""
+        # Only when it runs as our own uid: setting another uid's limits from outside (prlimit) needs
+        # CAP_SYS_RESOURCE, which root does not always have; the throwaway-uid path starts cold instead.
+        if self._warm is not None or self.drop:
+            return
+        job = Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
+        for d in ("out", "work", "tmp"):
+            (job / d).mkdir()
+        shutil.copyfile(Path(__file__).with_name("harness.py"), job / "harness.py")
+        token = secrets.token_hex(16)
+        cmd = [self.python, "-I", "-S", "-B", "-u", str(job / "harness.py"), "--await-job", "--path", *site_view(self.python)]
+        proc = _spawn(cmd, job, token, None, preexec=None, stdin=subprocess.PIPE)
+        self._warm = _Warm(job, proc, token)
+
+    def new_job(self) -> Path:
+        if self._warm is not None and not self._warm.taken:
+            self._warm.taken = True
+            return self._warm.job
+        return Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
 
     def open(self, job: Path) -> "ProcessSession":
-        uid = None
-        if self.drop:
-            # One uid per concurrently running sandbox, so that killing "everything of that uid" is exact.
-            with _slots_lock:
-                slot = next(i for i in range(10_000) if i not in _slots)
-                _slots.add(slot)
-            uid = UID_BASE + slot
+        warm = self._warm if self._warm is not None and self._warm.job == job else None
+        if warm is not None:
+            self._warm = None  # the session owns it now
+        uid = _allocate() if self.drop else None
+        if uid is not None:
             for p in [job, *job.rglob("*")]:
                 os.chown(p, uid, uid, follow_symlinks=False)
             job.chmod(0o700)
-        return ProcessSession(job, self.python, uid)
+        return ProcessSession(job, self.python, uid, warm)
+
+
+class _Warm:
+    """A sandbox interpreter started early, waiting on stdin for its job."""
+
+    def __init__(self, job: Path, proc: subprocess.Popen, token: str):
+        self.job, self.proc, self.token, self.taken = job, proc, token, False
+
+
+def _allocate() -> int:
+    """One uid per concurrently running sandbox, so that killing "everything of that uid" is exact."""
+    with _slots_lock:
+        slot = next(i for i in range(10_000) if i not in _slots)
+        _slots.add(slot)
+    return UID_BASE + slot
+
+
+def _sandbox_env(job: Path, token: str) -> dict:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(job / "work"),
+        "TMPDIR": str(job / "tmp"),
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        TOKEN_VAR: token,
+    }
+    return env | {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+
+
+def _spawn(cmd, job: Path, token: str, uid: Optional[int], preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    return subprocess.Popen(
+        cmd,
+        cwd=job / "work",
+        env=_sandbox_env(job, token),
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=preexec,
+        **ids,
+    )
 
 
 class ProcessSession:
-    def __init__(self, job: Path, python: str, uid: Optional[int]):
-        self.job, self.python, self.uid = job, python, uid
-        self.token = secrets.token_hex(16)  # marks this sandbox's processes when they share our uid
+    def __init__(self, job: Path, python: str, uid: Optional[int], warm: Optional[_Warm] = None):
+        self.job, self.python, self.uid, self.warm = job, python, uid, warm
+        # Marks this sandbox's processes when they share our uid.
+        self.token = warm.token if warm is not None else secrets.token_hex(16)
 
-    def start(self, calls: list[int], capture: Capture, limits: Limits) -> ProcessAttempt:
-        job = self.job
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(job / "work"),
-            "TMPDIR": str(job / "tmp"),
-            "LANG": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        env |= {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
-        env[TOKEN_VAR] = self.token
-        cmd = [self.python, "-I", "-S", "-B", "-u", str(job / "harness.py"), str(job), "--calls", ",".join(map(str, calls))]
-        cmd += ["--path", *site_view(self.python)]
-        ids = {"user": self.uid, "group": self.uid, "extra_groups": []} if self.uid is not None else {}
-        proc = subprocess.Popen(
-            cmd,
-            cwd=job / "work",
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_limiter(limits),
-            **ids,
-        )
+    def start(self, calls: list[int], capture: "Capture", limits: "Limits") -> ProcessAttempt:
+        if self.warm is not None:
+            proc, self.warm = self.warm.proc, None
+            # Limits from outside, before the waiting interpreter receives its job and imports student code.
+            for which, pair in _rlimits(limits):
+                resource.prlimit(proc.pid, which, pair)
+            try:
+                proc.stdin.write(json.dumps({"job": str(self.job), "calls": calls}).encode() + b"\n")
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass  # it died while waiting; the runner will see it exit
+        else:
+            cmd = [self.python, "-I", "-S", "-B", "-u", str(self.job / "harness.py"), str(self.job), "--calls", ",".join(map(str, calls))]
+            cmd += ["--path", *site_view(self.python)]
+            proc = _spawn(cmd, self.job, self.token, self.uid, preexec=_limiter(limits))
         attempt = ProcessAttempt(proc, limits.memory_mb)
         attempt.reader = capture.drain(proc.stdout)
         return attempt
@@ -147,6 +211,8 @@ class ProcessSession:
         attempt.proc.wait()
         attempt.reader.join(5)  # EOF once every holder of the pipe is dead
         attempt.proc.stdout.close()
+        if attempt.proc.stdin:
+            attempt.proc.stdin.close()
 
     def close(self) -> None:
         if self.uid is not None:
@@ -192,9 +258,7 @@ def _site_dirs(python: str) -> list[str]:
 
 def _build_view(python: str) -> list[str]:
     sites = _site_dirs(python)
-    root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
-    root.mkdir(mode=0o711, exist_ok=True)
-    view_root = Path(tempfile.mkdtemp(prefix="site-", dir=root))
+    view_root = Path(tempfile.mkdtemp(prefix="site-", dir=jobs_root()))
     view_root.chmod(0o755)
     atexit.register(shutil.rmtree, view_root, True)
     views = []
@@ -209,24 +273,28 @@ def _build_view(python: str) -> list[str]:
     return views
 
 
-def _limiter(limits: Limits):
+def _rlimits(limits: "Limits") -> list[tuple[int, tuple[int, int]]]:
     mem = limits.memory_mb << 20
     fsize = limits.file_size_mb << 20
     # (soft, hard): the CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
-    settings = [
+    pairs = [
         (resource.RLIMIT_AS, (mem, mem)),
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
         (resource.RLIMIT_FSIZE, (fsize, fsize)),
         (resource.RLIMIT_CORE, (0, 0)),
         (resource.RLIMIT_NOFILE, (256, 256)),
     ]
-    nproc = limits.max_processes if os.geteuid() == 0 else None
+    if os.geteuid() == 0:  # per-user process counts only mean something for a uid of the sandbox's own
+        pairs.append((resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes)))
+    return pairs
+
+
+def _limiter(limits: "Limits"):
+    pairs = _rlimits(limits)
 
     def apply():  # runs in the child between fork and exec, before any student code
-        for which, pair in settings:
+        for which, pair in pairs:
             resource.setrlimit(which, pair)
-        if nproc is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     return apply
 

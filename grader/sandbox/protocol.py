@@ -52,7 +52,7 @@ def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
     write_npz(job / "inputs.npz", inputs)
     (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls}), encoding="utf-8")
     for d in ("out", "work", "tmp"):
-        (job / d).mkdir()
+        (job / d).mkdir(exist_ok=True)  # a prestarted sandbox made them already
 
 
 def read_progress(job: Path) -> tuple[bool, Optional[int], set[int]]:

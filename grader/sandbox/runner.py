@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -15,8 +13,8 @@ from typing import Literal, Optional, Protocol
 import numpy as np
 
 from grader.cases.model import Case
-from grader.errors import GraderError
 from grader.sandbox.capture import Capture
+from grader.sandbox.exits import jobs_root
 from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job
 from grader.spec import Limits
 from grader.submission import Submission
@@ -80,7 +78,7 @@ def run_submission(
     t0 = time.monotonic()
     deadline = t0 + limits.submission_timeout
     capture = Capture(keep=limits.output_kb << 10, limit=limits.output_limit_mb << 20)
-    job = Path(tempfile.mkdtemp(prefix="job-", dir=_jobs_root()))
+    job = backend.new_job() if hasattr(backend, "new_job") else Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
     results: dict[int, CallResult] = {}
     import_error = None
     try:
@@ -107,19 +105,6 @@ def run_submission(
         note=backend.note,
         seconds=time.monotonic() - t0,
     )
-
-
-def _jobs_root() -> Path:
-    """A folder of the grader's own for job folders, so nothing in it is taken for a sandbox's stray file."""
-    root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
-    try:
-        root.mkdir(mode=0o711)
-    except FileExistsError:
-        st = root.lstat()
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-            raise GraderError(f"{root} exists but is not a folder of this user's; remove it") from None
-    root.chmod(0o711)  # the sandbox user may pass through to its own job folder, not list the others
-    return root
 
 
 def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -> Optional[str]:
@@ -226,23 +211,3 @@ def _import_failure(status, started: bool, reason: str, code: int, attempt: Atte
     if not started:
         return f"the sandbox could not start the harness ({attempt.describe_exit(code)})"
     return f"importing backprop.py crashed: {attempt.describe_exit(code)}"
-
-
-def describe_signal_exit(code: int, memory_mb: int) -> str:
-    """A plain sentence for how a process ended during a call."""
-    if code >= 0:
-        return f"the process exited during the call (exit code {code})"
-    sig = -code
-    names = {
-        signal.SIGSEGV: "segmentation fault",
-        signal.SIGXCPU: "killed: CPU time limit exceeded",
-        signal.SIGXFSZ: "killed: file size limit exceeded",
-        signal.SIGABRT: "aborted",
-        signal.SIGBUS: "bus error",
-        signal.SIGKILL: "killed",
-    }
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    return f"{names.get(sig, 'killed by ' + name)} ({name})" if sig in names else f"killed by {name}"

@@ -128,3 +128,18 @@ def test_leftover_containers_of_dead_graders_are_swept(docker_backend):
         assert c.id not in ids and mine.id in ids  # a live grader's containers are left alone
     finally:
         mine.remove(force=True)
+
+
+@pytest.mark.docker
+def test_image_build_from_two_files(docker_backend):
+    from grader.sandbox.docker_backend import HARNESS_LABEL, build_image, harness_digest
+
+    tag = "pa5-grader-runner:test-build"
+    try:
+        lines = []
+        build_image(tag=tag, log=lines.append)
+        image = docker_backend.client.images.get(tag)
+        assert image.labels[HARNESS_LABEL] == harness_digest()
+        assert any("numpy" in line for line in lines)  # the Dockerfile's import check ran
+    finally:
+        docker_backend.client.images.remove(tag, force=True)
