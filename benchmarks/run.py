@@ -171,7 +171,7 @@ def bench_batch(t: Table, n: int, use_docker: bool, work: Path, spec: Path) -> N
     half = max(n // 2, 10)
     base = make_class(work / "nohang", half)
     hang = make_class(work / "hang", half, hang_fraction=0.1)
-    n_hang = round(half * 0.1)
+    n_hang = max(1, round(half * 0.1))
     w0 = run_batch(base, work / "out", jobs, "process", spec)
     w1 = run_batch(hang, work / "out", jobs, "process", spec)
     required = n_hang * 2.0 / jobs
@@ -269,7 +269,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--output", type=Path)
     a = ap.parse_args(argv)
-    n, repeats = (6, 1) if a.quick else (a.class_size, a.repeats)
+    n, repeats = (4, 1) if a.quick else (a.class_size, a.repeats)
     sizes = [2, 4] if a.quick else [n // 4, n // 2, n]
     use_docker = not a.no_docker and docker_ready()
     import numpy
