@@ -21,7 +21,7 @@ from docker.types import LogConfig, Ulimit
 from grader.errors import GraderError, SandboxUnavailable
 from grader.sandbox.capture import Capture
 from grader.sandbox.protocol import HARNESS
-from grader.sandbox.exits import describe_signal_exit
+from grader.sandbox.exits import describe_signal_exit, new_job_dir
 from grader.spec import Limits
 
 IMAGE = "pa5-grader-runner:latest"
@@ -184,6 +184,9 @@ class DockerBackend:
 
     def __exit__(self, *exc):
         self.client.close()
+
+    def new_job(self) -> Path:
+        return new_job_dir()
 
     def open(self, job: Path) -> "DockerSession":
         # The container runs as nobody: give it the folders it writes to, nothing more.

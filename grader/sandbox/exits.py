@@ -1,4 +1,4 @@
-"""Small helpers both backends need early, kept free of heavy imports: exit descriptions and the jobs folder."""
+"""Small helpers both backends need early, kept free of heavy imports: exit descriptions and job folders."""
 
 from __future__ import annotations
 
@@ -42,3 +42,8 @@ def describe_signal_exit(code: int, memory_mb: int) -> str:
     except ValueError:
         name = f"signal {sig}"
     return f"{names.get(sig, 'killed by ' + name)} ({name})" if sig in names else f"killed by {name}"
+
+
+def new_job_dir() -> Path:
+    """A fresh, empty job folder inside the grader's own jobs folder."""
+    return Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))

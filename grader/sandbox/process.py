@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from grader.sandbox.exits import describe_signal_exit, jobs_root
+from grader.sandbox.exits import describe_signal_exit, jobs_root, new_job_dir
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -104,7 +104,7 @@ class ProcessBackend:
         # CAP_SYS_RESOURCE, which root does not always have; the throwaway-uid path starts cold instead.
         if self._warm is not None or self.drop:
             return
-        job = Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
+        job = new_job_dir()
         for d in ("out", "work", "tmp"):
             (job / d).mkdir()
         shutil.copyfile(Path(__file__).with_name("harness.py"), job / "harness.py")
@@ -117,7 +117,7 @@ class ProcessBackend:
         if self._warm is not None and not self._warm.taken:
             self._warm.taken = True
             return self._warm.job
-        return Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
+        return new_job_dir()
 
     def open(self, job: Path) -> "ProcessSession":
         warm = self._warm if self._warm is not None and self._warm.job == job else None
@@ -326,10 +326,11 @@ def _uid_of(d: str) -> int:
     return -1
 
 
-def _kill_uid(uid: int) -> None:
-    # A fork bomb races the killer; its rlimit bounds it, and a few rounds finish it.
-    for _ in range(50):
-        pids = _pids_where(lambda d: _uid_of(d) == uid)
+def _kill_until_none(test, rounds: int) -> None:
+    """SIGKILL every process that passes `test`, again until none is left: a fork bomb races the killer,
+    its process limit bounds it, and a few rounds finish it."""
+    for _ in range(rounds):
+        pids = _pids_where(test)
         if not pids:
             return
         for pid in pids:
@@ -338,6 +339,10 @@ def _kill_uid(uid: int) -> None:
             except ProcessLookupError:
                 pass
         time.sleep(0.01)
+
+
+def _kill_uid(uid: int) -> None:
+    _kill_until_none(lambda d: _uid_of(d) == uid, rounds=50)
 
 
 def _kill_marked(sid: int, token: str) -> None:
@@ -355,16 +360,7 @@ def _kill_marked(sid: int, token: str) -> None:
         with open(f"/proc/{d}/environ", "rb") as f:
             return mark in f.read().split(b"\0")
 
-    for _ in range(20):
-        pids = _pids_where(ours)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
+    _kill_until_none(ours, rounds=20)
 
 
 def _sweep_files(uid: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,6 @@ import numpy as np
 
 from grader.cases.model import Case
 from grader.sandbox.capture import Capture
-from grader.sandbox.exits import jobs_root
 from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job
 from grader.spec import Limits
 from grader.submission import Submission
@@ -67,6 +65,7 @@ class Backend(Protocol):
     isolated: bool
     note: str
 
+    def new_job(self) -> Path: ...
     def open(self, job: Path) -> Session: ...
 
 
@@ -78,7 +77,7 @@ def run_submission(
     t0 = time.monotonic()
     deadline = t0 + limits.submission_timeout
     capture = Capture(keep=limits.output_kb << 10, limit=limits.output_limit_mb << 20)
-    job = backend.new_job() if hasattr(backend, "new_job") else Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
+    job = backend.new_job()
     results: dict[int, CallResult] = {}
     import_error = None
     try:
