@@ -87,3 +87,47 @@ def test_batch_with_docker(klass, tmp_path, spec, docker_backend):
     result = run_batch(submissions=klass, out=out, spec=spec, backend=docker_backend, secret=SECRET, jobs=2)
     assert result.graded == 5
     assert Report.model_validate_json((out / "alice.json").read_text()).sandbox.backend == "docker"
+
+
+def test_ctrl_c_on_the_cli_keeps_reports_and_leaves_no_sandbox(tmp_path):
+    """A real SIGINT to `pa5-grader batch` while sandboxes run: exit 130, finished reports intact, nothing left over."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    shutil.copytree(EX / "correct", klass / "a-first")
+    for i in range(4):
+        (klass / f"hang{i}").mkdir()
+        (klass / f"hang{i}" / "backprop.py").write_text((EX / "correct" / "backprop.py").read_text()
+                                                       + "\ndef conv_backward(x, w, dy):\n    while True:\n        pass\n")
+    out = tmp_path / "reports"
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[limits]\ncall_timeout = 30\n")
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(klass), "--out", str(out), "--jobs", "1",
+                             "--sandbox", "process", "--insecure-default-secret", "--spec", str(spec)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "a-first.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # a hanging submission is now in its sandbox
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert Report.model_validate_json((out / "a-first.json").read_text()).score == 100
+    assert not list(out.glob(".*.tmp"))
+    time.sleep(0.2)
+    left = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"harness.py" in cmd:
+                left.append(d)
+    assert not left, "a sandbox outlived the interrupted batch"
