@@ -243,25 +243,45 @@ class DockerSession:
         except docker.errors.APIError as e:
             raise SandboxUnavailable(f"Docker could not start the sandbox container: {_short(e)}") from None
 
+        # attach, not logs(follow=True): following the capped json-file log loses data across its
+        # rotation, and the output limit would then never be seen.
+        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
+
         def pump():
             try:
-                for chunk in container.logs(stream=True, follow=True):
+                for chunk in stream:
                     capture.feed(chunk)
-            except Exception:
+            except Exception:  # the container went away mid-read
                 pass
 
-        threading.Thread(target=pump, daemon=True).start()
-        return DockerAttempt(container, limits.memory_mb)
+        attempt = DockerAttempt(container, limits.memory_mb)
+        attempt.stream, attempt.reader = stream, threading.Thread(target=pump, daemon=True)
+        attempt.reader.start()
+        return attempt
 
     def finish(self, attempt: DockerAttempt) -> None:
         try:
             attempt.container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
         except docker.errors.APIError:
-            pass  # swept at the next start by its label
+            pass  # already gone, or swept at the next start by its label
+        attempt.reader.join(5)  # the stream ends with the container
+        _close_stream(attempt.stream)
 
     def close(self) -> None:
+        pass
+
+
+def _close_stream(stream) -> None:
+    """Close an attach stream for good. docker-py's own close() does nothing once the stream has ended,
+    which leaves the hijacked socket open; reach it the way docker-py does and close it."""
+    try:
+        stream.close()
+        fp = getattr(getattr(stream._response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+        if sock is not None:
+            sock.close()
+        stream._response.close()
+    except Exception:  # best effort: a leaked socket is not worth a failed grade
         pass
 
 

@@ -42,8 +42,10 @@ def _write_npz(path, arrays):
 
 
 def _student_frames(tb, submission):
-    """Traceback lines from the student's own files only, innermost last."""
-    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename).startswith(submission)]
+    """Traceback lines from the student's own files only, innermost last, with paths relative to the submission."""
+    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename).startswith(submission + os.sep)]
+    for f in frames:
+        f.filename = os.path.relpath(f.filename, submission)
     return "".join(traceback.format_list(frames[-3:]))
 
 
