@@ -139,10 +139,12 @@ def bench_latency(t: Table, repeats: int, use_docker: bool, work: Path) -> None:
         return
     grade = CLI + ["grade", str(EXAMPLES / "correct"), "--student-id", "bench", "--insecure-default-secret", "--sandbox", "docker"]
     bare = ["docker", "run", "--rm", "--network", "none", IMAGE, "python3", "-c", "import numpy"]
-    r = interleaved({"grade": grade, "bare": bare, "cli": floor_cli}, repeats, cwd=ROOT)
+    # What this command needs includes the docker SDK (about 0.12 s here, most of it requests).
+    floor_cli_docker = [PY, "-c", "import click, numpy, pydantic, docker"]
+    r = interleaved({"grade": grade, "bare": bare, "cli": floor_cli_docker}, repeats, cwd=ROOT)
     floor = r["bare"][0] + r["cli"][0]
     ratio = r["grade"][0] / floor
-    t.add("2. single grade (`grade --sandbox docker`)", fmt(r["grade"]), f"{floor:.3f} s (docker run importing numpy {r['bare'][0]:.3f} + CLI imports {r['cli'][0]:.3f})",
+    t.add("2. single grade (`grade --sandbox docker`)", fmt(r["grade"]), f"{floor:.3f} s (docker run importing numpy {r['bare'][0]:.3f} + CLI imports incl. the docker SDK {r['cli'][0]:.3f})",
           f"{ratio:.2f}x", "<= 1.5x", "yes" if ratio <= 1.5 else "no")
 
 

@@ -266,9 +266,9 @@ def bundle_gradescope(out_file, per, secret_file, insecure_default_secret, spec_
     from grader.workflows.bundle import build_gradescope
     from grader.workflows.grade import read_secret
 
+    load_spec(spec_path)  # an invalid spec stops here, before a zip exists that looks fine
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
     path = build_gradescope(out=Path(out_file), secret=secret, spec_path=spec_path and Path(spec_path), per=per)
-    load_spec(spec_path)  # validated before anyone uploads it
     click.echo(f"wrote {path}")
 
 

@@ -145,8 +145,9 @@ class DockerAttempt:
         self.oom = False
         try:
             self._code = int(self.container.wait()["StatusCode"])
-            self.container.reload()  # read now: the container is removed before the exit is described
-            self.oom = bool(self.container.attrs["State"].get("OOMKilled"))
+            if self._code == 137:  # a SIGKILL; read the OOM flag now, before the container is removed
+                self.container.reload()
+                self.oom = bool(self.container.attrs["State"].get("OOMKilled"))
         except Exception:  # the container vanished: treat as killed
             self._code = 137 if self._code is None else self._code
         self._done.set()

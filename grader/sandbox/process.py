@@ -14,15 +14,14 @@ import resource
 import secrets
 import site
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from grader.sandbox import reaper
 from grader.sandbox.exits import describe_signal_exit, jobs_root, new_job_dir
 
 if TYPE_CHECKING:
@@ -30,13 +29,12 @@ if TYPE_CHECKING:
     from grader.spec import Limits
 
 UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
-TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS to run correctly on some CPUs
 
 _slots: set[int] = set()
 _slots_lock = threading.Lock()
 _checked_python: dict[tuple[str, int], str] = {}
-TOKEN_VAR = "PA5_SANDBOX_TOKEN"
+TOKEN_VAR = reaper.TOKEN_VAR
 
 
 class ProcessAttempt:
@@ -51,7 +49,7 @@ class ProcessAttempt:
             return None
 
     def kill(self) -> None:
-        _killpg(self.proc.pid)
+        reaper.killpg(self.proc.pid)
 
     def describe_exit(self, code: int) -> str:
         return describe_signal_exit(code, self.memory_mb)
@@ -91,7 +89,7 @@ class ProcessBackend:
     def __exit__(self, *exc):
         warm, self._warm = self._warm, None
         if warm is not None:  # started but never used
-            _killpg(warm.proc.pid)
+            reaper.killpg(warm.proc.pid)
             warm.proc.wait()
             warm.proc.stdin.close()
             warm.proc.stdout.close()
@@ -202,12 +200,12 @@ class ProcessSession:
 
     def finish(self, attempt: ProcessAttempt) -> None:
         """Kill the attempt's whole tree, detached daemons included, and sweep what it left."""
-        _killpg(attempt.proc.pid)
+        reaper.killpg(attempt.proc.pid)
         if self.uid is not None:
-            _kill_uid(self.uid)
-            _sweep_files(self.uid)
+            reaper.kill_uid(self.uid)
+            reaper.sweep_files(self.uid)
         else:
-            _kill_marked(attempt.proc.pid, self.token)
+            reaper.kill_marked(attempt.proc.pid, self.token)
         attempt.proc.wait()
         attempt.reader.join(5)  # EOF once every holder of the pipe is dead
         attempt.proc.stdout.close()
@@ -216,12 +214,12 @@ class ProcessSession:
 
     def close(self) -> None:
         if self.uid is not None:
-            _kill_uid(self.uid)
-            _sweep_files(self.uid)
+            reaper.kill_uid(self.uid)
+            reaper.sweep_files(self.uid)
             _release(self.uid)
             self.uid = None
         else:
-            _kill_marked(-1, self.token)
+            reaper.kill_marked(-1, self.token)
 
 
 def _release(uid: int) -> None:
@@ -297,88 +295,6 @@ def _limiter(limits: "Limits"):
             resource.setrlimit(which, pair)
 
     return apply
-
-
-def _killpg(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _pids_where(test) -> list[int]:
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                if test(d):
-                    out.append(int(d))
-            except OSError:
-                continue
-    return out
-
-
-def _uid_of(d: str) -> int:
-    with open(f"/proc/{d}/status", "rb") as f:
-        for line in f:
-            if line.startswith(b"Uid:"):
-                return int(line.split()[1])
-    return -1
-
-
-def _kill_until_none(test, rounds: int) -> None:
-    """SIGKILL every process that passes `test`, again until none is left: a fork bomb races the killer,
-    its process limit bounds it, and a few rounds finish it."""
-    for _ in range(rounds):
-        pids = _pids_where(test)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.01)
-
-
-def _kill_uid(uid: int) -> None:
-    _kill_until_none(lambda d: _uid_of(d) == uid, rounds=50)
-
-
-def _kill_marked(sid: int, token: str) -> None:
-    """Without a uid of its own: kill what is left of the session, and any process carrying the token
-    in its environment (double forks that called setsid). One that cleared its environment and exec'd escapes."""
-    me, mark = os.getuid(), f"{TOKEN_VAR}={token}".encode()
-
-    def ours(d: str) -> bool:
-        if int(d) == os.getpid() or _uid_of(d) != me:
-            return False
-        with open(f"/proc/{d}/stat", "rb") as f:
-            session = int(f.read().rsplit(b")", 1)[1].split()[3])
-        if session == sid:
-            return True
-        with open(f"/proc/{d}/environ", "rb") as f:
-            return mark in f.read().split(b"\0")
-
-    _kill_until_none(ours, rounds=20)
-
-
-def _sweep_files(uid: int) -> None:
-    for top in TMP_DIRS:
-        try:
-            entries = list(os.scandir(top))
-        except OSError:
-            continue
-        for e in entries:
-            try:
-                if e.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    shutil.rmtree(e.path, ignore_errors=True)
-                else:
-                    os.unlink(e.path)
-            except OSError:
-                continue
 
 
 def _python_unusable(python: str, uid: int) -> str:

@@ -125,3 +125,11 @@ def test_missing_image_says_how_to_build_it(docker_backend):
 
     with pytest.raises(SandboxUnavailable, match=r"runner image pa5-nope:latest not found: run `pa5-grader image build`"):
         connect("pa5-nope:latest")
+
+
+def test_bundle_with_a_bad_spec_writes_nothing(run, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[limits]\ncall_timeout = -5\n")
+    out = tmp_path / "autograder.zip"
+    r = run("bundle", "gradescope", "--out", out, "--insecure-default-secret", "--spec", spec)
+    assert r.exit_code == 2 and "call_timeout" in r.output and not out.exists()
