@@ -121,8 +121,6 @@ def main(argv):
         argv = [argv[0], request["job"], "--calls", ",".join(map(str, request["calls"]))]
     job = os.path.abspath(argv[1])
     calls_wanted = [int(i) for i in argv[3].split(",") if i] if len(argv) > 3 and argv[2] == "--calls" else []
-    if "--path" in argv:
-        argv = argv[: argv.index("--path")]
     out = os.path.join(job, "out")
     with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)

@@ -16,6 +16,7 @@ from grader.sandbox.runner import run_submission
 from grader.scoring.score import build_report
 from grader.spec import Limits
 from grader.submission import load_submission
+from tests.conftest import harness_processes
 from tests.grader.sandbox import hostile
 
 LIMITS = Limits(call_timeout=3, submission_timeout=90, memory_mb=512, max_processes=32, output_limit_mb=2)
@@ -115,21 +116,7 @@ def test_fork_bomb_is_bounded_and_reaped(backend, tmp_path, cases, spec):
     if strong(backend):
         assert made < LIMITS.max_processes
     assert statuses(run)["fc"] == "ok"
-    assert not _processes_sleeping_60()
-
-
-def _processes_sleeping_60():
-    """Leftover fork-bomb children (they run `time.sleep(60)` inside a harness)."""
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"harness.py" in cmd and int(d) != os.getpid():
-                found.append(int(d))
-    return found
+    assert not harness_processes()
 
 
 def test_monkeypatched_numpy_changes_nothing_in_the_grader(backend, tmp_path, cases, spec):
@@ -240,7 +227,7 @@ def test_detached_daemon_does_not_survive(backend, tmp_path, cases, spec):
 def test_ignoring_sigterm_does_not_help(backend, tmp_path, cases, spec):
     run, _ = grade_source(backend, tmp_path, hostile.IGNORE_SIGTERM, cases, spec)
     assert statuses(run) == {"conv": "timeout", "fc": "ok", "softmax": "ok"}
-    assert not _processes_sleeping_60()
+    assert not harness_processes()
 
 
 def test_planted_modules_do_not_affect_later_grades(backend, tmp_path, cases, spec):

@@ -9,6 +9,7 @@ import pytest
 from grader.report.model import Report
 from grader.spec import Limits, Spec, default_spec
 from grader.workflows.batch import run_batch
+from tests.conftest import harness_processes
 
 EX = Path(__file__).resolve().parents[3] / "submissions_example"
 SECRET = b"batch-secret"
@@ -91,7 +92,6 @@ def test_batch_with_docker(klass, tmp_path, spec, docker_backend):
 
 def test_ctrl_c_on_the_cli_keeps_reports_and_leaves_no_sandbox(tmp_path):
     """A real SIGINT to `pa5-grader batch` while sandboxes run: exit 130, finished reports intact, nothing left over."""
-    import os
     import signal
     import subprocess
     import sys
@@ -121,13 +121,4 @@ def test_ctrl_c_on_the_cli_keeps_reports_and_leaves_no_sandbox(tmp_path):
     assert Report.model_validate_json((out / "a-first.json").read_text()).score == 100
     assert not list(out.glob(".*.tmp"))
     time.sleep(0.2)
-    left = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"harness.py" in cmd:
-                left.append(d)
-    assert not left, "a sandbox outlived the interrupted batch"
+    assert not harness_processes(), "a sandbox outlived the interrupted batch"
