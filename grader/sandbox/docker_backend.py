@@ -35,32 +35,38 @@ PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 IMAGE_SITE = ["/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/site-packages", "/usr/local/lib/python3.12/site-packages"]
 
 
+def _client(timeout: int) -> "docker.DockerClient":
+    """A client of a daemon that answers, or SandboxUnavailable saying where it was looked for."""
+    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    why = _unix_socket_problem(where)  # checked here because docker-py leaks a socket when its own probe fails
+    client = None
+    if not why:
+        try:
+            client = docker.from_env(timeout=timeout)
+            client.ping()
+            return client
+        except docker.errors.DockerException as e:
+            if client is not None:
+                client.close()
+            why = _short(e)
+    raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({why})")
+
+
 def connect(image: str = IMAGE) -> "docker.DockerClient":
     """A client for a reachable daemon that has the runner image, or a clear SandboxUnavailable."""
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    why = _unix_socket_problem(where)
-    if why:  # checked here because docker-py leaks a socket when its own probe fails
-        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({why})")
-    client = None
+    client = _client(timeout=30)
     try:
-        client = docker.from_env(timeout=30)
-        client.ping()
         found = client.images.get(image)
-        if found.labels.get(HARNESS_LABEL) != harness_digest():
-            raise SandboxUnavailable(f"runner image {image} holds another version of the harness: run `pa5-grader image build`")
-        return client
     except docker.errors.ImageNotFound:
         client.close()
         raise SandboxUnavailable(f"runner image {image} not found: run `pa5-grader image build`") from None
     except docker.errors.DockerException as e:
-        if client is not None:
-            client.close()
-        raise SandboxUnavailable(
-            f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({_short(e)})"
-        ) from None
-    except SandboxUnavailable:
         client.close()
-        raise
+        raise SandboxUnavailable(f"Docker could not look up the runner image {image}: {_short(e)}") from None
+    if found.labels.get(HARNESS_LABEL) != harness_digest():
+        client.close()
+        raise SandboxUnavailable(f"runner image {image} holds another version of the harness: run `pa5-grader image build`")
+    return client
 
 
 def _unix_socket_problem(url: str) -> str:
@@ -85,15 +91,7 @@ def build_image(*, tag: str = IMAGE, base: Optional[str] = None, log=print) -> s
     Without `base`, uses the offline base (docker/build-base-image.sh) when it exists locally,
     else the Dockerfile's public default.
     """
-    where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    why = _unix_socket_problem(where)
-    if why:
-        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon ({why})")
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException as e:
-        raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon ({_short(e)})") from None
+    client = _client(timeout=600)
     try:
         return _build(client, tag, base, log)
     finally:

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import logging
-import os
 import threading
 import time
 import traceback
@@ -18,10 +17,11 @@ from typing import Callable, Optional
 
 from pydantic import ValidationError
 
-from grader.errors import GraderError, SandboxUnavailable, SubmissionError
-from grader.report.model import Report
-from grader.report.render_csv import csv_header, csv_row
 from grader import __version__
+from grader.errors import GraderError, SubmissionError
+from grader.report.model import Report
+from grader.report.render import write
+from grader.report.render_csv import csv_header, csv_row
 from grader.sandbox.runner import Backend, Cancelled
 from grader.scoring.diagnose import describe
 from grader.spec import Spec
@@ -83,12 +83,6 @@ def _up_to_date(path: Path, sha: str, spec: Spec) -> bool:
     return r.submission_sha256 == sha and r.spec_sha256 == spec.sha256 and r.grader_version == __version__
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def run_batch(
     *, submissions: Path, out: Path, spec: Spec, backend: Backend, secret: bytes, jobs: int, force: bool = False,
     on_progress: Callable[[Progress], None] = lambda p: None,
@@ -110,7 +104,7 @@ def run_batch(
                 message=str(e), cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
                 spec=spec, backend=backend, student_id=student_id, mode="grade",
             )
-            _write_atomic(target, report.model_dump_json(indent=2))
+            write(target, report.model_dump_json(indent=2))
             return student_id, report.score, False
         if not force and _up_to_date(target, sub.sha256, spec):
             return student_id, None, True
@@ -126,7 +120,7 @@ def run_batch(
                 cases=grading_cases(spec=spec, secret=secret, student_id=student_id), spec=spec, backend=backend,
                 student_id=student_id, mode="grade", sha256=sub.sha256,
             )
-        _write_atomic(target, report.model_dump_json(indent=2))
+        write(target, report.model_dump_json(indent=2))
         return student_id, report.score, False
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
@@ -140,7 +134,7 @@ def run_batch(
                 result.skipped += skipped
                 result.graded += not skipped
                 on_progress(Progress(done, len(entries), result.skipped, sid, score, time.monotonic() - start))
-    except (KeyboardInterrupt, Cancelled, SandboxUnavailable, GraderError) as e:
+    except (KeyboardInterrupt, Cancelled, GraderError) as e:  # GraderError: e.g. Docker went away
         cancel.set()
         for f in pending:
             f.cancel()
@@ -179,7 +173,7 @@ def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
     csv_path, json_path = out / "summary.csv", out / "summary.json"
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
-    _write_atomic(csv_path, buf.getvalue())
+    write(csv_path, buf.getvalue())
     n = len(totals)
     summary = {
         "students": n,
@@ -191,7 +185,7 @@ def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
             for (pid, mid), k in mistakes.most_common(10)
         ],
     }
-    _write_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+    write(json_path, json.dumps(summary, indent=2) + "\n")
     return csv_path, json_path
 
 
