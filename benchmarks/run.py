@@ -21,7 +21,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "submissions_example"
-MIX = ["correct", "correct_float32_loops", "helpers_split", "naive_softmax", "p_without_t", "transposed_fc", "unflipped_kernel", "starter"]
+MIX = [
+    "correct",
+    "correct_float32_loops",
+    "helpers_split",
+    "naive_softmax",
+    "p_without_t",
+    "transposed_fc",
+    "unflipped_kernel",
+    "starter",
+]
 HANG_AT_IMPORT = "while True:\n    pass\n"
 IMAGE = "pa5-grader-runner:latest"
 PY = sys.executable
@@ -41,7 +50,7 @@ def stats(values: list[float]) -> tuple[float, float, float]:
 def interleaved(cmds: dict[str, list[str]], repeats: int, **kw) -> dict[str, tuple[float, float, float]]:
     """Run the commands in turn, `repeats` times, so drift on a shared machine hits them alike."""
     times: dict[str, list[float]] = {k: [] for k in cmds}
-    for k, c in cmds.items():  # warm caches once
+    for c in cmds.values():  # warm caches once
         timed(c, **kw)
     for _ in range(repeats):
         for k, c in cmds.items():
@@ -87,9 +96,10 @@ def peak_rss_mb(cmd: list[str], **kw) -> tuple[float, float]:
     peak = 0
     while p.poll() is None:
         try:
-            for line in open(f"/proc/{p.pid}/status"):
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
+            with open(f"/proc/{p.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
         except OSError:
             pass
         time.sleep(0.05)
@@ -101,7 +111,20 @@ def import_student(folder: Path, backend: str) -> list[str]:
     which pulls in whatever the student imports (scipy.signal alone costs most of a second)."""
     code = "import sys; sys.path.insert(0, {!r}); import numpy, backprop"
     if backend == "docker":
-        return ["docker", "run", "--rm", "--network", "none", "-v", f"{folder}:/s:ro", IMAGE, "python3", "-I", "-c", code.format("/s")]
+        return [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{folder}:/s:ro",
+            IMAGE,
+            "python3",
+            "-I",
+            "-c",
+            code.format("/s"),
+        ]
     return [PY, "-I", "-c", code.format(str(folder))]
 
 
@@ -128,30 +151,44 @@ class Table:
 def bench_latency(t: Table, repeats: int, use_docker: bool, work: Path) -> None:
     floor_cli = [PY, "-c", "import click, numpy, pydantic"]
     floor_box = [PY, "-I", "-c", "import numpy"]
-    check = CLI + ["check", str(EXAMPLES / "correct")]
+    check = [*CLI, "check", str(EXAMPLES / "correct")]
     r = interleaved({"check": check, "cli": floor_cli, "box": floor_box}, repeats, cwd=ROOT)
     floor = r["cli"][0] + r["box"][0]
     ratio = r["check"][0] / floor
-    t.add("1. self-test latency (`check`, process)", fmt(r["check"]), f"{floor:.3f} s (CLI imports {r['cli'][0]:.3f} + numpy in a sandbox interpreter {r['box'][0]:.3f})",
-          f"{ratio:.2f}x", "<= 1.5x", "yes" if ratio <= 1.5 else "no")
+    t.add(
+        "1. self-test latency (`check`, process)",
+        fmt(r["check"]),
+        f"{floor:.3f} s (CLI imports {r['cli'][0]:.3f} + numpy in a sandbox interpreter {r['box'][0]:.3f})",
+        f"{ratio:.2f}x",
+        "<= 1.5x",
+        "yes" if ratio <= 1.5 else "no",
+    )
     if not use_docker:
         t.add("2. single grade, docker", "skipped: no Docker or no runner image", "", "", "<= 1.5x", "n/a")
         return
-    grade = CLI + ["grade", str(EXAMPLES / "correct"), "--student-id", "bench", "--insecure-default-secret", "--sandbox", "docker"]
+    grade = [*CLI, "grade", str(EXAMPLES / "correct"), "--student-id", "bench", "--insecure-default-secret"]
+    grade += ["--sandbox", "docker"]
     bare = ["docker", "run", "--rm", "--network", "none", IMAGE, "python3", "-c", "import numpy"]
     # What this command needs includes the docker SDK (about 0.12 s here, most of it requests).
     floor_cli_docker = [PY, "-c", "import click, numpy, pydantic, docker"]
     r = interleaved({"grade": grade, "bare": bare, "cli": floor_cli_docker}, repeats, cwd=ROOT)
     floor = r["bare"][0] + r["cli"][0]
     ratio = r["grade"][0] / floor
-    t.add("2. single grade (`grade --sandbox docker`)", fmt(r["grade"]), f"{floor:.3f} s (docker run importing numpy {r['bare'][0]:.3f} + CLI imports incl. the docker SDK {r['cli'][0]:.3f})",
-          f"{ratio:.2f}x", "<= 1.5x", "yes" if ratio <= 1.5 else "no")
+    t.add(
+        "2. single grade (`grade --sandbox docker`)",
+        fmt(r["grade"]),
+        f"{floor:.3f} s (docker run importing numpy {r['bare'][0]:.3f}"
+        f" + CLI imports incl. the docker SDK {r['cli'][0]:.3f})",
+        f"{ratio:.2f}x",
+        "<= 1.5x",
+        "yes" if ratio <= 1.5 else "no",
+    )
 
 
 def run_batch(klass: Path, out: Path, jobs: int, sandbox: str, spec: Path) -> float:
     shutil.rmtree(out, ignore_errors=True)
-    cmd = CLI + ["batch", str(klass), "--out", str(out), "--jobs", str(jobs), "--sandbox", sandbox,
-                 "--insecure-default-secret", "--spec", str(spec)]
+    cmd = [*CLI, "batch", str(klass), "--out", str(out), "--jobs", str(jobs), "--sandbox", sandbox]
+    cmd += ["--insecure-default-secret", "--spec", str(spec)]
     return timed(cmd, cwd=ROOT)
 
 
@@ -163,11 +200,19 @@ def bench_batch(t: Table, n: int, use_docker: bool, work: Path, spec: Path) -> N
     for backend in backends:
         for jobs in sorted({1, 2, cpus}):
             wall = run_batch(klass, work / "out", jobs, backend, spec)
-            floor_wall = parallel_floor([import_student(d, backend) for d in sorted(klass.iterdir())], jobs) + hang_cost / jobs
+            floor_wall = (
+                parallel_floor([import_student(d, backend) for d in sorted(klass.iterdir())], jobs) + hang_cost / jobs
+            )
             ratio = (n / wall) / (n / floor_wall)
-            t.add(f"3. batch throughput, {backend}, {n} students, --jobs {jobs}", f"{n / wall:.2f}/s ({wall:.1f} s)",
-                  f"{n / floor_wall:.2f}/s (a fresh {'container' if backend == 'docker' else 'interpreter'} importing each student's module, + the timeouts)",
-                  f"{ratio:.2f}x", ">= 0.7x", "yes" if ratio >= 0.7 else "no")
+            t.add(
+                f"3. batch throughput, {backend}, {n} students, --jobs {jobs}",
+                f"{n / wall:.2f}/s ({wall:.1f} s)",
+                f"{n / floor_wall:.2f}/s (a fresh {'container' if backend == 'docker' else 'interpreter'}"
+                " importing each student's module, + the timeouts)",
+                f"{ratio:.2f}x",
+                ">= 0.7x",
+                "yes" if ratio >= 0.7 else "no",
+            )
     # Timeouts: 10% of the class hangs at import; the extra time should be what the limits require.
     jobs = cpus
     half = max(n // 2, 10)
@@ -178,8 +223,14 @@ def bench_batch(t: Table, n: int, use_docker: bool, work: Path, spec: Path) -> N
     w1 = run_batch(hang, work / "out", jobs, "process", spec)
     required = n_hang * 2.0 / jobs
     ratio = (w1 - w0) / required
-    t.add(f"3b. cost of timeouts ({n_hang} of {half} hang at import, --jobs {jobs})", f"+{w1 - w0:.1f} s", f"+{required:.1f} s (hangs x 2 s limit / jobs)",
-          f"{ratio:.2f}x", "<= 1.2x", "yes" if ratio <= 1.2 else "no")
+    t.add(
+        f"3b. cost of timeouts ({n_hang} of {half} hang at import, --jobs {jobs})",
+        f"+{w1 - w0:.1f} s",
+        f"+{required:.1f} s (hangs x 2 s limit / jobs)",
+        f"{ratio:.2f}x",
+        "<= 1.2x",
+        "yes" if ratio <= 1.2 else "no",
+    )
 
 
 def bench_scaling(t: Table, sizes: list[int], work: Path, spec: Path) -> None:
@@ -188,17 +239,29 @@ def bench_scaling(t: Table, sizes: list[int], work: Path, spec: Path) -> None:
     for n in sizes:
         klass = make_class(work / f"scale{n}", n)
         shutil.rmtree(work / "out", ignore_errors=True)
-        cmd = CLI + ["batch", str(klass), "--out", str(work / "out"), "--jobs", str(jobs), "--sandbox", "process",
-                     "--insecure-default-secret", "--spec", str(spec)]
+        cmd = [*CLI, "batch", str(klass), "--out", str(work / "out"), "--jobs", str(jobs), "--sandbox", "process"]
+        cmd += ["--insecure-default-secret", "--spec", str(spec)]
         wall, rss = peak_rss_mb(cmd, cwd=ROOT)
         results.append((n, wall, rss))
     per = [w / n for n, w, _ in results]
     lin = max(per) / min(per)
-    t.add("4. scaling, wall time per student at " + "/".join(str(n) for n, _, _ in results),
-          " / ".join(f"{p * 1000:.0f} ms" for p in per), "constant", f"{lin:.2f}x spread", "close to 1x", "yes" if lin <= 1.25 else "no")
+    t.add(
+        "4. scaling, wall time per student at " + "/".join(str(n) for n, _, _ in results),
+        " / ".join(f"{p * 1000:.0f} ms" for p in per),
+        "constant",
+        f"{lin:.2f}x spread",
+        "close to 1x",
+        "yes" if lin <= 1.25 else "no",
+    )
     mems = [m for _, _, m in results]
-    t.add("4b. grader peak memory at " + "/".join(str(n) for n, _, _ in results), " / ".join(f"{m:.0f} MiB" for m in mems),
-          "flat", f"{max(mems) / min(mems):.2f}x", "no growth", "yes" if max(mems) / min(mems) <= 1.15 else "no")
+    t.add(
+        "4b. grader peak memory at " + "/".join(str(n) for n, _, _ in results),
+        " / ".join(f"{m:.0f} MiB" for m in mems),
+        "flat",
+        f"{max(mems) / min(mems):.2f}x",
+        "no growth",
+        "yes" if max(mems) / min(mems) <= 1.15 else "no",
+    )
 
 
 def bench_reference(t: Table, repeats: int) -> None:
@@ -228,8 +291,14 @@ def bench_reference(t: Table, repeats: int) -> None:
 
     ours, theirs = best(lambda: conv_backward(x, w, dy)), best(scipy_backward)
     ratio = ours[0] / theirs[0]
-    t.add("5. conv backward, 64x64 image, 7x7 kernel", f"{ours[0] * 1e3:.2f} ms", f"{theirs[0] * 1e3:.2f} ms (scipy.signal)",
-          f"{ratio:.2f}x", "<= 2x", "yes" if ratio <= 2 else "no")
+    t.add(
+        "5. conv backward, 64x64 image, 7x7 kernel",
+        f"{ours[0] * 1e3:.2f} ms",
+        f"{theirs[0] * 1e3:.2f} ms (scipy.signal)",
+        f"{ratio:.2f}x",
+        "<= 2x",
+        "yes" if ratio <= 2 else "no",
+    )
 
     spec = default_spec()
     cases = generate(spec=spec, seed=1, hidden=True)
@@ -259,8 +328,14 @@ def bench_reference(t: Table, repeats: int) -> None:
 
     ours, theirs = best(lambda: generate(spec=spec, seed=1, hidden=True), 3), best(scipy_same, 3)
     ratio = ours[0] / theirs[0]
-    t.add("5b. one student's hidden case set (with its mistake answers)", f"{ours[0] * 1e3:.1f} ms",
-          f"{theirs[0] * 1e3:.1f} ms (scipy.signal and numpy computing the same answers)", f"{ratio:.2f}x", "<= 2x", "yes" if ratio <= 2 else "no")
+    t.add(
+        "5b. one student's hidden case set (with its mistake answers)",
+        f"{ours[0] * 1e3:.1f} ms",
+        f"{theirs[0] * 1e3:.1f} ms (scipy.signal and numpy computing the same answers)",
+        f"{ratio:.2f}x",
+        "<= 2x",
+        "yes" if ratio <= 2 else "no",
+    )
 
 
 def main(argv=None) -> int:
@@ -290,7 +365,8 @@ def main(argv=None) -> int:
         print("reference ...", file=sys.stderr)
         bench_reference(t, repeats)
     head = (
-        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, numpy {numpy.__version__}, "
+        f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
+        f"numpy {numpy.__version__}, "
         f"Docker rows: {'measured' if use_docker else 'skipped (no daemon or no runner image)'}. "
         f"Medians over {repeats} runs (range in brackets); ratios are against floors measured in the same run.\n\n"
     )

@@ -37,30 +37,48 @@ def edge(fn):
         except Exception:
             log = Path(tempfile.gettempdir()) / f"pa5-grader-crash-{int(time.time())}-{os.getpid()}.log"
             log.write_text(f"pa5-grader {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
-            raise Failure(f"internal error in pa5-grader; details are in {log}. Please report it to {ISSUES_URL}") from None
+            raise Failure(
+                f"internal error in pa5-grader; details are in {log}. Please report it to {ISSUES_URL}"
+            ) from None
 
     return wrapper
 
 
 def spec_option(fn):
     return click.option(
-        "--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
+        "--spec",
+        "spec_path",
+        type=click.Path(dir_okay=False),
+        default=None,
         help="TOML file overriding the built-in assignment spec (see README, 'Spec file').",
     )(fn)
 
 
 def output_options(fn):
-    fn = click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-                      help="Write the report in --format to this file; the text report still goes to the terminal.")(fn)
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-                        help="Report format.")(fn)
+    fn = click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Write the report in --format to this file; the text report still goes to the terminal.",
+    )(fn)
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."
+    )(fn)
 
 
 def secret_options(fn):
-    fn = click.option("--insecure-default-secret", is_flag=True,
-                      help="Use a fixed, public secret (demos only: hidden cases become predictable).")(fn)
-    return click.option("--secret-file", type=click.Path(dir_okay=False), default=None,
-                        help="File holding the grading secret (else $PA5_GRADER_SECRET).")(fn)
+    fn = click.option(
+        "--insecure-default-secret",
+        is_flag=True,
+        help="Use a fixed, public secret (demos only: hidden cases become predictable).",
+    )(fn)
+    return click.option(
+        "--secret-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="File holding the grading secret (else $PA5_GRADER_SECRET).",
+    )(fn)
 
 
 def _color() -> bool:
@@ -92,10 +110,20 @@ def cli():
 
 @cli.command()
 @click.argument("submission", type=click.Path())
-@click.option("--cases", "cases_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of public cases (default: ./test_cases or the bundled ones).")
-@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="process", show_default=True,
-              help="Where student code runs. 'process' is not isolated: self-tests only.")
+@click.option(
+    "--cases",
+    "cases_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of public cases (default: ./test_cases or the bundled ones).",
+)
+@click.option(
+    "--sandbox",
+    type=click.Choice(["process", "docker"]),
+    default="process",
+    show_default=True,
+    help="Where student code runs. 'process' is not isolated: self-tests only.",
+)
 @output_options
 @spec_option
 @edge
@@ -124,8 +152,13 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path):
 @cli.command()
 @click.argument("submission", type=click.Path())
 @click.option("--student-id", required=True, help="Student id; seeds this student's hidden cases.")
-@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="docker", show_default=True,
-              help="Where student code runs. Grades of untrusted code belong in docker.")
+@click.option(
+    "--sandbox",
+    type=click.Choice(["process", "docker"]),
+    default="docker",
+    show_default=True,
+    help="Where student code runs. Grades of untrusted code belong in docker.",
+)
 @secret_options
 @output_options
 @spec_option
@@ -153,8 +186,14 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
 @cli.command()
 @click.argument("submissions_dir", type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the reports.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=os.cpu_count() or 1, show_default="CPU count",
-              help="Submissions graded at once.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Submissions graded at once.",
+)
 @click.option("--force", is_flag=True, help="Regrade even submissions whose report is up to date.")
 @click.option("--sandbox", type=click.Choice(["process", "docker"]), default="docker", show_default=True)
 @secret_options
@@ -191,12 +230,25 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_
             click.echo(line, err=True)
 
     with make_backend(sandbox) as backend:
-        result = run_batch(submissions=Path(submissions_dir), out=Path(out_dir), spec=spec, backend=backend,
-                           secret=secret, jobs=jobs, force=force, on_progress=show)
+        result = run_batch(
+            submissions=Path(submissions_dir),
+            out=Path(out_dir),
+            spec=spec,
+            backend=backend,
+            secret=secret,
+            jobs=jobs,
+            force=force,
+            on_progress=show,
+        )
     if result.interrupted:
-        click.echo(f"\ninterrupted: {result.graded} graded so far; their reports are kept. Run again to resume.", err=True)
+        click.echo(
+            f"\ninterrupted: {result.graded} graded so far; their reports are kept. Run again to resume.", err=True
+        )
         sys.exit(130)
-    click.echo(f"graded {result.graded}, skipped {result.skipped} up to date; summary in {result.summary_csv} and {result.summary_json}")
+    click.echo(
+        f"graded {result.graded}, skipped {result.skipped} up to date; "
+        f"summary in {result.summary_csv} and {result.summary_json}"
+    )
     if result.failed_to_grade:
         click.echo(f"the grader failed on: {', '.join(result.failed_to_grade)} (see the log above)", err=True)
         sys.exit(2)
@@ -226,7 +278,9 @@ def image():
 
 
 @image.command("build")
-@click.option("--base", default=None, help="Base image (default: pa5-grader-base:bookworm if present, else python:3.11-slim).")
+@click.option(
+    "--base", default=None, help="Base image (default: pa5-grader-base:bookworm if present, else python:3.11-slim)."
+)
 @click.option("--tag", default="pa5-grader-runner:latest", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
 @edge
@@ -250,8 +304,13 @@ def bundle():
 
 @bundle.command("gradescope")
 @click.option("--out", "out_file", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--per", type=click.Choice(["problem", "case"]), default="problem", show_default=True,
-              help="One Gradescope test per problem (public and hidden apart) or per case.")
+@click.option(
+    "--per",
+    type=click.Choice(["problem", "case"]),
+    default="problem",
+    show_default=True,
+    help="One Gradescope test per problem (public and hidden apart) or per case.",
+)
 @secret_options
 @spec_option
 @edge

@@ -30,7 +30,9 @@ class Problem(_Model):
     section: str = Field(description="Part of the written assignment it comes from, e.g. A.1.")
     points: float = Field(20.0, ge=0, description="Points for the problem; partial credit is points x fraction passed.")
     tol: float = Field(1e-4, gt=0, lt=1, description="A case passes when max|S-R| / max(max|S|, max|R|, tau) <= tol.")
-    tau: float = Field(1e-30, gt=0, description="Floor of the metric's scale: 1 where values live on a probability scale.")
+    tau: float = Field(
+        1e-30, gt=0, description="Floor of the metric's scale: 1 where values live on a probability scale."
+    )
 
     @property
     def layer(self) -> Layer:
@@ -68,15 +70,21 @@ class Limits(_Model):
     call_timeout: float = Field(10.0, gt=0, le=600, description="Wall-clock seconds one function call may take.")
     submission_timeout: float = Field(120.0, gt=0, le=3600, description="Wall-clock seconds for a whole submission.")
     cpu_seconds: int = Field(60, ge=1, le=3600, description="CPU seconds for one sandbox process.")
-    memory_mb: int = Field(1024, ge=128, le=65536, description="Memory limit (address space / container memory) in MiB.")
+    memory_mb: int = Field(
+        1024, ge=128, le=65536, description="Memory limit (address space / container memory) in MiB."
+    )
     max_processes: int = Field(32, ge=4, le=4096, description="Processes and threads the sandbox may have.")
     file_size_mb: int = Field(16, ge=1, le=4096, description="Largest file the sandbox may write, in MiB.")
-    output_kb: int = Field(64, ge=1, le=10240, description="Captured stdout+stderr kept for the report (head and tail), in KiB.")
+    output_kb: int = Field(
+        64, ge=1, le=10240, description="Captured stdout+stderr kept for the report (head and tail), in KiB."
+    )
     output_limit_mb: int = Field(8, ge=1, le=1024, description="Output beyond this many MiB kills the sandbox.")
 
 
 class Spec(_Model):
-    assignment: str = Field("cs4670-pa5", min_length=1, max_length=64, description="Assignment id; part of hidden seeds.")
+    assignment: str = Field(
+        "cs4670-pa5", min_length=1, max_length=64, description="Assignment id; part of hidden seeds."
+    )
     problems: tuple[Problem, ...] = Field(description="The graded problems, in report order.")
     cases: Cases = Field(Cases(), description="How many cases of each layer, and their shapes.")
     limits: Limits = Field(Limits(), description="Sandbox limits.")

@@ -10,10 +10,10 @@ from reference.layers import (
 )
 
 __all__ = [
-    "conv_forward",
     "conv_backward",
-    "fc_forward",
+    "conv_forward",
     "fc_backward",
-    "softmax_loss_forward",
+    "fc_forward",
     "softmax_loss_backward",
+    "softmax_loss_forward",
 ]

@@ -21,7 +21,6 @@ def docker_backend():
     """
     try:
         import docker  # noqa: F401
-
         from grader.errors import SandboxUnavailable
         from grader.sandbox.docker_backend import DockerBackend, build_image, connect
 

@@ -49,7 +49,10 @@ def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
             inputs, tags = _DRAW[layer](rng, kind, spec)
             tags = tuple(dict.fromkeys(tags))
             expected = _expected(ref, layer, inputs, spec)
-            wrong = {pid: _distinct(mistakes.wrong_answers(pid, _call_args(layer, inputs)), expected[pid]) for pid in expected}
+            wrong = {
+                pid: _distinct(mistakes.wrong_answers(pid, _call_args(layer, inputs)), expected[pid])
+                for pid in expected
+            }
             weight = spec.cases.hidden_weight if hidden else spec.cases.public_weight
             cid = f"{layer}-{'h' if hidden else 'p'}{i + 1:02d}"
             cases.append(Case(cid, layer, hidden, tags, inputs, expected, wrong, weight))

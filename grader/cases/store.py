@@ -51,7 +51,9 @@ def write_cases(cases: list[Case], out: str | Path, *, spec: Spec) -> Path:
         arrays |= {f"mistake.{mid}": v for wrong in c.mistakes.values() for mid, v in wrong.items()}
         write_npz(out / f"{c.id}.npz", arrays)
         stored.append(StoredCase(id=c.id, layer=c.layer, tags=list(c.tags), weight=c.weight, file=f"{c.id}.npz"))
-    manifest = Manifest(format=FORMAT, assignment=spec.assignment, spec_fingerprint=spec_fingerprint(spec), cases=stored)
+    manifest = Manifest(
+        format=FORMAT, assignment=spec.assignment, spec_fingerprint=spec_fingerprint(spec), cases=stored
+    )
     (out / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return out / MANIFEST
 
@@ -63,7 +65,9 @@ def load_cases(folder: str | Path, *, spec: Spec) -> list[Case]:
     try:
         manifest = Manifest.model_validate_json(path.read_bytes())
     except FileNotFoundError:
-        raise CaseStoreError(f"no public cases at {folder} ({MANIFEST} is missing): run `pa5-grader generate`") from None
+        raise CaseStoreError(
+            f"no public cases at {folder} ({MANIFEST} is missing): run `pa5-grader generate`"
+        ) from None
     except (OSError, ValidationError) as e:
         raise CaseStoreError(f"{path} is not a valid case manifest: {str(e).splitlines()[0]}") from None
     if manifest.format != FORMAT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,12 +26,12 @@ class CaseReport(_Model):
     tags: list[str] = Field(description="What the case exercises, e.g. nonsquare, large-logits.")
     status: Status = Field(description="How the case ended.")
     weight: float = Field(description="Weight in the problem's partial credit.")
-    error: Optional[float] = Field(None, description="The comparison metric, when values were compared.")
+    error: float | None = Field(None, description="The comparison metric, when values were compared.")
     message: str = Field("", description="Why it did not pass, in plain words.")
     notes: list[str] = Field(default_factory=list, description="Things accepted with a remark.")
-    mistake: Optional[str] = Field(None, description="Id of the known mistake this answer matches.")
-    worst: Optional[Worst] = Field(None, description="Largest difference, for failing public cases only.")
-    seconds: Optional[float] = Field(None, description="Time of the call inside the sandbox.")
+    mistake: str | None = Field(None, description="Id of the known mistake this answer matches.")
+    worst: Worst | None = Field(None, description="Largest difference, for failing public cases only.")
+    seconds: float | None = Field(None, description="Time of the call inside the sandbox.")
 
 
 class Diagnosis(_Model):
@@ -48,7 +48,7 @@ class ProblemReport(_Model):
     max_score: float = Field(description="Points available.")
     tol: float = Field(description="Tolerance of the comparison metric.")
     cases: list[CaseReport] = Field(description="Every case, public first.")
-    diagnosis: Optional[Diagnosis] = Field(None, description="The mistake behind the failures, when recognised.")
+    diagnosis: Diagnosis | None = Field(None, description="The mistake behind the failures, when recognised.")
 
 
 class Sandbox(_Model):
@@ -71,14 +71,14 @@ class Report(_Model):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this report layout.")
     grader_version: str = Field(description="pa5-grader version that wrote the report.")
     assignment: str = Field(description="Assignment id from the spec.")
-    student_id: Optional[str] = Field(None, description="Student id (instructor grading) or null (self-test).")
+    student_id: str | None = Field(None, description="Student id (instructor grading) or null (self-test).")
     submission_sha256: str = Field(description="Digest of the submission's files.")
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: Sandbox
     score: float = Field(description="Sum of the problem scores.")
     max_score: float = Field(description="Sum of the problems' points.")
-    error: Optional[str] = Field(None, description="A failure that cost the whole submission, e.g. at import.")
+    error: str | None = Field(None, description="A failure that cost the whole submission, e.g. at import.")
     problems: list[ProblemReport]
     output: Output
     timing: Timing

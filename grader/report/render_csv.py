@@ -18,8 +18,13 @@ def csv_row(report: Report) -> list[str]:
     by_id = {p.id: f"{p.score:g}" for p in report.problems}
     diagnoses = ";".join(f"{p.id}={p.diagnosis.id}" for p in report.problems if p.diagnosis)
     return [
-        report.student_id or "", f"{report.score:g}", f"{report.max_score:g}",
-        *(by_id.get(pid, "") for pid in PROBLEM_IDS), diagnoses, report.error or "", report.submission_sha256,
+        report.student_id or "",
+        f"{report.score:g}",
+        f"{report.max_score:g}",
+        *(by_id.get(pid, "") for pid in PROBLEM_IDS),
+        diagnoses,
+        report.error or "",
+        report.submission_sha256,
     ]
 
 

@@ -23,7 +23,9 @@ def render_gradescope(
                 tests.append(_entry(f"{p.id} {c.id}", f"{n}.{m}", p, [c], total, hidden_visibility))
         else:
             for m, (kind, cases) in enumerate([g for g in groups if g[1]], 1):
-                tests.append(_entry(f"{p.id}: {p.title} ({kind} cases)", f"{n}.{m}", p, cases, total, hidden_visibility))
+                tests.append(
+                    _entry(f"{p.id}: {p.title} ({kind} cases)", f"{n}.{m}", p, cases, total, hidden_visibility)
+                )
     lines = [f"Score: {report.score:g} / {report.max_score:g}"]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error}")
@@ -39,7 +41,9 @@ def render_gradescope(
     return json.dumps(result, indent=2) + "\n"
 
 
-def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], total: float, hidden_visibility: str) -> dict:
+def _entry(
+    name: str, number: str, p: ProblemReport, cases: list[CaseReport], total: float, hidden_visibility: str
+) -> dict:
     max_score = p.max_score * sum(c.weight for c in cases) / total
     score = p.max_score * sum(c.weight for c in cases if c.status == "passed") / total
     ok = all(c.status == "passed" for c in cases)

@@ -14,14 +14,27 @@ def render_junit(report: Report) -> str:
         failures = sum(c.status == "failed" for c in p.cases)
         errors = sum(c.status in ("error", "timeout", "crashed") for c in p.cases)
         suite = ET.SubElement(
-            root, "testsuite", name=p.id, tests=str(len(p.cases)), failures=str(failures), errors=str(errors),
-            skipped="0", time=f"{sum(c.seconds or 0 for c in p.cases):.3f}",
+            root,
+            "testsuite",
+            name=p.id,
+            tests=str(len(p.cases)),
+            failures=str(failures),
+            errors=str(errors),
+            skipped="0",
+            time=f"{sum(c.seconds or 0 for c in p.cases):.3f}",
         )
         props = ET.SubElement(suite, "properties")
-        for k, v in (("title", p.title), ("section", p.section), ("score", f"{p.score:g}"), ("max_score", f"{p.max_score:g}")):
+        for k, v in (
+            ("title", p.title),
+            ("section", p.section),
+            ("score", f"{p.score:g}"),
+            ("max_score", f"{p.max_score:g}"),
+        ):
             ET.SubElement(props, "property", name=k, value=v)
         if p.diagnosis:
-            ET.SubElement(props, "property", name="diagnosis", value=f"{p.diagnosis.message} (see {p.diagnosis.section})")
+            ET.SubElement(
+                props, "property", name="diagnosis", value=f"{p.diagnosis.message} (see {p.diagnosis.section})"
+            )
         total = sum(c.weight for c in p.cases) or 1.0
         for c in p.cases:
             case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")

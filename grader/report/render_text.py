@@ -23,9 +23,14 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     for p in report.problems:
         passed = sum(c.status == "passed" for c in p.cases)
         mark = paint("PASS", "green") if passed == len(p.cases) else paint("FAIL", "red")
-        lines.append(f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  {p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})")
+        lines.append(
+            f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  "
+            f"{p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})"
+        )
         if p.diagnosis:
-            lines.append(f"      {paint('likely mistake:', 'yellow')} {p.diagnosis.message} (see {p.diagnosis.section})")
+            lines.append(
+                f"      {paint('likely mistake:', 'yellow')} {p.diagnosis.message} (see {p.diagnosis.section})"
+            )
         if report.error:
             continue
         shown = [c for c in p.cases if c.status != "passed"][:max_failures]
@@ -48,7 +53,8 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
 
 def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {', '.join(c.tags)}): {c.message.splitlines()[0] if c.message else ''}"
+    first = c.message.splitlines()[0] if c.message else ""
+    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {', '.join(c.tags)}): {first}"
     if c.mistake and c.mistake != problem_mistake:
         head += f" [looks like {c.mistake}]"
     out = [head]

@@ -12,16 +12,15 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
 
-import docker
 import docker.errors
 from docker.types import LogConfig, Ulimit
 
+import docker
 from grader.errors import GraderError, SandboxUnavailable
 from grader.sandbox.capture import Capture
-from grader.sandbox.protocol import HARNESS
 from grader.sandbox.exits import describe_signal_exit, new_job_dir
+from grader.sandbox.protocol import HARNESS
 from grader.spec import Limits
 
 IMAGE = "pa5-grader-runner:latest"
@@ -32,10 +31,14 @@ HARNESS_LABEL = "pa5-grader.harness-sha256"
 SANDBOX_UID = 65534  # nobody
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # Where the image's numpy and scipy live (Debian's and the python image's layouts); the harness runs with -S.
-IMAGE_SITE = ["/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/site-packages", "/usr/local/lib/python3.12/site-packages"]
+IMAGE_SITE = [
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3.11/site-packages",
+    "/usr/local/lib/python3.12/site-packages",
+]
 
 
-def _client(timeout: int) -> "docker.DockerClient":
+def _client(timeout: int) -> docker.DockerClient:
     """A client of a daemon that answers, or SandboxUnavailable saying where it was looked for."""
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     why = _unix_socket_problem(where)  # checked here because docker-py leaks a socket when its own probe fails
@@ -52,7 +55,7 @@ def _client(timeout: int) -> "docker.DockerClient":
     raise SandboxUnavailable(f"Docker is not reachable at {where}: start the daemon or use --sandbox process ({why})")
 
 
-def connect(image: str = IMAGE) -> "docker.DockerClient":
+def connect(image: str = IMAGE) -> docker.DockerClient:
     """A client for a reachable daemon that has the runner image, or a clear SandboxUnavailable."""
     client = _client(timeout=30)
     try:
@@ -65,14 +68,16 @@ def connect(image: str = IMAGE) -> "docker.DockerClient":
         raise SandboxUnavailable(f"Docker could not look up the runner image {image}: {_short(e)}") from None
     if found.labels.get(HARNESS_LABEL) != harness_digest():
         client.close()
-        raise SandboxUnavailable(f"runner image {image} holds another version of the harness: run `pa5-grader image build`")
+        raise SandboxUnavailable(
+            f"runner image {image} holds another version of the harness: run `pa5-grader image build`"
+        )
     return client
 
 
 def _unix_socket_problem(url: str) -> str:
     if not url.startswith("unix://"):
         return ""
-    path = url[len("unix://"):]
+    path = url[len("unix://") :]
     with socket.socket(socket.AF_UNIX) as sock:
         try:
             sock.connect(path)
@@ -85,7 +90,7 @@ def harness_digest() -> str:
     return hashlib.sha256(HARNESS.read_bytes()).hexdigest()
 
 
-def build_image(*, tag: str = IMAGE, base: Optional[str] = None, log=print) -> str:
+def build_image(*, tag: str = IMAGE, base: str | None = None, log=print) -> str:
     """Build the runner image from the Dockerfile and the harness alone; returns the base image used.
 
     Without `base`, uses the offline base (docker/build-base-image.sh) when it exists locally,
@@ -98,7 +103,7 @@ def build_image(*, tag: str = IMAGE, base: Optional[str] = None, log=print) -> s
         client.close()
 
 
-def _build(client, tag: str, base: Optional[str], log) -> str:
+def _build(client, tag: str, base: str | None, log) -> str:
     if not DOCKERFILE.is_file():
         raise GraderError(f"no Dockerfile at {DOCKERFILE}: build the image from a checkout of pa5-grader")
     if base is None:
@@ -114,14 +119,23 @@ def _build(client, tag: str, base: Optional[str], log) -> str:
         args = {"BASE_IMAGE": base} if base else {}
         try:
             _, logs = client.images.build(
-                path=ctx, tag=tag, buildargs=args, pull=False, rm=True, forcerm=True,
+                path=ctx,
+                tag=tag,
+                buildargs=args,
+                pull=False,
+                rm=True,
+                forcerm=True,
                 labels={HARNESS_LABEL: harness_digest()},
             )
             for entry in logs:
                 if "stream" in entry and entry["stream"].strip():
                     log(entry["stream"].rstrip())
         except docker.errors.BuildError as e:
-            hint = "" if base else f" (no registry? build an offline base first: docker/build-base-image.sh {OFFLINE_BASE})"
+            hint = (
+                ""
+                if base
+                else f" (no registry? build an offline base first: docker/build-base-image.sh {OFFLINE_BASE})"
+            )
             raise GraderError(f"building {tag} failed: {_short(e)}{hint}") from None
         except docker.errors.APIError as e:
             raise GraderError(f"building {tag} failed: {_short(e)}") from None
@@ -135,7 +149,7 @@ def _short(e: Exception) -> str:
 class DockerAttempt:
     def __init__(self, container, memory_mb: int):
         self.container, self.memory_mb = container, memory_mb
-        self._code: Optional[int] = None
+        self._code: int | None = None
         self._done = threading.Event()
         threading.Thread(target=self._wait, daemon=True).start()
 
@@ -150,7 +164,7 @@ class DockerAttempt:
             self._code = 137 if self._code is None else self._code
         self._done.set()
 
-    def poll(self, timeout: float) -> Optional[int]:
+    def poll(self, timeout: float) -> int | None:
         if not self._done.wait(timeout):
             return None
         # Docker reports a signal death as 128 + signal; map it back to the subprocess convention.
@@ -187,7 +201,7 @@ class DockerBackend:
     def new_job(self) -> Path:
         return new_job_dir()
 
-    def open(self, job: Path) -> "DockerSession":
+    def open(self, job: Path) -> DockerSession:
         # The container runs as nobody: give it the folders it writes to, nothing more.
         for d in ("out", "work", "tmp"):
             p = job / d
@@ -203,13 +217,31 @@ class DockerSession:
         self.backend, self.job = backend, job
 
     def start(self, calls: list[int], capture: Capture, limits: Limits) -> DockerAttempt:
-        env = {"HOME": "/job/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        env = {
+            "HOME": "/job/work",
+            "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+        }
         env |= {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
         fsize = limits.file_size_mb << 20
         try:
             container = self.backend.client.containers.create(
                 self.backend.image,
-                command=["python3", "-I", "-S", "-B", "-u", "/opt/pa5/harness.py", "/job", "--calls", ",".join(map(str, calls)), "--path", *IMAGE_SITE],
+                command=[
+                    "python3",
+                    "-I",
+                    "-S",
+                    "-B",
+                    "-u",
+                    "/opt/pa5/harness.py",
+                    "/job",
+                    "--calls",
+                    ",".join(map(str, calls)),
+                    "--path",
+                    *IMAGE_SITE,
+                ],
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
                 init=True,  # as PID 1 the harness would ignore SIGXCPU and other default-fatal signals
                 working_dir="/job/work",
@@ -238,7 +270,9 @@ class DockerSession:
             )
             container.start()
         except docker.errors.ImageNotFound:
-            raise SandboxUnavailable(f"runner image {self.backend.image} not found: run `pa5-grader image build`") from None
+            raise SandboxUnavailable(
+                f"runner image {self.backend.image} not found: run `pa5-grader image build`"
+            ) from None
         except docker.errors.APIError as e:
             raise SandboxUnavailable(f"Docker could not start the sandbox container: {_short(e)}") from None
 

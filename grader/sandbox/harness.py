@@ -19,7 +19,7 @@ import zipfile
 if "--path" in sys.argv:
     sys.path.extend(p for p in sys.argv[sys.argv.index("--path") + 1 :] if p)
 
-import numpy as np  # noqa: E402  before the submission folder joins sys.path, so a numpy.py there cannot shadow it
+import numpy as np
 
 MAX_MESSAGE = 2000
 
@@ -78,7 +78,7 @@ def _convert(value):
 def _run_call(call, fn, inputs, submission):
     names = call["args"]
     originals = [inputs[n] for n in names]
-    args = [int(a) if n in call["ints"] else a.copy() for n, a in zip(names, originals)]
+    args = [int(a) if n in call["ints"] else a.copy() for n, a in zip(names, originals, strict=False)]
     t0 = time.perf_counter()
     try:
         result = fn(*args)
@@ -94,7 +94,10 @@ def _run_call(call, fn, inputs, submission):
     n = call["n_outputs"]
     if n > 1:
         if not isinstance(result, (tuple, list)):
-            return {"status": "error", "message": f"returned a {type(result).__name__}, expected a tuple of {n} arrays"}, {}
+            return {
+                "status": "error",
+                "message": f"returned a {type(result).__name__}, expected a tuple of {n} arrays",
+            }, {}
         if len(result) != n:
             return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, {}
         values = list(result)
@@ -106,7 +109,9 @@ def _run_call(call, fn, inputs, submission):
         problems.append(why)
         if a is not None:
             arrays[f"r{i}"] = a
-    modified = [n for n, o, a in zip(names, originals, args) if n not in call["ints"] and not np.array_equal(o, a)]
+    modified = [
+        n for n, o, a in zip(names, originals, args, strict=False) if n not in call["ints"] and not np.array_equal(o, a)
+    ]
     status = {"status": "ok", "seconds": seconds, "output_problems": problems, "modified_inputs": modified}
     return status, arrays
 

@@ -12,14 +12,14 @@ import json
 import os
 import resource
 import secrets
-import site
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from grader.sandbox import reaper
 from grader.sandbox.exits import describe_signal_exit, jobs_root, new_job_dir
@@ -40,9 +40,9 @@ TOKEN_VAR = reaper.TOKEN_VAR
 class ProcessAttempt:
     def __init__(self, proc: subprocess.Popen, memory_mb: int):
         self.proc, self.memory_mb = proc, memory_mb
-        self.reader: Optional[threading.Thread] = None
+        self.reader: threading.Thread | None = None
 
-    def poll(self, timeout: float) -> Optional[int]:
+    def poll(self, timeout: float) -> int | None:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -81,7 +81,7 @@ class ProcessBackend:
             detail = "Student code runs as you and can read your files, environment and other processes."
         self.note = "not isolated: do not use for untrusted code. " + detail
 
-    _warm: Optional["_Warm"] = None
+    _warm: _Warm | None = None
 
     def __enter__(self):
         return self
@@ -107,7 +107,17 @@ class ProcessBackend:
             (job / d).mkdir()
         shutil.copyfile(Path(__file__).with_name("harness.py"), job / "harness.py")
         token = secrets.token_hex(16)
-        cmd = [self.python, "-I", "-S", "-B", "-u", str(job / "harness.py"), "--await-job", "--path", *site_view(self.python)]
+        cmd = [
+            self.python,
+            "-I",
+            "-S",
+            "-B",
+            "-u",
+            str(job / "harness.py"),
+            "--await-job",
+            "--path",
+            *site_view(self.python),
+        ]
         proc = _spawn(cmd, job, token, None, preexec=None, stdin=subprocess.PIPE)
         self._warm = _Warm(job, proc, token)
 
@@ -117,7 +127,7 @@ class ProcessBackend:
             return self._warm.job
         return new_job_dir()
 
-    def open(self, job: Path) -> "ProcessSession":
+    def open(self, job: Path) -> ProcessSession:
         warm = self._warm if self._warm is not None and self._warm.job == job else None
         if warm is not None:
             self._warm = None  # the session owns it now
@@ -158,7 +168,7 @@ def _sandbox_env(job: Path, token: str) -> dict:
     return env | {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
 
 
-def _spawn(cmd, job: Path, token: str, uid: Optional[int], preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     return subprocess.Popen(
         cmd,
@@ -174,12 +184,12 @@ def _spawn(cmd, job: Path, token: str, uid: Optional[int], preexec, stdin=subpro
 
 
 class ProcessSession:
-    def __init__(self, job: Path, python: str, uid: Optional[int], warm: Optional[_Warm] = None):
+    def __init__(self, job: Path, python: str, uid: int | None, warm: _Warm | None = None):
         self.job, self.python, self.uid, self.warm = job, python, uid, warm
         # Marks this sandbox's processes when they share our uid.
         self.token = warm.token if warm is not None else secrets.token_hex(16)
 
-    def start(self, calls: list[int], capture: "Capture", limits: "Limits") -> ProcessAttempt:
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> ProcessAttempt:
         if self.warm is not None:
             proc, self.warm = self.warm.proc, None
             # Limits from outside, before the waiting interpreter receives its job and imports student code.
@@ -191,7 +201,17 @@ class ProcessSession:
             except BrokenPipeError:
                 pass  # it died while waiting; the runner will see it exit
         else:
-            cmd = [self.python, "-I", "-S", "-B", "-u", str(self.job / "harness.py"), str(self.job), "--calls", ",".join(map(str, calls))]
+            cmd = [
+                self.python,
+                "-I",
+                "-S",
+                "-B",
+                "-u",
+                str(self.job / "harness.py"),
+                str(self.job),
+                "--calls",
+                ",".join(map(str, calls)),
+            ]
             cmd += ["--path", *site_view(self.python)]
             proc = _spawn(cmd, self.job, self.token, self.uid, preexec=_limiter(limits))
         attempt = ProcessAttempt(proc, limits.memory_mb)
@@ -250,7 +270,9 @@ def _site_dirs(python: str) -> list[str]:
     if python == sys.executable:
         return [p for p in site.getsitepackages() if os.path.isdir(p)]  # our own Python: no need to start another
     probe = "import json, site; print(json.dumps(site.getsitepackages()))"
-    r = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"})
+    r = subprocess.run(
+        [python, "-I", "-c", probe], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
+    )
     return [p for p in json.loads(r.stdout or "[]") if os.path.isdir(p)]
 
 
@@ -271,7 +293,7 @@ def _build_view(python: str) -> list[str]:
     return views
 
 
-def _rlimits(limits: "Limits") -> list[tuple[int, tuple[int, int]]]:
+def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
     mem = limits.memory_mb << 20
     fsize = limits.file_size_mb << 20
     # (soft, hard): the CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
@@ -287,7 +309,7 @@ def _rlimits(limits: "Limits") -> list[tuple[int, tuple[int, int]]]:
     return pairs
 
 
-def _limiter(limits: "Limits"):
+def _limiter(limits: Limits):
     pairs = _rlimits(limits)
 
     def apply():  # runs in the child between fork and exec, before any student code
@@ -304,7 +326,11 @@ def _python_unusable(python: str, uid: int) -> str:
         try:
             r = subprocess.run(
                 [python, "-I", "-c", "import numpy"],
-                user=uid, group=uid, extra_groups=[], capture_output=True, cwd="/",
+                user=uid,
+                group=uid,
+                extra_groups=[],
+                capture_output=True,
+                cwd="/",
                 env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
             )
         except OSError as e:

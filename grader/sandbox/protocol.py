@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -31,9 +31,13 @@ class CallStatus(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Literal["ok", "error", "crashed"] = Field(description="How the call ended inside the sandbox.")
     message: str = Field("", max_length=4000, description="The exception or crash, in words.")
-    seconds: Optional[float] = Field(None, ge=0, description="Time the call took, measured inside the sandbox.")
-    output_problems: list[Optional[str]] = Field(default_factory=list, max_length=4, description="Per output: why it is not an array.")
-    modified_inputs: list[str] = Field(default_factory=list, max_length=8, description="Arguments the function changed.")
+    seconds: float | None = Field(None, ge=0, description="Time the call took, measured inside the sandbox.")
+    output_problems: list[str | None] = Field(
+        default_factory=list, max_length=4, description="Per output: why it is not an array."
+    )
+    modified_inputs: list[str] = Field(
+        default_factory=list, max_length=8, description="Arguments the function changed."
+    )
 
 
 def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
@@ -55,7 +59,7 @@ def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
         (job / d).mkdir(exist_ok=True)  # a prestarted sandbox made them already
 
 
-def read_progress(job: Path) -> tuple[bool, Optional[int], set[int]]:
+def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:
     """(import started, the call started but not ended, calls ended), from the progress file."""
     try:
         with open(job / "out" / "progress", "rb") as f:
@@ -77,7 +81,7 @@ def read_progress(job: Path) -> tuple[bool, Optional[int], set[int]]:
     return started, current, ended
 
 
-def _read_small(path: Path) -> Optional[bytes]:
+def _read_small(path: Path) -> bytes | None:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_STATUS_BYTES + 1)
@@ -86,7 +90,7 @@ def _read_small(path: Path) -> Optional[bytes]:
     return data if len(data) <= MAX_STATUS_BYTES else b"{}"
 
 
-def read_import_status(job: Path) -> Optional[ImportStatus]:
+def read_import_status(job: Path) -> ImportStatus | None:
     data = _read_small(job / "out" / "import.json")
     if data is None:
         return None

@@ -7,7 +7,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -28,16 +28,16 @@ class CallResult:
     case_id: str
     status: CallOutcome
     message: str = ""
-    outputs: list[Optional[np.ndarray]] = field(default_factory=list)
-    output_problems: list[Optional[str]] = field(default_factory=list)
+    outputs: list[np.ndarray | None] = field(default_factory=list)
+    output_problems: list[str | None] = field(default_factory=list)
     modified_inputs: list[str] = field(default_factory=list)
-    seconds: Optional[float] = None
+    seconds: float | None = None
 
 
 @dataclass
 class RunResult:
     calls: dict[str, CallResult]
-    import_error: Optional[str]
+    import_error: str | None
     output: str
     output_truncated: bool
     backend: str
@@ -47,7 +47,7 @@ class RunResult:
 
 
 class Attempt(Protocol):
-    def poll(self, timeout: float) -> Optional[int]: ...
+    def poll(self, timeout: float) -> int | None: ...
     def kill(self) -> None: ...
     def describe_exit(self, code: int) -> str: ...
 
@@ -70,7 +70,12 @@ class Backend(Protocol):
 
 
 def run_submission(
-    *, submission: Submission, cases: list[Case], backend: Backend, limits: Limits, redact: tuple[str, ...] = (),
+    *,
+    submission: Submission,
+    cases: list[Case],
+    backend: Backend,
+    limits: Limits,
+    redact: tuple[str, ...] = (),
     cancel=None,
 ) -> RunResult:
     """Run all cases; every case ends as exactly one CallResult, whatever the student code does."""
@@ -106,7 +111,7 @@ def run_submission(
     )
 
 
-def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -> Optional[str]:
+def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -> str | None:
     """Start the harness until every case has a result; returns the import error, if any."""
     todo = list(range(len(cases)))
     while todo:
@@ -130,7 +135,9 @@ def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -
             if reason == "call-timeout":
                 # Its siblings would most likely hang too; charging each another timeout helps nobody.
                 for i in [i for i in remaining if cases[i].layer == cases[current].layer]:
-                    results[i] = CallResult(cases[i].id, "timeout", "not run: an earlier call of the same function timed out")
+                    results[i] = CallResult(
+                        cases[i].id, "timeout", "not run: an earlier call of the same function timed out"
+                    )
                     remaining.remove(i)
         elif remaining and reason == "exited":
             # The harness stopped between calls: treat the next call as the one that was cut off.

@@ -12,7 +12,6 @@ problem; tau only guards 0/0, except for softmax.ds whose values live on the pro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -35,13 +34,13 @@ def close(S: np.ndarray, R: np.ndarray, tol: float, tau: float = TAU) -> bool:
 class Reading:
     """A returned value made comparable, or the reason it is not."""
 
-    array: Optional[np.ndarray]
-    failure: Optional[str] = None
+    array: np.ndarray | None
+    failure: str | None = None
     notes: list[str] = field(default_factory=list)
-    raw_shape: Optional[tuple] = None
+    raw_shape: tuple | None = None
 
 
-def read_output(value: Optional[np.ndarray], expected: np.ndarray, name: str) -> Reading:
+def read_output(value: np.ndarray | None, expected: np.ndarray, name: str) -> Reading:
     """Convert to float64 and reconcile the shape; singleton-only differences are accepted with a note."""
     if value is None:
         return Reading(None, f"{name} is missing")
@@ -50,7 +49,8 @@ def read_output(value: Optional[np.ndarray], expected: np.ndarray, name: str) ->
     S = value.astype(np.float64)
     raw = S.shape
     if S.shape != expected.shape:
-        # Only adding or dropping singleton axes, as in a column vector (N, 1) for (N,); (1, N) for (N, 1) is a transpose.
+        # Only adding or dropping singleton axes, as in a column vector (N, 1) for (N,);
+        # (1, N) for (N, 1) is a transpose.
         if S.ndim != expected.ndim and _squeeze(S.shape) == _squeeze(expected.shape):
             note = f"{name} has shape {S.shape}; accepted as {expected.shape}"
             return Reading(S.reshape(expected.shape), None, [note], raw)

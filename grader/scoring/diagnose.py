@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, defaultdict
-from typing import Optional
 
 import numpy as np
 
@@ -17,15 +16,43 @@ from grader.scoring.compare import close
 
 # mistake id -> (what the student did, in words they can act on; part of the assignment)
 CATALOGUE: dict[str, tuple[str, str]] = {
-    "conv.dx.unflipped": ("dx uses the kernel without flipping it: dL/dx is dL/dy convolved with the kernel flipped both ways (w~[c,d] = w[-c,-d]), i.e. a correlation with w", "A.1"),
-    "conv.dx.flip_horizontal_only": ("the kernel is flipped left-right but not up-down: w~[c,d] = w[-c,-d] flips both axes", "A.1"),
-    "conv.dx.flip_vertical_only": ("the kernel is flipped up-down but not left-right: w~[c,d] = w[-c,-d] flips both axes", "A.1"),
-    "conv.dx.wrap": ("the border wraps around: the assignment uses zero padding, so pixels outside the image are 0", "A.1"),
-    "conv.dw.wrap": ("the border wraps around: the assignment uses zero padding, so pixels outside the image are 0", "A.2"),
-    "conv.dw.flipped": ("dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]", "A.2"),
-    "conv.off_by_one": ("the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding", "A.1/A.2"),
-    "conv.full": ("the output has the 'full' size (H+Kh-1, W+Kw-1); the assignment's output is the same size as the input", "A"),
-    "conv.valid": ("the output has the 'valid' size (H-Kh+1, W-Kw+1); pad with zeros so the output is the same size as the input", "A"),
+    "conv.dx.unflipped": (
+        "dx uses the kernel without flipping it: dL/dx is dL/dy convolved with the kernel flipped both ways "
+        "(w~[c,d] = w[-c,-d]), i.e. a correlation with w",
+        "A.1",
+    ),
+    "conv.dx.flip_horizontal_only": (
+        "the kernel is flipped left-right but not up-down: w~[c,d] = w[-c,-d] flips both axes",
+        "A.1",
+    ),
+    "conv.dx.flip_vertical_only": (
+        "the kernel is flipped up-down but not left-right: w~[c,d] = w[-c,-d] flips both axes",
+        "A.1",
+    ),
+    "conv.dx.wrap": (
+        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
+        "A.1",
+    ),
+    "conv.dw.wrap": (
+        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
+        "A.2",
+    ),
+    "conv.dw.flipped": (
+        "dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]",
+        "A.2",
+    ),
+    "conv.off_by_one": (
+        "the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding",
+        "A.1/A.2",
+    ),
+    "conv.full": (
+        "the output has the 'full' size (H+Kh-1, W+Kw-1); the assignment's output is the same size as the input",
+        "A",
+    ),
+    "conv.valid": (
+        "the output has the 'valid' size (H-Kh+1, W-Kw+1); pad with zeros so the output is the same size as the input",
+        "A",
+    ),
     "conv.border": ("only a band along the border is wrong: the zero padding is missing or wrong", "A"),
     "conv.swap_axes": ("rows and columns are swapped: the first index is the row (height H or Kh)", "A"),
     "conv.square": ("wrong only when H != W or Kh != Kw: the code assumes square images or kernels", "A"),
@@ -37,7 +64,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "softmax.p_only": ("returns p without subtracting the one-hot target t: dL/ds = p - t", "C.1"),
     "softmax.t_minus_p": ("returns t - p: the sign is flipped, dL/ds = p - t", "C.1"),
     "softmax.wrong_index": ("the one-hot target is at the wrong index: t has its 1 at the label y (0-based)", "C.1"),
-    "softmax.overflow": ("NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)", "C.1"),
+    "softmax.overflow": (
+        "NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)",
+        "C.1",
+    ),
     "any.zeros": ("returns all zeros: the function is probably unimplemented", ""),
     "any.sign": ("the sign is flipped: the gradient is the negative of what was returned", ""),
     "any.scale": ("the result is off by a constant factor{factor}", ""),
@@ -50,7 +80,9 @@ def describe(mistake_id: str, **values) -> tuple[str, str]:
     return text.format_map(defaultdict(str, values)), section
 
 
-def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], tol: float, tau: float = 1e-30) -> tuple[Optional[str], dict]:
+def diagnose_case(
+    pid: str, case: Case, S: np.ndarray | None, tol: float, tau: float = 1e-30
+) -> tuple[str | None, dict]:
     """The id of a known mistake that S matches within tolerance, with any values its message needs."""
     if S is None:
         return None, {}
@@ -96,7 +128,7 @@ def diagnose_case(pid: str, case: Case, S: Optional[np.ndarray], tol: float, tau
     return None, {}
 
 
-def _by_shape(pid: str, case: Case, shape: tuple) -> Optional[str]:
+def _by_shape(pid: str, case: Case, shape: tuple) -> str | None:
     R = case.expected[pid]
     if len(shape) == 2 and shape == R.shape[::-1]:
         return "fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes" if pid.startswith("conv") else None
@@ -126,14 +158,16 @@ def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
 def _border_only(S: np.ndarray, R: np.ndarray, case: Case, tol: float) -> bool:
     rh, rw = (d // 2 for d in case.inputs["w"].shape)
     H, W = R.shape
-    if H <= 2 * rh or W <= 2 * rw or (rh == 0 and rw == 0):
+    if 2 * rh >= H or 2 * rw >= W or (rh == 0 and rw == 0):
         return False
     inner = (slice(rh, H - rh), slice(rw, W - rw))
     scale = max(np.max(np.abs(S)), np.max(np.abs(R)))
     return bool(np.max(np.abs(S[inner] - R[inner])) <= tol * scale)
 
 
-def diagnose_problem(pid: str, failed: list[tuple[Case, Optional[str]]], passed: list[Case], nonfinite: list[Case]) -> Optional[str]:
+def diagnose_problem(
+    pid: str, failed: list[tuple[Case, str | None]], passed: list[Case], nonfinite: list[Case]
+) -> str | None:
     """One mistake for the whole problem: the most common among failed cases, or a pattern across them."""
     if not failed:
         return None
@@ -143,10 +177,10 @@ def diagnose_problem(pid: str, failed: list[tuple[Case, Optional[str]]], passed:
         if n * 2 >= len(failed):
             return mid
     layer = pid.split(".")[0]
-    if layer == "softmax" and nonfinite and all("large-logits" in c.tags for c in nonfinite):
-        if any("small-logits" in c.tags for c in passed):
-            return "softmax.overflow"
-    if layer in ("conv", "fc") and all("nonsquare" in c.tags for c, _ in failed):
-        if any("square" in c.tags for c in passed):
-            return f"{layer}.square"
+    overflow_only = nonfinite and all("large-logits" in c.tags for c in nonfinite)
+    if layer == "softmax" and overflow_only and any("small-logits" in c.tags for c in passed):
+        return "softmax.overflow"
+    nonsquare_only = all("nonsquare" in c.tags for c, _ in failed)
+    if layer in ("conv", "fc") and nonsquare_only and any("square" in c.tags for c in passed):
+        return f"{layer}.square"
     return named.most_common(1)[0][0] if named else None

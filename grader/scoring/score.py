@@ -10,7 +10,6 @@ Rules, all here:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 from grader import __version__
 from grader.cases.model import Case
@@ -37,17 +36,30 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
     reading = read_output(value, R, name)
     notes = list(reading.notes)
     if call.modified_inputs:
-        notes.append(f"the function modified its input(s) {', '.join(a.split('.')[-1] for a in call.modified_inputs)}; graded on what it returned")
+        notes.append(
+            f"the function modified its input(s) {', '.join(a.split('.')[-1] for a in call.modified_inputs)}; "
+            "graded on what it returned"
+        )
     mistake, values = diagnose_case(problem.id, case, reading.array, problem.tol, problem.tau)
     if reading.failure:
         nonfinite = reading.array is not None and reading.array.shape == R.shape
-        return CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base), nonfinite, values
+        return (
+            CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base),
+            nonfinite,
+            values,
+        )
     e = rel_error(reading.array, R, problem.tau)
     if e <= problem.tol:
         return CaseReport(status="passed", error=e, notes=notes, **base), False, {}
-    worst = None if case.hidden else Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R))))
+    worst = None
+    if not case.hidden:
+        worst = Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R), strict=True)))
     message = f"relative error {e:.3g} is above the tolerance {problem.tol:g}"
-    return CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base), False, values
+    return (
+        CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base),
+        False,
+        values,
+    )
 
 
 def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> ProblemReport:
@@ -71,14 +83,26 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> Proble
         message, section = describe(mid, **values.get(mid, {}))
         diagnosis = Diagnosis(id=mid, message=message, section=section or problem.section)
     return ProblemReport(
-        id=problem.id, title=problem.title, section=problem.section, score=score,
-        max_score=problem.points, tol=problem.tol, cases=reports, diagnosis=diagnosis,
+        id=problem.id,
+        title=problem.title,
+        section=problem.section,
+        score=score,
+        max_score=problem.points,
+        tol=problem.tol,
+        cases=reports,
+        diagnosis=diagnosis,
     )
 
 
 def build_report(
-    *, spec: Spec, cases: list[Case], run: RunResult, submission_sha256: str, student_id: Optional[str],
-    mode: str, started: dt.datetime,
+    *,
+    spec: Spec,
+    cases: list[Case],
+    run: RunResult,
+    submission_sha256: str,
+    student_id: str | None,
+    mode: str,
+    started: dt.datetime,
 ) -> Report:
     problems = [score_problem(p, [c for c in cases if c.layer == p.layer], run) for p in spec.problems]
     return Report(

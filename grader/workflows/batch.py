@@ -10,10 +10,10 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from pydantic import ValidationError
 
@@ -37,7 +37,7 @@ class Progress:
     total: int
     skipped: int
     student_id: str
-    score: Optional[float]
+    score: float | None
     elapsed: float
 
     @property
@@ -45,7 +45,7 @@ class Progress:
         return (self.done - self.skipped) / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
-    def eta(self) -> Optional[float]:
+    def eta(self) -> float | None:
         left = self.total - self.done
         return left / self.rate if self.rate > 0 else None
 
@@ -56,8 +56,8 @@ class BatchResult:
     skipped: int = 0
     failed_to_grade: list[str] = field(default_factory=list)
     interrupted: bool = False
-    summary_csv: Optional[Path] = None
-    summary_json: Optional[Path] = None
+    summary_csv: Path | None = None
+    summary_json: Path | None = None
 
 
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
@@ -84,7 +84,14 @@ def _up_to_date(path: Path, sha: str, spec: Spec) -> bool:
 
 
 def run_batch(
-    *, submissions: Path, out: Path, spec: Spec, backend: Backend, secret: bytes, jobs: int, force: bool = False,
+    *,
+    submissions: Path,
+    out: Path,
+    spec: Spec,
+    backend: Backend,
+    secret: bytes,
+    jobs: int,
+    force: bool = False,
     on_progress: Callable[[Progress], None] = lambda p: None,
 ) -> BatchResult:
     """Grade every submission; finished reports survive a Ctrl-C, and one bad submission never stops the rest."""
@@ -95,21 +102,27 @@ def run_batch(
     start = time.monotonic()
     done = 0
 
-    def one(student_id: str, path: Path) -> tuple[str, Optional[float], bool]:
+    def one(student_id: str, path: Path) -> tuple[str, float | None, bool]:
         target = out / f"{student_id}.json"
         try:
             sub = load_submission(path)
         except SubmissionError as e:
             report = failed_report(
-                message=str(e), cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
-                spec=spec, backend=backend, student_id=student_id, mode="grade",
+                message=str(e),
+                cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
+                spec=spec,
+                backend=backend,
+                student_id=student_id,
+                mode="grade",
             )
             write(target, report.model_dump_json(indent=2))
             return student_id, report.score, False
         if not force and _up_to_date(target, sub.sha256, spec):
             return student_id, None, True
         try:
-            report = grade(submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel)
+            report = grade(
+                submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel
+            )
         except (Cancelled, GraderError):
             raise
         except Exception:  # a grader bug costs this student's report, not the batch
@@ -117,8 +130,12 @@ def run_batch(
             result.failed_to_grade.append(student_id)
             report = failed_report(
                 message="autograder failed on this submission; the instructor has the details in the log",
-                cases=grading_cases(spec=spec, secret=secret, student_id=student_id), spec=spec, backend=backend,
-                student_id=student_id, mode="grade", sha256=sub.sha256,
+                cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
+                spec=spec,
+                backend=backend,
+                student_id=student_id,
+                mode="grade",
+                sha256=sub.sha256,
             )
         write(target, report.model_dump_json(indent=2))
         return student_id, report.score, False
@@ -150,7 +167,7 @@ def run_batch(
 
 
 def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
-    """summary.csv (one row per student) and summary.json (score distribution, common mistakes), from the reports on disk."""
+    """summary.csv (one row per student) and summary.json (score distribution, common mistakes), from the reports."""
     rows = [csv_header()]
     scores: dict[str, list[float]] = defaultdict(list)
     totals: list[float] = []

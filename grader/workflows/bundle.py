@@ -6,7 +6,6 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Optional
 
 from grader.errors import GraderError
 
@@ -42,7 +41,10 @@ name = "pa5-grader"
 version = "{version}"
 description = "PA5 self-test kit: the grader and the public cases (no reference solution)."
 requires-python = ">=3.10"
-dependencies = ["numpy>=1.24", "scipy>=1.10", "pydantic>=2.5,<3", "click>=8.1", "docker>=7.0", "tomli>=2.0; python_version < '3.11'"]
+dependencies = [
+  "numpy>=1.24", "scipy>=1.10", "pydantic>=2.5,<3", "click>=8.1", "docker>=7.0",
+  "tomli>=2.0; python_version < '3.11'",
+]
 
 [project.scripts]
 pa5-grader = "grader.cli:cli"
@@ -96,7 +98,7 @@ def _need(path: Path) -> Path:
     return path
 
 
-def build_gradescope(*, out: Path, secret: bytes, spec_path: Optional[Path] = None, per: str = "problem") -> Path:
+def build_gradescope(*, out: Path, secret: bytes, spec_path: Path | None = None, per: str = "problem") -> Path:
     """A zip with setup.sh and run_autograder at its root, the grader, the reference, the cases and the secret."""
     from grader import __version__
 

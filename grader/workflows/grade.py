@@ -7,7 +7,6 @@ import functools
 import hashlib
 import os
 from pathlib import Path
-from typing import Optional
 
 from grader.cases.generate import generate
 from grader.cases.model import Case
@@ -36,23 +35,37 @@ def default_cases_dir() -> Path:
 
 
 def evaluate(
-    *, submission: Submission, cases: list[Case], spec: Spec, backend: Backend, student_id: Optional[str],
-    mode: str, redact: tuple[str, ...] = (), cancel=None,
+    *,
+    submission: Submission,
+    cases: list[Case],
+    spec: Spec,
+    backend: Backend,
+    student_id: str | None,
+    mode: str,
+    redact: tuple[str, ...] = (),
+    cancel=None,
 ) -> Report:
     started = dt.datetime.now(dt.timezone.utc)
     run = run_submission(
         submission=submission, cases=cases, backend=backend, limits=spec.limits, redact=redact, cancel=cancel
     )
     return build_report(
-        spec=spec, cases=cases, run=run, submission_sha256=submission.sha256, student_id=student_id,
-        mode=mode, started=started,
+        spec=spec,
+        cases=cases,
+        run=run,
+        submission_sha256=submission.sha256,
+        student_id=student_id,
+        mode=mode,
+        started=started,
     )
 
 
 def check(*, submission: str | Path, spec: Spec, backend: Backend, cases_dir: str | Path | None = None) -> Report:
     """The student self-test: the stored public cases only, no reference needed."""
     cases = load_cases(cases_dir or default_cases_dir(), spec=spec)
-    return evaluate(submission=load_submission(submission), cases=cases, spec=spec, backend=backend, student_id=None, mode="check")
+    return evaluate(
+        submission=load_submission(submission), cases=cases, spec=spec, backend=backend, student_id=None, mode="check"
+    )
 
 
 def hidden_cases(*, spec: Spec, secret: bytes, student_id: str) -> list[Case]:
@@ -79,25 +92,50 @@ def grade(
     cases = grading_cases(spec=spec, secret=secret, student_id=student_id)
     redact = (secret.decode("utf-8", "replace"),)
     return evaluate(
-        submission=sub, cases=cases, spec=spec, backend=backend, student_id=student_id, mode="grade",
-        redact=redact, cancel=cancel,
+        submission=sub,
+        cases=cases,
+        spec=spec,
+        backend=backend,
+        student_id=student_id,
+        mode="grade",
+        redact=redact,
+        cancel=cancel,
     )
 
 
-def failed_report(*, message: str, cases: list[Case], spec: Spec, backend: Backend, student_id: Optional[str],
-                  mode: str, sha256: str = "") -> Report:
+def failed_report(
+    *,
+    message: str,
+    cases: list[Case],
+    spec: Spec,
+    backend: Backend,
+    student_id: str | None,
+    mode: str,
+    sha256: str = "",
+) -> Report:
     """A zero-score report for a submission that could not even be run (no backprop.py, grader crash)."""
     run = RunResult(
-        calls={c.id: CallResult(c.id, "error", message) for c in cases}, import_error=message, output="",
-        output_truncated=False, backend=backend.name, isolated=backend.isolated, note=backend.note, seconds=0.0,
+        calls={c.id: CallResult(c.id, "error", message) for c in cases},
+        import_error=message,
+        output="",
+        output_truncated=False,
+        backend=backend.name,
+        isolated=backend.isolated,
+        note=backend.note,
+        seconds=0.0,
     )
     return build_report(
-        spec=spec, cases=cases, run=run, submission_sha256=sha256 or hashlib.sha256(b"").hexdigest(),
-        student_id=student_id, mode=mode, started=dt.datetime.now(dt.timezone.utc),
+        spec=spec,
+        cases=cases,
+        run=run,
+        submission_sha256=sha256 or hashlib.sha256(b"").hexdigest(),
+        student_id=student_id,
+        mode=mode,
+        started=dt.datetime.now(dt.timezone.utc),
     )
 
 
-def read_secret(*, secret_file: Optional[str | Path], insecure_default: bool) -> bytes:
+def read_secret(*, secret_file: str | Path | None, insecure_default: bool) -> bytes:
     """The grading secret from a file or $PA5_GRADER_SECRET; refuses to run without one unless told to."""
     if secret_file:
         try:

@@ -29,7 +29,10 @@ def run_in_gradescope(*, root: Path) -> Path:
         secret = (source / "secret").read_bytes().strip()
         student = _student_id(root / "submission_metadata.json")
         report = grade(
-            submission=_find_submission(root / "submission"), student_id=student, secret=secret, spec=spec,
+            submission=_find_submission(root / "submission"),
+            student_id=student,
+            secret=secret,
+            spec=spec,
             backend=ProcessBackend(),
         )
         text = render_gradescope(report, per=config.get("per", "problem"), hidden_visibility=spec.hidden_visibility)
@@ -44,7 +47,13 @@ def run_in_gradescope(*, root: Path) -> Path:
 
 
 def _zero(message: str) -> str:
-    return json.dumps({"score": 0.0, "output": message, "visibility": "visible", "stdout_visibility": "hidden", "tests": []}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {"score": 0.0, "output": message, "visibility": "visible", "stdout_visibility": "hidden", "tests": []},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _student_id(path: Path) -> str:

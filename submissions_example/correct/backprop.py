@@ -13,7 +13,7 @@ def conv_backward(x, w, dy):
     dw = np.zeros_like(w, dtype=float)
     for i in range(Kh):
         for j in range(Kw):
-            window = dyp[i:i + H, j:j + W]  # dy[a + c, b + d] with c = i - rh, d = j - rw
+            window = dyp[i : i + H, j : j + W]  # dy[a + c, b + d] with c = i - rh, d = j - rw
             dx += w[i, j] * window
             dw[i, j] = np.sum(x * window)
     return dx, dw

@@ -1,8 +1,7 @@
 """Correct, split over two files: helper modules beside backprop.py are importable."""
 
-from layers_helpers import conv_grads, softmax_grad
-
 import numpy as np
+from layers_helpers import conv_grads, softmax_grad
 
 
 def conv_backward(x, w, dy):

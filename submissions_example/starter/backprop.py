@@ -3,8 +3,6 @@
 Run `pa5-grader check .` in this folder to test your code on the public cases.
 """
 
-import numpy as np
-
 
 def conv_backward(x, w, dy):
     """

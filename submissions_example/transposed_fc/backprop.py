@@ -9,7 +9,7 @@ def conv_backward(x, w, dy):
     H, W = x.shape
     rh, rw = w.shape[0] // 2, w.shape[1] // 2
     dyp = np.pad(dy, ((rh, rh), (rw, rw)))
-    dw = np.array([[np.sum(x * dyp[i:i + H, j:j + W]) for j in range(w.shape[1])] for i in range(w.shape[0])])
+    dw = np.array([[np.sum(x * dyp[i : i + H, j : j + W]) for j in range(w.shape[1])] for i in range(w.shape[0])])
     return dx, dw
 
 

@@ -67,7 +67,18 @@ def test_grade_without_secret_is_a_clear_error(run):
 def test_grade_process_with_secret_file(run, tmp_path):
     secret = tmp_path / "s"
     secret.write_text("classroom-secret\n")
-    r = run("grade", EX / "correct", "--student-id", "alice", "--sandbox", "process", "--secret-file", secret, "--format", "json")
+    r = run(
+        "grade",
+        EX / "correct",
+        "--student-id",
+        "alice",
+        "--sandbox",
+        "process",
+        "--secret-file",
+        secret,
+        "--format",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
     assert report["student_id"] == "alice" and any(c["hidden"] for p in report["problems"] for c in p["cases"])
@@ -86,7 +97,15 @@ def test_unknown_option_is_a_usage_error(run):
 
 
 def test_every_command_has_help_with_an_example(run):
-    for cmd in (["check"], ["grade"], ["batch"], ["generate"], ["image", "build"], ["bundle", "gradescope"], ["bundle", "student"]):
+    for cmd in (
+        ["check"],
+        ["grade"],
+        ["batch"],
+        ["generate"],
+        ["image", "build"],
+        ["bundle", "gradescope"],
+        ["bundle", "student"],
+    ):
         r = run(*cmd, "--help")
         assert r.exit_code == 0 and "Example" in r.output, cmd
 
@@ -112,8 +131,14 @@ def test_generate_writes_the_public_cases(run, tmp_path):
 
 @pytest.mark.docker
 def test_docker_unreachable_is_a_clear_error(run):
-    r = run("grade", EX / "correct", "--student-id", "a", "--insecure-default-secret",
-            env={"DOCKER_HOST": "unix:///nonexistent.sock"})
+    r = run(
+        "grade",
+        EX / "correct",
+        "--student-id",
+        "a",
+        "--insecure-default-secret",
+        env={"DOCKER_HOST": "unix:///nonexistent.sock"},
+    )
     assert r.exit_code == 2
     assert "Docker is not reachable at unix:///nonexistent.sock: start the daemon or use --sandbox process" in r.output
 
@@ -123,7 +148,9 @@ def test_missing_image_says_how_to_build_it(docker_backend):
     from grader.errors import SandboxUnavailable
     from grader.sandbox.docker_backend import connect
 
-    with pytest.raises(SandboxUnavailable, match=r"runner image pa5-nope:latest not found: run `pa5-grader image build`"):
+    with pytest.raises(
+        SandboxUnavailable, match=r"runner image pa5-nope:latest not found: run `pa5-grader image build`"
+    ):
         connect("pa5-nope:latest")
 
 

@@ -43,7 +43,15 @@ def rel_error(a, b):
     return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
 
 
-SHAPES = [((5, 7), (3, 5)), ((4, 4), (3, 3)), ((1, 6), (3, 1)), ((6, 1), (1, 5)), ((2, 3), (7, 9)), ((1, 1), (1, 1)), ((3, 2), (5, 5))]
+SHAPES = [
+    ((5, 7), (3, 5)),
+    ((4, 4), (3, 3)),
+    ((1, 6), (3, 1)),
+    ((6, 1), (1, 5)),
+    ((2, 3), (7, 9)),
+    ((1, 1), (1, 1)),
+    ((3, 2), (5, 5)),
+]
 
 
 @pytest.mark.parametrize("xs,ws", SHAPES)
@@ -99,7 +107,7 @@ def test_conv_does_not_mutate_and_rejects_even_kernels():
     x, w, dy = rng.normal(size=(4, 5)), rng.normal(size=(3, 3)), rng.normal(size=(4, 5))
     copies = [a.copy() for a in (x, w, dy)]
     conv_backward(x, w, dy)
-    for a, b in zip((x, w, dy), copies):
+    for a, b in zip((x, w, dy), copies, strict=False):
         assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="odd"):
         conv_forward(x, np.ones((2, 3)))

@@ -16,8 +16,11 @@ def test_same_seed_same_cases_other_seed_other_cases(spec):
     b = generate(spec=spec, seed=7, hidden=True)
     c = generate(spec=spec, seed=8, hidden=True)
     assert [x.id for x in a] == [x.id for x in b]
-    assert all(arrays_equal(x.inputs, y.inputs) and arrays_equal(x.expected, y.expected) for x, y in zip(a, b))
-    assert not all(arrays_equal(x.inputs, y.inputs) for x, y in zip(a, c) if x.inputs.keys() == y.inputs.keys())
+    assert all(
+        arrays_equal(x.inputs, y.inputs) and arrays_equal(x.expected, y.expected) for x, y in zip(a, b, strict=True)
+    )
+    same_kind = [(x, y) for x, y in zip(a, c, strict=False) if x.inputs.keys() == y.inputs.keys()]
+    assert not all(arrays_equal(x.inputs, y.inputs) for x, y in same_kind)
 
 
 def test_counts_follow_the_spec(spec):

@@ -19,7 +19,7 @@ def test_committed_cases_regenerate_byte_for_byte(tmp_path):
     generate_public(spec=default_spec(), out=tmp_path)
     committed = sorted(p.name for p in (ROOT / "test_cases").iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
-    match, mismatch, errors = filecmp.cmpfiles(ROOT / "test_cases", tmp_path, committed, shallow=False)
+    _match, mismatch, errors = filecmp.cmpfiles(ROOT / "test_cases", tmp_path, committed, shallow=False)
     assert mismatch == [] and errors == []
 
 
@@ -44,7 +44,7 @@ def test_round_trip_keeps_every_array(tmp_path):
     cases = generate(spec=spec, seed=spec.cases.public_seed, hidden=False)
     generate_public(spec=spec, out=tmp_path)
     back = load_cases(tmp_path, spec=spec)
-    for a, b in zip(cases, back):
+    for a, b in zip(cases, back, strict=False):
         assert a.id == b.id and a.tags == b.tags
         for k in a.inputs:
             assert np.array_equal(a.inputs[k], b.inputs[k]) and a.inputs[k].shape == b.inputs[k].shape

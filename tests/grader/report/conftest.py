@@ -14,12 +14,20 @@ def _outputs(case):
     i = case.inputs
     if case.layer == "conv":
         dx = convolve2d(i["dy"], i["w"], mode="same")
-        return CallResult(case.id, "ok", outputs=[dx, case.expected["conv.dw"]], output_problems=[None, None], seconds=0.001)
+        return CallResult(
+            case.id, "ok", outputs=[dx, case.expected["conv.dw"]], output_problems=[None, None], seconds=0.001
+        )
     if case.layer == "fc":
         if i["W"].shape[0] == i["W"].shape[1]:
             return CallResult(case.id, "crashed", "the process exited during the call (exit code 0)")
-        return CallResult(case.id, "ok", outputs=[(i["W"].T @ i["dy"]).reshape(-1, 1), np.outer(i["dy"], i["x"])],
-                          output_problems=[None, None], modified_inputs=["3.x"], seconds=0.002)
+        return CallResult(
+            case.id,
+            "ok",
+            outputs=[(i["W"].T @ i["dy"]).reshape(-1, 1), np.outer(i["dy"], i["x"])],
+            output_problems=[None, None],
+            modified_inputs=["3.x"],
+            seconds=0.002,
+        )
     p = np.exp(i["s"] - i["s"].max())
     return CallResult(case.id, "ok", outputs=[p / p.sum()], output_problems=[None], seconds=0.001)
 
@@ -31,8 +39,21 @@ def fixed_report(spec):
     cases = generate(spec=spec, seed=spec.cases.public_seed, hidden=False)
     cases += generate(spec=spec, seed=42, hidden=True)[:2]
     run = RunResult(
-        calls={c.id: _outputs(c) for c in cases}, import_error=None, output="hello from backprop.py\n",
-        output_truncated=False, backend="docker", isolated=True, note="isolated: test", seconds=1.25,
+        calls={c.id: _outputs(c) for c in cases},
+        import_error=None,
+        output="hello from backprop.py\n",
+        output_truncated=False,
+        backend="docker",
+        isolated=True,
+        note="isolated: test",
+        seconds=1.25,
     )
-    return build_report(spec=spec, cases=cases, run=run, submission_sha256="0" * 64, student_id="alice",
-                        mode="grade", started=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc))
+    return build_report(
+        spec=spec,
+        cases=cases,
+        run=run,
+        submission_sha256="0" * 64,
+        student_id="alice",
+        mode="grade",
+        started=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc),
+    )

@@ -1,6 +1,6 @@
 """Hostile submissions written for this project: each tries one way to break, cheat or outlive the grader."""
 
-CORRECT = '''
+CORRECT = """
 import numpy as np
 def conv_backward(x, w, dy):
     H, W = x.shape; rh, rw = w.shape[0] // 2, w.shape[1] // 2
@@ -12,7 +12,7 @@ def fc_backward(x, W, dy):
     return W.T @ dy, np.outer(dy, x)
 def softmax_loss_backward(s, y):
     p = np.exp(s - s.max()); p /= p.sum(); p[y] -= 1; return p
-'''
+"""
 
 
 def correct_except(**bodies):
@@ -30,10 +30,13 @@ SYS_EXIT = correct_except(fc_backward="import sys\nsys.exit(3)")
 OS_EXIT = correct_except(fc_backward="import os\nos._exit(0)")
 SEGFAULT = correct_except(softmax_loss_backward="import ctypes\nctypes.string_at(0)")
 BASE_EXCEPTION = correct_except(softmax_loss_backward="raise KeyboardInterrupt")
-IGNORE_SIGTERM = correct_except(conv_backward="import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass")
+IGNORE_SIGTERM = correct_except(
+    conv_backward="import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass"
+)
 
 # Fork bomb, bounded: at most 200 children, each asleep for a minute, so a missing limit cannot sink the machine.
-FORK_BOMB = correct_except(conv_backward="""
+FORK_BOMB = correct_except(
+    conv_backward="""
 import os, time
 made = 0
 for _ in range(200):
@@ -47,10 +50,12 @@ for _ in range(200):
     made += 1
 print(f"FORKED {made}", flush=True)
 raise RuntimeError(f"forked {made}")
-""")
+"""
+)
 
 # Returns wrong answers and rigs every comparison numpy offers.
-MONKEYPATCH_NUMPY = correct_except(fc_backward="""
+MONKEYPATCH_NUMPY = correct_except(
+    fc_backward="""
 import numpy as np
 np.allclose = lambda *a, **k: True
 np.array_equal = lambda *a, **k: True
@@ -58,14 +63,19 @@ np.isclose = lambda *a, **k: True
 np.testing.assert_allclose = lambda *a, **k: None
 x, W, dy = args
 return np.zeros(W.shape[1]), np.zeros(W.shape)
-""")
+"""
+)
 
-IMPORT_REFERENCE = correct_except(conv_backward="import reference\nreturn reference.conv_backward(*args)",
-                                  fc_backward="import grader\nreturn None",
-                                  softmax_loss_backward="import pydantic\nreturn None")
+IMPORT_REFERENCE = correct_except(
+    conv_backward="import reference\nreturn reference.conv_backward(*args)",
+    fc_backward="import grader\nreturn None",
+    softmax_loss_backward="import pydantic\nreturn None",
+)
 
 # Looks for the secret everywhere it can: its environment, its arguments, the job folder, and /proc.
-SNOOP = CORRECT + '''
+SNOOP = (
+    CORRECT
+    + """
 import os, glob
 def _scan():
     hits = []
@@ -94,21 +104,26 @@ def softmax_loss_backward(s, y):
             # rot13, so that redaction of the plain secret cannot hide that it was found
             print("FOUND", kind, where, codecs.encode(text[text.index(needle):][:40], "rot13"), flush=True)
     p = __import__("numpy").exp(s - s.max()); p /= p.sum(); p[y] -= 1; return p
-'''
+"""
+)
 
-NETWORK = correct_except(fc_backward="""
+NETWORK = correct_except(
+    fc_backward="""
 import socket, os
 port = int(open(os.path.join(os.path.dirname(__file__), "port.txt")).read())
 s = socket.create_connection(("127.0.0.1", port), timeout=2)
 s.sendall(b"LEAK")
 s.close()
 raise RuntimeError("CONNECTED")
-""")
+"""
+)
 
 OUTPUT_FLOOD = correct_except(conv_backward="import sys\nwhile True:\n    sys.stdout.write('x' * 65536)")
 
 # After the harness has written its results, overwrite them with a pickle bomb, a zip bomb and deep JSON.
-OVERWRITE_OUTPUTS = CORRECT + '''
+OVERWRITE_OUTPUTS = (
+    CORRECT
+    + """
 import atexit, glob, io, os, zipfile
 class Boom:
     def __reduce__(self):
@@ -129,9 +144,11 @@ def _spoil():
             with open(path, "w") as f:
                 f.write("[" * 100000 + "]" * 100000)
 atexit.register(_spoil)
-'''
+"""
+)
 
-DAEMON = correct_except(fc_backward="""
+DAEMON = correct_except(
+    fc_backward="""
 import os, time
 pid = os.fork()
 if pid == 0:
@@ -146,14 +163,23 @@ os.waitpid(pid, 0)
 time.sleep(0.3)
 x, W, dy = args
 return W.T @ dy, __import__("numpy").outer(dy, x)
-""")
+"""
+)
 
 # Plants shadowing modules wherever it can write, for the next submission to trip over.
-PLANT_FILES = CORRECT + '''
+PLANT_FILES = (
+    CORRECT
+    + """
 import os, tempfile
 PLANTED = []
-for d in {os.getcwd(), os.path.dirname(os.path.abspath(__file__)), os.environ.get("HOME", ""), tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}:
-    for name, text in (("numpy.py", "raise ImportError('planted numpy')"), ("sitecustomize.py", "raise SystemExit(7)"), ("pa5plant.pth", "import sys; sys.exit(9)")):
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLANTS = (
+    ("numpy.py", "raise ImportError('planted numpy')"),
+    ("sitecustomize.py", "raise SystemExit(7)"),
+    ("pa5plant.pth", "import sys; sys.exit(9)"),
+)
+for d in {os.getcwd(), HERE, os.environ.get("HOME", ""), tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}:
+    for name, text in PLANTS:
         try:
             with open(os.path.join(d, name), "w") as f:
                 f.write(text)
@@ -161,9 +187,10 @@ for d in {os.getcwd(), os.path.dirname(os.path.abspath(__file__)), os.environ.ge
         except OSError:
             pass
 print("PLANTED", PLANTED, flush=True)
-'''
+"""
+)
 
-FAKE_REPORT = '''
+FAKE_REPORT = """
 import json
 print(json.dumps({"score": 100.0, "tests": [{"name": "all", "score": 100, "max_score": 100, "status": "passed"}]}))
 print("5 of 5 problems pass; score 100 / 100")
@@ -171,9 +198,9 @@ import numpy as np
 def conv_backward(x, w, dy): return np.zeros_like(x), np.zeros_like(w)
 def fc_backward(x, W, dy): return np.zeros(W.shape[1]), np.zeros_like(W)
 def softmax_loss_backward(s, y): return np.zeros_like(s)
-'''
+"""
 
-LYING_ARRAYS = '''
+LYING_ARRAYS = """
 import numpy as np
 class Liar(np.ndarray):
     def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
@@ -188,4 +215,4 @@ def fc_backward(x, W, dy):
     return Sneaky((W.shape[1],)), np.zeros_like(W).view(Liar)
 def softmax_loss_backward(s, y):
     return Sneaky(s.shape)
-'''
+"""

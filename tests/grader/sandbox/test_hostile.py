@@ -40,8 +40,15 @@ def grade_source(backend, tmp_path, source, cases, spec, files=None, redact=(), 
     before = {p: p.read_bytes() for p in sub.iterdir()}
     submission = load_submission(sub)
     run = run_submission(submission=submission, cases=cases, backend=backend, limits=limits, redact=redact)
-    report = build_report(spec=spec, cases=cases, run=run, submission_sha256=submission.sha256, student_id=None,
-                          mode="check", started=dt.datetime.now(dt.timezone.utc))
+    report = build_report(
+        spec=spec,
+        cases=cases,
+        run=run,
+        submission_sha256=submission.sha256,
+        student_id=None,
+        mode="check",
+        started=dt.datetime.now(dt.timezone.utc),
+    )
     after = {p: p.read_bytes() for p in sub.iterdir()}
     assert before == after, "the submission folder must be left unchanged"
     return run, report
@@ -61,7 +68,7 @@ def strong(backend):
 
 
 def test_correct_submission_passes(backend, tmp_path, cases, spec):
-    run, report = grade_source(backend, tmp_path, hostile.CORRECT, cases, spec)
+    _run, report = grade_source(backend, tmp_path, hostile.CORRECT, cases, spec)
     assert report.score == report.max_score
 
 
@@ -79,7 +86,7 @@ def test_infinite_loop_at_import_costs_everything_with_a_clear_message(backend, 
 
 
 def test_syntax_error_names_file_and_line(backend, tmp_path, cases, spec):
-    run, report = grade_source(backend, tmp_path, "import numpy\n\ndef f(:\n    pass\n", cases, spec)
+    run, _report = grade_source(backend, tmp_path, "import numpy\n\ndef f(:\n    pass\n", cases, spec)
     assert run.import_error.startswith("SyntaxError in backprop.py line 3")
 
 
@@ -120,7 +127,7 @@ def test_fork_bomb_is_bounded_and_reaped(backend, tmp_path, cases, spec):
 
 
 def test_monkeypatched_numpy_changes_nothing_in_the_grader(backend, tmp_path, cases, spec):
-    run, report = grade_source(backend, tmp_path, hostile.MONKEYPATCH_NUMPY, cases, spec)
+    _run, report = grade_source(backend, tmp_path, hostile.MONKEYPATCH_NUMPY, cases, spec)
     fc_dx = next(p for p in report.problems if p.id == "fc.dx")
     assert fc_dx.score == 0 and fc_dx.cases[0].status == "failed"
     assert fc_dx.diagnosis.id == "any.zeros"
@@ -162,7 +169,9 @@ def test_network(backend, tmp_path, cases, spec):
     got = []
     threading.Thread(target=lambda: got.append(_accept(server)), daemon=True).start()
     try:
-        run, _ = grade_source(backend, tmp_path, hostile.NETWORK, cases, spec, files={"port.txt": str(server.getsockname()[1])})
+        run, _ = grade_source(
+            backend, tmp_path, hostile.NETWORK, cases, spec, files={"port.txt": str(server.getsockname()[1])}
+        )
     finally:
         server.close()
     fc = by_layer(run, "fc")
@@ -182,7 +191,7 @@ def _accept(server):
 def test_output_flood_is_capped_and_costs_only_its_function(backend, tmp_path, cases, spec):
     # A long call limit, so that the output limit, not the clock, stops the flood even on a loaded machine.
     limits = LIMITS.model_copy(update={"call_timeout": 30, "output_limit_mb": 1})
-    run, report = grade_source(backend, tmp_path, hostile.OUTPUT_FLOOD, cases, spec, limits=limits)
+    run, _report = grade_source(backend, tmp_path, hostile.OUTPUT_FLOOD, cases, spec, limits=limits)
     conv = by_layer(run, "conv")
     assert conv.status == "crashed" and conv.message == "killed: output passed the 1 MiB limit"
     assert statuses(run)["fc"] == "ok" and statuses(run)["softmax"] == "ok"
@@ -193,7 +202,9 @@ def test_output_flood_is_capped_and_costs_only_its_function(backend, tmp_path, c
 def test_overwritten_outputs_are_rejected_not_unpickled(backend, tmp_path, cases, spec):
     marker = Path("/tmp") / f"pa5-unpickled-{os.getpid()}"
     marker.unlink(missing_ok=True)
-    source = hostile.OVERWRITE_OUTPUTS.replace('os.environ.get("PA5_TEST_MARKER", "/tmp/pa5-unpickled")', repr(str(marker)))
+    source = hostile.OVERWRITE_OUTPUTS.replace(
+        'os.environ.get("PA5_TEST_MARKER", "/tmp/pa5-unpickled")', repr(str(marker))
+    )
     run, report = grade_source(backend, tmp_path, source, cases, spec)
     assert not marker.exists(), "an object array was unpickled on the trusted side"
     assert all(c.status != "passed" for p in report.problems for c in p.cases)
@@ -206,7 +217,9 @@ def test_detached_daemon_does_not_survive(backend, tmp_path, cases, spec):
     piddir.mkdir(exist_ok=True)
     piddir.chmod(0o777)
     try:
-        src = hostile.DAEMON.replace('os.environ["PA5_TEST_PIDDIR"]', repr(str(piddir if backend.name == "process" else "/tmp")))
+        src = hostile.DAEMON.replace(
+            'os.environ["PA5_TEST_PIDDIR"]', repr(str(piddir if backend.name == "process" else "/tmp"))
+        )
         run, _ = grade_source(backend, tmp_path, src, cases, spec)
         assert by_layer(run, "fc").status == "ok"
         if backend.name == "process":
@@ -236,7 +249,7 @@ def test_planted_modules_do_not_affect_later_grades(backend, tmp_path, cases, sp
     (tmp_path / "next").mkdir()
     _, report = grade_source(backend, tmp_path / "next", hostile.CORRECT, cases, spec)
     assert report.score == report.max_score
-    outside = [p for p in ast.literal_eval(planted_line[len("PLANTED "):]) if p.startswith("/")]
+    outside = [p for p in ast.literal_eval(planted_line[len("PLANTED ") :]) if p.startswith("/")]
     if backend.name == "docker":
         # They were written to the container's tmpfs, which went with the container.
         assert outside and backend.client.containers.list(all=True, filters={"label": "pa5-grader.sandbox"}) == []
@@ -255,6 +268,6 @@ def test_a_fake_report_in_the_output_gains_nothing(backend, tmp_path, cases, spe
 
 
 def test_lying_arrays_are_graded_on_their_values(backend, tmp_path, cases, spec):
-    run, report = grade_source(backend, tmp_path, hostile.LYING_ARRAYS, cases, spec)
+    _run, report = grade_source(backend, tmp_path, hostile.LYING_ARRAYS, cases, spec)
     assert report.score == 0
     assert all(c.status == "failed" for p in report.problems for c in p.cases)

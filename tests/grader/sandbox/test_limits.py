@@ -1,7 +1,5 @@
 """Limits come from the spec and are enforced from outside the student's process."""
 
-
-
 from grader.sandbox.runner import run_submission
 from grader.spec import Limits
 from grader.submission import load_submission
@@ -10,7 +8,9 @@ from tests.grader.sandbox import hostile
 
 def _run(backend, tmp_path, source, cases, limits):
     (tmp_path / "backprop.py").write_text(source)
-    return run_submission(submission=load_submission(tmp_path / "backprop.py"), cases=cases, backend=backend, limits=limits)
+    return run_submission(
+        submission=load_submission(tmp_path / "backprop.py"), cases=cases, backend=backend, limits=limits
+    )
 
 
 def test_submission_deadline_stops_everything_left(backend, tmp_path, public_cases):
@@ -23,7 +23,9 @@ def test_submission_deadline_stops_everything_left(backend, tmp_path, public_cas
 
 
 def test_file_size_limit(backend, tmp_path, public_cases):
-    big = hostile.correct_except(fc_backward="with open('big.bin', 'wb') as f:\n    f.write(b'0' * (4 << 20))\nreturn None")
+    big = hostile.correct_except(
+        fc_backward="with open('big.bin', 'wb') as f:\n    f.write(b'0' * (4 << 20))\nreturn None"
+    )
     fc = [c for c in public_cases if c.layer == "fc"][:1]
     run = _run(backend, tmp_path, big, fc, Limits(file_size_mb=1))
     call = next(iter(run.calls.values()))

@@ -19,7 +19,15 @@ def test_job_holds_inputs_only(tmp_path, public_cases):
     job = tmp_path / "job"
     job.mkdir()
     write_job(job, submission=load_submission(ROOT / "submissions_example" / "correct"), cases=public_cases)
-    assert sorted(p.name for p in job.iterdir()) == ["harness.py", "inputs.npz", "out", "plan.json", "submission", "tmp", "work"]
+    assert sorted(p.name for p in job.iterdir()) == [
+        "harness.py",
+        "inputs.npz",
+        "out",
+        "plan.json",
+        "submission",
+        "tmp",
+        "work",
+    ]
     with np.load(job / "inputs.npz", allow_pickle=False) as z:
         keys = z.files
     names = {k.split(".", 1)[1] for k in keys}
@@ -78,8 +86,14 @@ def test_missing_status_is_a_crash(tmp_path):
 def test_runner_image_has_no_reference_or_grader(docker_backend):
     out = docker_backend.client.containers.run(
         docker_backend.image,
-        ["python3", "-c", "import importlib.util as u, os; print(u.find_spec('reference'), u.find_spec('grader'), sorted(os.listdir('/opt/pa5')))"],
-        remove=True, network_disabled=True,
+        [
+            "python3",
+            "-c",
+            "import importlib.util as u, os; "
+            "print(u.find_spec('reference'), u.find_spec('grader'), sorted(os.listdir('/opt/pa5')))",
+        ],
+        remove=True,
+        network_disabled=True,
     ).decode()
     assert out.strip() == "None None ['harness.py']"
 

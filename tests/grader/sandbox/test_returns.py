@@ -13,12 +13,20 @@ from grader.submission import load_submission
 from tests.grader.sandbox.hostile import CORRECT, correct_except
 
 
-def grade(backend, tmp_path, source, cases, spec, limits=Limits()):
+def grade(backend, tmp_path, source, cases, spec, limits=None):
+    limits = limits or Limits()
     (tmp_path / "backprop.py").write_text(source)
     sub = load_submission(tmp_path / "backprop.py")
     run = run_submission(submission=sub, cases=cases, backend=backend, limits=limits)
-    return build_report(spec=spec, cases=cases, run=run, submission_sha256=sub.sha256, student_id=None, mode="check",
-                        started=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    return build_report(
+        spec=spec,
+        cases=cases,
+        run=run,
+        submission_sha256=sub.sha256,
+        student_id=None,
+        mode="check",
+        started=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    )
 
 
 def problem(report, pid):
@@ -30,7 +38,9 @@ def fc_cases(public_cases):
 
 
 def test_lists_tuples_and_integer_arrays_are_accepted(process_backend, tmp_path, public_cases, spec):
-    src = correct_except(fc_backward="x, W, dy = args\nreturn (W.T @ dy).tolist(), tuple(map(tuple, __import__('numpy').outer(dy, x)))")
+    src = correct_except(
+        fc_backward="x, W, dy = args\nreturn (W.T @ dy).tolist(), tuple(map(tuple, __import__('numpy').outer(dy, x)))"
+    )
     r = grade(process_backend, tmp_path, src, fc_cases(public_cases), spec)
     assert problem(r, "fc.dx").score == 20 and problem(r, "fc.dW").score == 20
 
@@ -54,7 +64,10 @@ def test_unusable_returns_are_clear_errors(process_backend, tmp_path, public_cas
 
 
 def test_modified_inputs_are_graded_on_the_return_value_with_a_note(process_backend, tmp_path, public_cases, spec):
-    src = correct_except(fc_backward="x, W, dy = args\ndx, dW = W.T @ dy, __import__('numpy').outer(dy, x)\nx *= 0\nW[:] = 1\nreturn dx, dW")
+    src = correct_except(
+        fc_backward="x, W, dy = args\n"
+        "dx, dW = W.T @ dy, __import__('numpy').outer(dy, x)\nx *= 0\nW[:] = 1\nreturn dx, dW"
+    )
     r = grade(process_backend, tmp_path, src, fc_cases(public_cases), spec)
     fc = problem(r, "fc.dx")
     assert fc.score == 20
@@ -63,7 +76,10 @@ def test_modified_inputs_are_graded_on_the_return_value_with_a_note(process_back
 
 def test_each_call_gets_fresh_inputs(process_backend, tmp_path, public_cases, spec):
     """A function that scribbles on its arguments cannot spoil the next case's inputs."""
-    src = CORRECT + "\n_orig = conv_backward\ndef conv_backward(x, w, dy):\n    out = _orig(x, w, dy)\n    x[:] = 0; w[:] = 0; dy[:] = 0\n    return out\n"
+    src = (
+        CORRECT + "\n_orig = conv_backward\ndef conv_backward(x, w, dy):\n"
+        "    out = _orig(x, w, dy)\n    x[:] = 0; w[:] = 0; dy[:] = 0\n    return out\n"
+    )
     r = grade(process_backend, tmp_path, src, [c for c in public_cases if c.layer == "conv"], spec)
     assert problem(r, "conv.dx").score == 20
 
@@ -76,8 +92,10 @@ def test_cpu_limit_is_enforced_from_outside(backend, tmp_path, public_cases, spe
 
 
 def test_same_inputs_same_report_apart_from_timing(process_backend, tmp_path, public_cases, spec):
-    src = correct_except(conv_backward="import numpy as np\nx, w, dy = args\nreturn np.zeros_like(x), w",
-                         fc_backward="raise ValueError('boom')")  # tracebacks must not carry the job folder's path
+    src = correct_except(
+        conv_backward="import numpy as np\nx, w, dy = args\nreturn np.zeros_like(x), w",
+        fc_backward="raise ValueError('boom')",
+    )  # tracebacks must not carry the job folder's path
     a = json.loads(render_json(grade(process_backend, tmp_path, src, public_cases, spec)))
     b = json.loads(render_json(grade(process_backend, tmp_path, src, public_cases, spec)))
 
@@ -90,4 +108,4 @@ def test_same_inputs_same_report_apart_from_timing(process_backend, tmp_path, pu
 
     assert strip(a) == strip(b)
     fc = next(p for p in a["problems"] if p["id"] == "fc.dx")
-    assert fc["cases"][0]["message"].startswith("ValueError: boom\n  File \"backprop.py\"")
+    assert fc["cases"][0]["message"].startswith('ValueError: boom\n  File "backprop.py"')

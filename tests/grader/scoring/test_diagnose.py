@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d, correlate2d
 
-from grader.scoring.diagnose import CATALOGUE, diagnose_case, diagnose_problem, describe
+from grader.scoring.diagnose import CATALOGUE, describe, diagnose_case, diagnose_problem
 
 TOL = 1e-4
 
@@ -17,7 +17,7 @@ def dw_correct(x, w, dy):
     rh, rw = w.shape[0] // 2, w.shape[1] // 2
     dyp = np.pad(dy, ((rh, rh), (rw, rw)))
     H, W = x.shape
-    return np.array([[np.sum(x * dyp[i:i + H, j:j + W]) for j in range(w.shape[1])] for i in range(w.shape[0])])
+    return np.array([[np.sum(x * dyp[i : i + H, j : j + W]) for j in range(w.shape[1])] for i in range(w.shape[0])])
 
 
 def p_of(s):
@@ -34,7 +34,7 @@ def shift_right(a):
 def zero_border(a, w):
     rh, rw = w.shape[0] // 2, w.shape[1] // 2
     out = a.copy()
-    out[:rh], out[a.shape[0] - rh:], out[:, :rw], out[:, a.shape[1] - rw:] = 0, 0, 0, 0
+    out[:rh], out[a.shape[0] - rh :], out[:, :rw], out[:, a.shape[1] - rw :] = 0, 0, 0, 0
     return out
 
 
@@ -109,7 +109,7 @@ def test_problem_level_patterns(public_cases):
 
 def test_every_catalogue_entry_has_words_and_a_section():
     for mid in CATALOGUE:
-        text, section = describe(mid)
+        text, _section = describe(mid)
         assert len(text) > 20
     assert describe("any.scale", factor=" of 0.5")[0].endswith("factor of 0.5")
     assert all(describe(m)[1] for m in CATALOGUE if not m.startswith("any."))
@@ -131,7 +131,7 @@ def test_diagnosis_needs_no_reference(public_cases):
     sys.meta_path.insert(0, Block())
     try:
         case = next(c for c in public_cases if c.layer == "conv" and "kernel-1x1" not in c.tags)
-        x, w, dy = _args(case)
+        _x, w, dy = _args(case)
         assert diagnose_case("conv.dx", case, convolve2d(dy, w, mode="same"), TOL)[0] == "conv.dx.unflipped"
     finally:
         sys.meta_path.pop(0)

@@ -37,7 +37,7 @@ def _dw(x, w, dy, dtype=np.float64):
 def _fft_dx(x, w, dy):
     full = fftconvolve(dy, w[::-1, ::-1], mode="full")
     rh, rw = w.shape[0] // 2, w.shape[1] // 2
-    return full[rh:rh + dy.shape[0], rw:rw + dy.shape[1]]
+    return full[rh : rh + dy.shape[0], rw : rw + dy.shape[1]]
 
 
 def _softmax(s, y, dtype=np.float64):

@@ -38,10 +38,18 @@ def klass(tmp_path):
 def test_batch_grades_everyone_and_summarises(klass, tmp_path, spec, process_backend):
     out = tmp_path / "reports"
     seen = []
-    result = run_batch(submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=2,
-                       on_progress=seen.append)
+    result = run_batch(
+        submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=2, on_progress=seen.append
+    )
     assert result.graded == 5 and result.skipped == 0 and not result.failed_to_grade
-    assert sorted(p.name for p in out.glob("*.json")) == ["alice.json", "bob.json", "carol.json", "dave.json", "eve.json", "summary.json"]
+    assert sorted(p.name for p in out.glob("*.json")) == [
+        "alice.json",
+        "bob.json",
+        "carol.json",
+        "dave.json",
+        "eve.json",
+        "summary.json",
+    ]
     reports = {p.stem: Report.model_validate_json(p.read_text()) for p in out.glob("*.json") if p.stem != "summary"}
     assert reports["alice"].score == 100
     assert next(p for p in reports["bob"].problems if p.id == "conv.dx").diagnosis.id == "conv.dx.unflipped"
@@ -50,8 +58,9 @@ def test_batch_grades_everyone_and_summarises(klass, tmp_path, spec, process_bac
     assert [p.done for p in seen] == [1, 2, 3, 4, 5] and seen[-1].total == 5
     summary = json.loads((out / "summary.json").read_text())
     assert summary["students"] == 5 and summary["problems"]["conv.dx"]["full"] == 2
-    assert {"problem": "conv.dx", "mistake": "conv.dx.unflipped"}.items() <= summary["common_mistakes"][0].items() or any(
-        m["mistake"] == "conv.dx.unflipped" for m in summary["common_mistakes"])
+    assert {"problem": "conv.dx", "mistake": "conv.dx.unflipped"}.items() <= summary["common_mistakes"][
+        0
+    ].items() or any(m["mistake"] == "conv.dx.unflipped" for m in summary["common_mistakes"])
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 6 and rows[0].startswith("student_id,score")
 
@@ -64,7 +73,9 @@ def test_batch_resumes_and_force_regrades(klass, tmp_path, spec, process_backend
     (klass / "bob" / "backprop.py").write_text((EX / "correct" / "backprop.py").read_text())
     third = run_batch(submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=2)
     assert third.graded == 2 and Report.model_validate_json((out / "bob.json").read_text()).score == 100
-    forced = run_batch(submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=2, force=True)
+    forced = run_batch(
+        submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=2, force=True
+    )
     assert forced.graded == 5
 
 
@@ -74,8 +85,15 @@ def test_interrupt_keeps_finished_reports(klass, tmp_path, spec, process_backend
     def stop_after_first(progress):
         raise KeyboardInterrupt
 
-    result = run_batch(submissions=klass, out=out, spec=spec, backend=process_backend, secret=SECRET, jobs=1,
-                       on_progress=stop_after_first)
+    result = run_batch(
+        submissions=klass,
+        out=out,
+        spec=spec,
+        backend=process_backend,
+        secret=SECRET,
+        jobs=1,
+        on_progress=stop_after_first,
+    )
     assert result.interrupted
     finished = [p for p in out.glob("*.json") if p.stem != "summary"]
     assert finished and all(Report.model_validate_json(p.read_text()) for p in finished)
@@ -102,20 +120,40 @@ def test_ctrl_c_on_the_cli_keeps_reports_and_leaves_no_sandbox(tmp_path):
     shutil.copytree(EX / "correct", klass / "a-first")
     for i in range(4):
         (klass / f"hang{i}").mkdir()
-        (klass / f"hang{i}" / "backprop.py").write_text((EX / "correct" / "backprop.py").read_text()
-                                                       + "\ndef conv_backward(x, w, dy):\n    while True:\n        pass\n")
+        (klass / f"hang{i}" / "backprop.py").write_text(
+            (EX / "correct" / "backprop.py").read_text()
+            + "\ndef conv_backward(x, w, dy):\n    while True:\n        pass\n"
+        )
     out = tmp_path / "reports"
     spec = tmp_path / "spec.toml"
     spec.write_text("[limits]\ncall_timeout = 30\n")
-    proc = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(klass), "--out", str(out), "--jobs", "1",
-                             "--sandbox", "process", "--insecure-default-secret", "--spec", str(spec)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "batch",
+            str(klass),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--sandbox",
+            "process",
+            "--insecure-default-secret",
+            "--spec",
+            str(spec),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not (out / "a-first.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)  # a hanging submission is now in its sandbox
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert Report.model_validate_json((out / "a-first.json").read_text()).score == 100

@@ -16,14 +16,18 @@ ROOT = Path(__file__).resolve().parents[3]
 EX = ROOT / "submissions_example"
 SECRET = "gs-SECRET-MARKER-42"
 
-READ_SECRET = (EX / "correct" / "backprop.py").read_text() + '''
+READ_SECRET = (
+    (EX / "correct" / "backprop.py").read_text()
+    + """
 import glob
-for path in glob.glob("/autograder*/source/secret") + glob.glob(__import__("os").environ.get("HOME", "") + "/../../source/secret"):
+home = __import__("os").environ.get("HOME", "")
+for path in glob.glob("/autograder*/source/secret") + glob.glob(home + "/../../source/secret"):
     try:
         print("READ", open(path).read()[::-1])
     except OSError as e:
         print("DENIED", path, e.strerror)
-'''
+"""
+)
 
 
 def fake_root(tmp_path, zip_path, submission_source):
@@ -77,7 +81,10 @@ def test_run_autograder_reports_a_missing_file_as_a_result(tmp_path):
 
 def test_student_code_cannot_read_the_secret(tmp_path, process_backend):
     if not process_backend.drop:
-        pytest.skip("needs root and a Python the sandbox user can run (CI's venv); otherwise student code runs as the grader's user")
+        pytest.skip(
+            "needs root and a Python the sandbox user can run (CI's venv); "
+            "otherwise student code runs as the grader's user"
+        )
     z = build_gradescope(out=tmp_path / "autograder.zip", secret=SECRET.encode())
     root = fake_root(tmp_path, z, READ_SECRET)
     tmp_path.chmod(0o755)
@@ -102,8 +109,13 @@ def test_student_kit_installs_and_checks_without_reference(tmp_path):
     ok = subprocess.run([str(exe), "check", "submission"], cwd=kit, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "score 100 / 100" in ok.stdout
-    elsewhere = subprocess.run([str(exe), "check", str(kit / "submission"), "--format", "junit"], cwd=tmp_path,
-                               capture_output=True, text=True, timeout=300)
+    elsewhere = subprocess.run(
+        [str(exe), "check", str(kit / "submission"), "--format", "junit"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert elsewhere.returncode == 0 and "<testsuites" in elsewhere.stdout
     gen = subprocess.run([str(exe), "generate", "--out", str(tmp_path / "x")], capture_output=True, text=True, cwd=kit)
     assert gen.returncode == 2 and "reference implementation is not installed" in gen.stdout + gen.stderr
