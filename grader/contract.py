@@ -1,12 +1,115 @@
-"""The submission contract: which function each layer calls, with which arguments, returning what."""
+"""The submission contract: one record per layer, the only place the facts about a layer are written.
 
-FUNCTIONS = {"conv": "conv_backward", "fc": "fc_backward", "softmax": "softmax_loss_backward"}
-ARGUMENTS = {"conv": ("x", "w", "dy"), "fc": ("x", "W", "dy"), "softmax": ("s", "y")}
-N_OUTPUTS = {"conv": 2, "fc": 2, "softmax": 1}
-SIGNATURES = {
-    "conv": "conv_backward(x, w, dy) -> (dx, dw)",
-    "fc": "fc_backward(x, W, dy) -> (dx, dW)",
-    "softmax": "softmax_loss_backward(s, y) -> ds",
+Adding a layer means one `Layer` below, its reference forward/backward pair in `reference/layers.py`
+and its case drawer in `grader/cases/draw.py`; everything else reads these records.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the assignment: the student function that computes its backward pass, and where its
+    reference and case drawer live. Code is named by "module:function", resolved only when needed, because
+    the student kit ships the grader without `reference/`."""
+
+    name: str
+    function: str
+    signature: str
+    arguments: tuple[str, ...]
+    int_arguments: frozenset[str]
+    outputs: tuple[str, ...]
+    forward: str
+    backward: str
+    draw: str
+    kinds: tuple[str, ...]
+    seed_key: int  # stream of its random cases: changing it changes every stored and hidden case
+
+    def output_index(self, problem_id: str) -> int:
+        """Position of a problem's array in the function's return value."""
+        return self.outputs.index(problem_id)
+
+    def call_args(self, inputs: dict) -> list:
+        """The function's arguments, in order, from a case's named inputs (integers as Python ints)."""
+        return [int(inputs[a]) if a in self.int_arguments else inputs[a] for a in self.arguments]
+
+    def reference(self, which: Literal["forward", "backward"]) -> Callable:
+        """The reference function; raises ImportError where `reference/` is not installed."""
+        return _resolve(getattr(self, which))
+
+    def drawer(self) -> Callable:
+        return _resolve(self.draw)
+
+
+def _resolve(dotted: str) -> Callable:
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            name="conv",
+            function="conv_backward",
+            signature="conv_backward(x, w, dy) -> (dx, dw)",
+            arguments=("x", "w", "dy"),
+            int_arguments=frozenset(),
+            outputs=("conv.dx", "conv.dw"),
+            forward="reference.layers:conv_forward",
+            backward="reference.layers:conv_backward",
+            draw="grader.cases.draw:draw_conv",
+            kinds=("nonsquare", "square", "nonsquare", "kernel-1x1", "kernel-larger", "row", "nonsquare", "column"),
+            seed_key=0,
+        ),
+        Layer(
+            name="fc",
+            function="fc_backward",
+            signature="fc_backward(x, W, dy) -> (dx, dW)",
+            arguments=("x", "W", "dy"),
+            int_arguments=frozenset(),
+            outputs=("fc.dx", "fc.dW"),
+            forward="reference.layers:fc_forward",
+            backward="reference.layers:fc_backward",
+            draw="grader.cases.draw:draw_fc",
+            kinds=("tall", "wide", "square", "tall", "vector-in", "wide"),
+            seed_key=1,
+        ),
+        Layer(
+            name="softmax",
+            function="softmax_loss_backward",
+            signature="softmax_loss_backward(s, y) -> ds",
+            arguments=("s", "y"),
+            int_arguments=frozenset({"y"}),
+            outputs=("softmax.ds",),
+            forward="reference.layers:softmax_loss_forward",
+            backward="reference.layers:softmax_loss_backward",
+            draw="grader.cases.draw:draw_softmax",
+            kinds=("ordinary", "ordinary", "large-positive", "ordinary", "large-negative", "ordinary", "extreme"),
+            seed_key=2,
+        ),
+    )
 }
-# Arguments passed as Python ints rather than arrays.
-INT_ARGUMENTS = {"y"}
+
+PROBLEM_IDS: tuple[str, ...] = tuple(pid for layer in LAYERS.values() for pid in layer.outputs)
+
+
+def layer_of(problem_id: str) -> Layer:
+    """The layer whose function returns this problem's array, e.g. conv for conv.dw."""
+    for layer in LAYERS.values():
+        if problem_id in layer.outputs:
+            return layer
+    raise KeyError(problem_id)
+
+
+# Views over the records for callers that want one fact for every layer.
+FUNCTIONS = {name: layer.function for name, layer in LAYERS.items()}
+ARGUMENTS = {name: layer.arguments for name, layer in LAYERS.items()}
+N_OUTPUTS = {name: len(layer.outputs) for name, layer in LAYERS.items()}
+SIGNATURES = {name: layer.signature for name, layer in LAYERS.items()}
+INT_ARGUMENTS = frozenset().union(*(layer.int_arguments for layer in LAYERS.values()))

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grader.contract import LAYERS, PROBLEM_IDS, layer_of
 from grader.errors import SpecError
 
 if sys.version_info >= (3, 11):
@@ -16,8 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-ProblemId = Literal["conv.dx", "conv.dw", "fc.dx", "fc.dW", "softmax.ds"]
-Layer = Literal["conv", "fc", "softmax"]
+ProblemId = Literal[PROBLEM_IDS]  # type: ignore[valid-type]
 
 
 class _Model(BaseModel):
@@ -35,13 +35,13 @@ class Problem(_Model):
     )
 
     @property
-    def layer(self) -> Layer:
-        return self.id.split(".")[0]  # type: ignore[return-value]
+    def layer(self) -> str:
+        return layer_of(self.id).name
 
     @property
     def output_index(self) -> int:
         """Position of this problem's array in the function's return value."""
-        return 1 if self.id in ("conv.dw", "fc.dW") else 0
+        return layer_of(self.id).output_index(self.id)
 
 
 class CaseCounts(_Model):
@@ -114,7 +114,7 @@ class Spec(_Model):
 
     @property
     def layers(self) -> list[str]:
-        return [layer for layer in ("conv", "fc", "softmax") if self.problems_of(layer)]
+        return [layer for layer in LAYERS if self.problems_of(layer)]
 
 
 DEFAULT_PROBLEMS = (

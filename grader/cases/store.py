@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.arrays import UnsafeArrayFile, read_npz, write_npz
 from grader.cases.model import Case
+from grader.contract import PROBLEM_IDS
 from grader.errors import CaseStoreError
 from grader.spec import Spec
 
@@ -89,6 +90,9 @@ def load_cases(folder: str | Path, *, spec: Spec) -> list[Case]:
         for k, v in arrays.items():
             if k.startswith("mistake."):
                 mid = k[8:]
-                mistakes.setdefault(".".join(mid.split(".")[:2]), {})[mid] = v
+                pid = next((p for p in PROBLEM_IDS if mid.startswith(p + ".")), None)
+                if pid is None:
+                    raise CaseStoreError(f"public case {sc.id}: unknown mistake {mid!r}")
+                mistakes.setdefault(pid, {})[mid] = v
         cases.append(Case(sc.id, sc.layer, False, tuple(sc.tags), inputs, expected, mistakes, sc.weight))
     return cases
