@@ -26,6 +26,8 @@ class CaseReport(_Model):
     tags: list[str] = Field(description="What the case exercises, e.g. nonsquare, large-logits.")
     status: Status = Field(description="How the case ended.")
     weight: float = Field(description="Weight in the problem's partial credit.")
+    points: float = Field(0.0, description="Points this case earned: max_points if it passed, else 0.")
+    max_points: float = Field(0.0, description="Points this case is worth: the problem's points x its share of weight.")
     error: float | None = Field(None, description="The comparison metric, when values were compared.")
     message: str = Field("", description="Why it did not pass, in plain words.")
     notes: list[str] = Field(default_factory=list, description="Things accepted with a remark.")

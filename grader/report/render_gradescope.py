@@ -17,15 +17,12 @@ def render_gradescope(
     tests = []
     for n, p in enumerate(report.problems, 1):
         groups = [("public", [c for c in p.cases if not c.hidden]), ("hidden", [c for c in p.cases if c.hidden])]
-        total = sum(c.weight for c in p.cases) or 1.0
         if per == "case":
             for m, c in enumerate(p.cases, 1):
-                tests.append(_entry(f"{p.id} {c.id}", f"{n}.{m}", p, [c], total, hidden_visibility))
+                tests.append(_entry(f"{p.id} {c.id}", f"{n}.{m}", p, [c], hidden_visibility))
         else:
             for m, (kind, cases) in enumerate([g for g in groups if g[1]], 1):
-                tests.append(
-                    _entry(f"{p.id}: {p.title} ({kind} cases)", f"{n}.{m}", p, cases, total, hidden_visibility)
-                )
+                tests.append(_entry(f"{p.id}: {p.title} ({kind} cases)", f"{n}.{m}", p, cases, hidden_visibility))
     lines = [f"Score: {report.score:g} / {report.max_score:g}"]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error}")
@@ -41,11 +38,9 @@ def render_gradescope(
     return json.dumps(result, indent=2) + "\n"
 
 
-def _entry(
-    name: str, number: str, p: ProblemReport, cases: list[CaseReport], total: float, hidden_visibility: str
-) -> dict:
-    max_score = p.max_score * sum(c.weight for c in cases) / total
-    score = p.max_score * sum(c.weight for c in cases if c.status == "passed") / total
+def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], hidden_visibility: str) -> dict:
+    max_score = sum(c.max_points for c in cases)
+    score = sum(c.points for c in cases)
     ok = all(c.status == "passed" for c in cases)
     out = [f"{sum(c.status == 'passed' for c in cases)} of {len(cases)} cases passed"]
     if p.diagnosis and not ok:

@@ -35,13 +35,11 @@ def render_junit(report: Report) -> str:
             ET.SubElement(
                 props, "property", name="diagnosis", value=f"{p.diagnosis.message} (see {p.diagnosis.section})"
             )
-        total = sum(c.weight for c in p.cases) or 1.0
         for c in p.cases:
             case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")
             cprops = ET.SubElement(case, "properties")
-            points = p.max_score * c.weight / total
-            ET.SubElement(cprops, "property", name="points", value=f"{points if c.status == 'passed' else 0:g}")
-            ET.SubElement(cprops, "property", name="max_points", value=f"{points:g}")
+            ET.SubElement(cprops, "property", name="points", value=f"{c.points:g}")
+            ET.SubElement(cprops, "property", name="max_points", value=f"{c.max_points:g}")
             ET.SubElement(cprops, "property", name="hidden", value=str(c.hidden).lower())
             message = c.message
             if p.diagnosis and c.mistake == p.diagnosis.id:

@@ -5,45 +5,18 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
-
-import numpy as np
+from typing import Protocol
 
 from grader.cases.model import Case
+from grader.contract import LAYERS
+from grader.results import CallResult, RunResult
 from grader.sandbox.capture import Capture
 from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job
 from grader.spec import Limits
 from grader.submission import Submission
 
 POLL = 0.02
-CallOutcome = Literal["ok", "error", "timeout", "crashed"]
-
-
-@dataclass
-class CallResult:
-    """What one call of a student function produced, before any judgement of its values."""
-
-    case_id: str
-    status: CallOutcome
-    message: str = ""
-    outputs: list[np.ndarray | None] = field(default_factory=list)
-    output_problems: list[str | None] = field(default_factory=list)
-    modified_inputs: list[str] = field(default_factory=list)
-    seconds: float | None = None
-
-
-@dataclass
-class RunResult:
-    calls: dict[str, CallResult]
-    import_error: str | None
-    output: str
-    output_truncated: bool
-    backend: str
-    isolated: bool
-    note: str
-    seconds: float
 
 
 class Attempt(Protocol):
@@ -183,16 +156,18 @@ def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadli
 
 
 def _finished(job: Path, index: int, case: Case) -> CallResult:
+    """A finished call under plain names: arrays by problem id, modified inputs by argument name."""
     status, arrays = read_call(job, index)
     if status.status != "ok":
         return CallResult(case.id, status.status, status.message, seconds=status.seconds)
-    n = len(status.output_problems)
+    outputs = LAYERS[case.layer].outputs
     return CallResult(
         case.id,
         "ok",
-        outputs=[arrays.get(f"r{k}") for k in range(n)],
-        output_problems=list(status.output_problems),
-        modified_inputs=list(status.modified_inputs),
+        outputs={pid: arrays[f"r{k}"] for k, pid in enumerate(outputs) if f"r{k}" in arrays},
+        unreadable={pid: why for pid, why in zip(outputs, status.output_problems, strict=False) if why},
+        # The job folder names inputs "<call>.<argument>".
+        modified_inputs=[name.rpartition(".")[2] for name in status.modified_inputs],
         seconds=status.seconds,
     )
 

@@ -3,7 +3,8 @@
 Rules, all here:
 - a case passes when its call ended normally, the output reads as an array of the expected shape
   (singleton dimensions aside) with finite values, and rel_error <= the problem's tol (compare.py);
-- a problem scores points x (weight of passed cases / weight of all its cases);
+- a problem scores points x (weight of passed cases / weight of all its cases), so a case is worth
+  points x its weight / the weight of all the problem's cases, earned only when it passes;
 - the total is the sum over problems.
 """
 
@@ -13,9 +14,9 @@ import datetime as dt
 
 from grader import __version__
 from grader.cases.model import Case
-from grader.contract import FUNCTIONS
+from grader.contract import layer_of
 from grader.report.model import CaseReport, Diagnosis, Output, ProblemReport, Report, Sandbox, Timing, Worst
-from grader.sandbox.runner import CallResult, RunResult
+from grader.results import CallResult, RunResult
 from grader.scoring.compare import read_output, rel_error, worst_element
 from grader.scoring.diagnose import describe, diagnose_case, diagnose_problem
 from grader.spec import Problem, Spec
@@ -26,19 +27,17 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
     base = dict(id=case.id, hidden=case.hidden, tags=list(case.tags), weight=case.weight, seconds=call.seconds)
     if call.status != "ok":
         return CaseReport(status=call.status, message=call.message, **base), False, {}
-    name = f"{problem.id.split('.')[1]} (returned by {FUNCTIONS[case.layer]})"
-    k = problem.output_index
-    why = call.output_problems[k] if k < len(call.output_problems) else None
+    name = f"{problem.id.split('.')[1]} (returned by {layer_of(problem.id).function})"
+    why = call.unreadable.get(problem.id)
     if why:
         return CaseReport(status="error", message=f"{name}: {why}", **base), False, {}
-    value = call.outputs[k] if k < len(call.outputs) else None
+    value = call.outputs.get(problem.id)
     R = case.expected[problem.id]
     reading = read_output(value, R, name)
     notes = list(reading.notes)
     if call.modified_inputs:
         notes.append(
-            f"the function modified its input(s) {', '.join(a.split('.')[-1] for a in call.modified_inputs)}; "
-            "graded on what it returned"
+            f"the function modified its input(s) {', '.join(call.modified_inputs)}; graded on what it returned"
         )
     mistake, values = diagnose_case(problem.id, case, reading.array, problem.tol, problem.tau)
     if reading.failure:
@@ -77,6 +76,7 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> Proble
     total = sum(c.weight for c in cases)
     earned = sum(c.weight for c in passed)
     score = round(problem.points * earned / total, 6) if total else 0.0
+    reports = [_with_points(r, problem.points * r.weight / total if total else 0.0) for r in reports]
     mid = None if run.import_error else diagnose_problem(problem.id, failed, passed, nonfinite)
     diagnosis = None
     if mid:
@@ -92,6 +92,11 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> Proble
         cases=reports,
         diagnosis=diagnosis,
     )
+
+
+def _with_points(report: CaseReport, worth: float) -> CaseReport:
+    worth = round(worth, 6)
+    return report.model_copy(update={"max_points": worth, "points": worth if report.status == "passed" else 0.0})
 
 
 def build_report(

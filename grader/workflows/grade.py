@@ -14,7 +14,8 @@ from grader.cases.seeds import hidden_seed
 from grader.cases.store import load_cases
 from grader.errors import GraderError
 from grader.report.model import Report
-from grader.sandbox.runner import Backend, CallResult, RunResult, run_submission
+from grader.results import CallResult, RunResult
+from grader.sandbox.runner import Backend, run_submission
 from grader.scoring.score import build_report
 from grader.spec import Spec
 from grader.submission import Submission, load_submission

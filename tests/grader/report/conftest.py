@@ -5,7 +5,7 @@ import pytest
 from scipy.signal import convolve2d
 
 from grader.cases.generate import generate
-from grader.sandbox.runner import CallResult, RunResult
+from grader.results import CallResult, RunResult
 from grader.scoring.score import build_report
 
 
@@ -14,22 +14,19 @@ def _outputs(case):
     i = case.inputs
     if case.layer == "conv":
         dx = convolve2d(i["dy"], i["w"], mode="same")
-        return CallResult(
-            case.id, "ok", outputs=[dx, case.expected["conv.dw"]], output_problems=[None, None], seconds=0.001
-        )
+        return CallResult(case.id, "ok", outputs={"conv.dx": dx, "conv.dw": case.expected["conv.dw"]}, seconds=0.001)
     if case.layer == "fc":
         if i["W"].shape[0] == i["W"].shape[1]:
             return CallResult(case.id, "crashed", "the process exited during the call (exit code 0)")
         return CallResult(
             case.id,
             "ok",
-            outputs=[(i["W"].T @ i["dy"]).reshape(-1, 1), np.outer(i["dy"], i["x"])],
-            output_problems=[None, None],
-            modified_inputs=["3.x"],
+            outputs={"fc.dx": (i["W"].T @ i["dy"]).reshape(-1, 1), "fc.dW": np.outer(i["dy"], i["x"])},
+            modified_inputs=["x"],
             seconds=0.002,
         )
     p = np.exp(i["s"] - i["s"].max())
-    return CallResult(case.id, "ok", outputs=[p / p.sum()], output_problems=[None], seconds=0.001)
+    return CallResult(case.id, "ok", outputs={"softmax.ds": p / p.sum()}, seconds=0.001)
 
 
 @pytest.fixture(scope="session")
