@@ -1,4 +1,4 @@
-"""CSV for batches: one row per student."""
+"""CSV of a class summary: one row per student."""
 
 from __future__ import annotations
 
@@ -7,30 +7,32 @@ import io
 
 from grader.contract import PROBLEM_IDS
 from grader.report.model import Report
+from grader.report.summary import ClassSummary, StudentRow, summarize
 
 
 def csv_header() -> list[str]:
     return ["student_id", "score", "max_score", *PROBLEM_IDS, "diagnoses", "error", "submission_sha256"]
 
 
-def csv_row(report: Report) -> list[str]:
-    by_id = {p.id: f"{p.score:g}" for p in report.problems}
-    diagnoses = ";".join(f"{p.id}={p.diagnosis.id}" for p in report.problems if p.diagnosis)
+def csv_row(row: StudentRow) -> list[str]:
     return [
-        report.student_id or "",
-        f"{report.score:g}",
-        f"{report.max_score:g}",
-        *(by_id.get(pid, "") for pid in PROBLEM_IDS),
-        diagnoses,
-        report.error or "",
-        report.submission_sha256,
+        row.student_id,
+        f"{row.score:g}",
+        f"{row.max_score:g}",
+        *(f"{row.problems[pid]:g}" if pid in row.problems else "" for pid in PROBLEM_IDS),
+        ";".join(f"{pid}={mid}" for pid, mid in row.diagnoses.items()),
+        row.error or "",
+        row.submission_sha256,
     ]
 
 
-def render_csv(reports: list[Report]) -> str:
+def render_summary_csv(summary: ClassSummary) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(csv_header())
-    for r in reports:
-        w.writerow(csv_row(r))
+    w.writerows(csv_row(row) for row in summary.rows)
     return buf.getvalue()
+
+
+def render_csv(reports: list[Report]) -> str:
+    return render_summary_csv(summarize(reports))

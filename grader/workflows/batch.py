@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import threading
 import time
 import traceback
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -21,9 +17,9 @@ from grader import __version__
 from grader.errors import GraderError, SubmissionError
 from grader.report.model import Report
 from grader.report.render import write
-from grader.report.render_csv import csv_header, csv_row
+from grader.report.render_csv import render_summary_csv
+from grader.report.summary import summarize
 from grader.sandbox.runner import Backend, Cancelled
-from grader.scoring.diagnose import describe
 from grader.spec import Spec
 from grader.submission import load_submission
 from grader.workflows.grade import failed_report, grade, grading_cases
@@ -157,7 +153,7 @@ def run_batch(
             f.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         result.interrupted = isinstance(e, (KeyboardInterrupt, Cancelled))
-        write_summary(out, spec)
+        result.summary_csv, result.summary_json = write_summary(out, spec)
         if not result.interrupted:
             raise
         return result
@@ -167,56 +163,17 @@ def run_batch(
 
 
 def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
-    """summary.csv (one row per student) and summary.json (score distribution, common mistakes), from the reports."""
-    rows = [csv_header()]
-    scores: dict[str, list[float]] = defaultdict(list)
-    totals: list[float] = []
-    mistakes: Counter = Counter()
-    errors = 0
+    """summary.csv (one row per student) and summary.json (the ClassSummary model), from the reports in `out`."""
+    reports = []
     for path in sorted(out.glob("*.json")):
         if path.name.startswith("summary"):
             continue
         try:
-            r = Report.model_validate_json(path.read_bytes())
+            reports.append(Report.model_validate_json(path.read_bytes()))
         except (OSError, ValidationError):
             continue
-        rows.append(csv_row(r))
-        totals.append(r.score)
-        errors += r.error is not None
-        for p in r.problems:
-            scores[p.id].append(p.score)
-            if p.diagnosis:
-                mistakes[(p.id, p.diagnosis.id)] += 1
+    summary = summarize(reports, points={p.id: p.points for p in spec.problems})
     csv_path, json_path = out / "summary.csv", out / "summary.json"
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    write(csv_path, buf.getvalue())
-    n = len(totals)
-    summary = {
-        "students": n,
-        "could_not_run": errors,
-        "score": _stats(totals, sum(p.points for p in spec.problems)),
-        "problems": {p.id: _stats(scores[p.id], p.points) for p in spec.problems},
-        "common_mistakes": [
-            {"problem": pid, "mistake": mid, "students": k, "message": describe(mid)[0]}
-            for (pid, mid), k in mistakes.most_common(10)
-        ],
-    }
-    write(json_path, json.dumps(summary, indent=2) + "\n")
+    write(csv_path, render_summary_csv(summary))
+    write(json_path, summary.model_dump_json(indent=2) + "\n")
     return csv_path, json_path
-
-
-def _stats(values: list[float], points: float) -> dict:
-    if not values:
-        return {"mean": None, "median": None, "full": 0, "partial": 0, "zero": 0, "max_score": points}
-    s = sorted(values)
-    mid = len(s) // 2
-    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-    return {
-        "mean": round(sum(s) / len(s), 3),
-        "median": round(median, 3),
-        "full": sum(v >= points for v in s),
-        "partial": sum(0 < v < points for v in s),
-        "zero": sum(v == 0 for v in s),
-        "max_score": points,
-    }

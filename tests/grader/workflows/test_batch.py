@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader.report.model import Report
+from grader.report.summary import ClassSummary
 from grader.spec import Limits, Spec, default_spec
 from grader.workflows.batch import run_batch
 from tests.conftest import harness_processes
@@ -63,6 +64,10 @@ def test_batch_grades_everyone_and_summarises(klass, tmp_path, spec, process_bac
     ].items() or any(m["mistake"] == "conv.dx.unflipped" for m in summary["common_mistakes"])
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 6 and rows[0].startswith("student_id,score")
+    model = ClassSummary.model_validate_json((out / "summary.json").read_text())
+    assert (result.summary_json, result.summary_csv) == (out / "summary.json", out / "summary.csv")
+    assert [r.student_id for r in model.rows] == ["alice", "bob", "carol", "dave", "eve"]
+    assert model.rows[0].score == 100 and model.could_not_run == 2  # dave has no backprop.py, eve hangs at import
 
 
 def test_batch_resumes_and_force_regrades(klass, tmp_path, spec, process_backend):
@@ -95,6 +100,8 @@ def test_interrupt_keeps_finished_reports(klass, tmp_path, spec, process_backend
         on_progress=stop_after_first,
     )
     assert result.interrupted
+    assert result.summary_json == out / "summary.json" and result.summary_csv.exists()
+    assert ClassSummary.model_validate_json(result.summary_json.read_text()).students >= 1
     finished = [p for p in out.glob("*.json") if p.stem != "summary"]
     assert finished and all(Report.model_validate_json(p.read_text()) for p in finished)
     assert not list(out.glob(".*.tmp"))
