@@ -1,5 +1,9 @@
+import atexit
 import os
+import secrets
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +11,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "submissions_example"
 REQUIRE_DOCKER = os.environ.get("PA5_REQUIRE_DOCKER") == "1"
+
+# This session's sandboxes get their job folders under a temp root of its own (the grader puts them under
+# tempfile.gettempdir(), and the CLI tests' subprocesses inherit TMPDIR), so harness_processes() can tell
+# them from another grader's on the same machine by that root's unique name.
+SESSION_TAG = f"pa5-tests-{os.getpid()}-{secrets.token_hex(4)}"
+_system_tmp = tempfile.gettempdir()
+SESSION_TMP = Path(_system_tmp) / SESSION_TAG
+SESSION_TMP.mkdir(mode=0o755)
+SESSION_TMP.chmod(0o755)  # a throwaway sandbox uid must pass through to its job folder
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", _system_tmp)  # pytest's own tmp_path stays where it was
+os.environ["TMPDIR"] = str(SESSION_TMP)
+tempfile.tempdir = None  # forget the cached value, so gettempdir() reads TMPDIR again
+atexit.register(shutil.rmtree, SESSION_TMP, ignore_errors=True)
 
 
 def pytest_addoption(parser):
@@ -22,7 +39,8 @@ def docker_backend():
     try:
         import docker  # noqa: F401
         from grader.errors import SandboxUnavailable
-        from grader.sandbox.docker_backend import DockerBackend, build_image, connect
+        from grader.sandbox.docker_backend import DockerBackend
+        from grader.sandbox.image import build_image, connect
 
         try:
             client = connect()
@@ -65,17 +83,34 @@ def public_cases(spec):
 
 
 def harness_processes() -> list[int]:
-    """Processes running the sandbox harness: after a grade, any of them is a leftover."""
+    """This session's processes running the sandbox harness: after a grade, any of them is a leftover.
+
+    A harness process is this session's when its job folder, which lies under SESSION_TMP, shows in its
+    command line, environment (HOME, TMPDIR), working folder or mounts (a Docker job folder is a bind mount).
+    Its children (a fork bomb, a daemon) inherit all of those. Another grader's harness never matches.
+    """
+    tag = SESSION_TAG.encode()
     found = []
     for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid():
-            try:
-                cmd = Path(f"/proc/{d}/cmdline").read_bytes()
-            except OSError:
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            if b"harness.py" not in Path(f"/proc/{d}/cmdline").read_bytes():
                 continue
-            if b"harness.py" in cmd:
-                found.append(int(d))
+        except OSError:
+            continue
+        if any(tag in _proc_read(d, what) for what in ("cmdline", "environ", "cwd", "mountinfo")):
+            found.append(int(d))
     return found
+
+
+def _proc_read(pid: str, what: str) -> bytes:
+    try:
+        if what == "cwd":
+            return os.fsencode(os.readlink(f"/proc/{pid}/cwd"))
+        return Path(f"/proc/{pid}/{what}").read_bytes()
+    except OSError:  # gone, or not ours to read
+        return b""
 
 
 sys.path.insert(0, str(ROOT))
