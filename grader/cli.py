@@ -14,9 +14,11 @@ import click
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.report.render import FORMATS
+from grader.sandbox.image import IMAGE, OFFLINE_BASE
+from grader.sandbox.select import BACKENDS
 
 ISSUES_URL = "the pa5-grader issue tracker (give the log file named here)"
-FORMATS = ("text", "json", "junit", "gradescope")
 
 
 class Failure(click.ClickException):
@@ -85,7 +87,7 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _emit(report, fmt: str, output: str | None, hidden_visibility: str = "after_due_date") -> None:
+def _emit(report, fmt: str, output: str | None, *, hidden_visibility: str) -> None:
     from grader.report import render
 
     text = render.render(report, "text", color=_color())
@@ -119,7 +121,7 @@ def cli():
 )
 @click.option(
     "--sandbox",
-    type=click.Choice(["process", "docker"]),
+    type=click.Choice(BACKENDS),
     default="process",
     show_default=True,
     help="Where student code runs. 'process' is not isolated: self-tests only.",
@@ -138,14 +140,13 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path):
     from grader.sandbox.select import make_backend
 
     with make_backend(sandbox) as backend:
-        if hasattr(backend, "prestart"):
-            backend.prestart()  # its numpy import overlaps ours from here on
+        backend.prestart()  # its numpy import overlaps ours from here on
         from grader.spec import load_spec
         from grader.workflows.grade import check as run_check
 
         spec = load_spec(spec_path)
         report = run_check(submission=submission, spec=spec, backend=backend, cases_dir=cases_dir)
-    _emit(report, fmt, output)
+    _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)
 
 
@@ -154,7 +155,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path):
 @click.option("--student-id", required=True, help="Student id; seeds this student's hidden cases.")
 @click.option(
     "--sandbox",
-    type=click.Choice(["process", "docker"]),
+    type=click.Choice(BACKENDS),
     default="docker",
     show_default=True,
     help="Where student code runs. Grades of untrusted code belong in docker.",
@@ -195,7 +196,7 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     help="Submissions graded at once.",
 )
 @click.option("--force", is_flag=True, help="Regrade even submissions whose report is up to date.")
-@click.option("--sandbox", type=click.Choice(["process", "docker"]), default="docker", show_default=True)
+@click.option("--sandbox", type=click.Choice(BACKENDS), default="docker", show_default=True)
 @secret_options
 @spec_option
 @edge
@@ -279,9 +280,9 @@ def image():
 
 @image.command("build")
 @click.option(
-    "--base", default=None, help="Base image (default: pa5-grader-base:bookworm if present, else python:3.11-slim)."
+    "--base", default=None, help=f"Base image (default: {OFFLINE_BASE} if present, else the Dockerfile's default)."
 )
-@click.option("--tag", default="pa5-grader-runner:latest", show_default=True)
+@click.option("--tag", default=IMAGE, show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
 @edge
 def image_build(base, tag, quiet):
@@ -291,7 +292,7 @@ def image_build(base, tag, quiet):
     Example (offline, no registry):
       docker/build-base-image.sh && pa5-grader image build
     """
-    from grader.sandbox.docker_backend import build_image
+    from grader.sandbox.image import build_image
 
     used = build_image(tag=tag, base=base, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
     click.echo(f"built {tag} from {used}")

@@ -7,39 +7,35 @@ killed to the last and its stray files swept.
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
 import resource
 import secrets
 import shutil
-import site
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.sandbox import reaper
-from grader.sandbox.exits import describe_signal_exit, jobs_root, new_job_dir
+from grader.sandbox.exits import describe_signal_exit
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, sandbox_env
+from grader.sandbox.siteview import site_view
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
     from grader.spec import Limits
 
 UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
-PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS to run correctly on some CPUs
 
 _slots: set[int] = set()
 _slots_lock = threading.Lock()
 _checked_python: dict[tuple[str, int], str] = {}
-TOKEN_VAR = reaper.TOKEN_VAR
 
 
 class ProcessAttempt:
-    def __init__(self, proc: subprocess.Popen, memory_mb: int):
-        self.proc, self.memory_mb = proc, memory_mb
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
         self.reader: threading.Thread | None = None
 
     def poll(self, timeout: float) -> int | None:
@@ -52,7 +48,7 @@ class ProcessAttempt:
         reaper.killpg(self.proc.pid)
 
     def describe_exit(self, code: int) -> str:
-        return describe_signal_exit(code, self.memory_mb)
+        return describe_signal_exit(code)
 
 
 class ProcessBackend:
@@ -103,21 +99,9 @@ class ProcessBackend:
         if self._warm is not None or self.drop:
             return
         job = new_job_dir()
-        for d in ("out", "work", "tmp"):
-            (job / d).mkdir()
-        shutil.copyfile(Path(__file__).with_name("harness.py"), job / "harness.py")
+        shutil.copyfile(HARNESS, job / "harness.py")
         token = secrets.token_hex(16)
-        cmd = [
-            self.python,
-            "-I",
-            "-S",
-            "-B",
-            "-u",
-            str(job / "harness.py"),
-            "--await-job",
-            "--path",
-            *site_view(self.python),
-        ]
+        cmd = harness_argv(self.python, str(job / "harness.py"), str(job), None, site_view(self.python))
         proc = _spawn(cmd, job, token, None, preexec=None, stdin=subprocess.PIPE)
         self._warm = _Warm(job, proc, token)
 
@@ -154,26 +138,12 @@ def _allocate() -> int:
     return UID_BASE + slot
 
 
-def _sandbox_env(job: Path, token: str) -> dict:
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(job / "work"),
-        "TMPDIR": str(job / "tmp"),
-        "LANG": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        TOKEN_VAR: token,
-    }
-    return env | {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
-
-
 def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     return subprocess.Popen(
         cmd,
         cwd=job / "work",
-        env=_sandbox_env(job, token),
+        env=sandbox_env(job=str(job), tmp=str(job / "tmp"), token=token),
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -196,25 +166,15 @@ class ProcessSession:
             for which, pair in _rlimits(limits):
                 resource.prlimit(proc.pid, which, pair)
             try:
-                proc.stdin.write(json.dumps({"job": str(self.job), "calls": calls}).encode() + b"\n")
+                proc.stdin.write(job_request(str(self.job), calls))
                 proc.stdin.close()
             except BrokenPipeError:
                 pass  # it died while waiting; the runner will see it exit
         else:
-            cmd = [
-                self.python,
-                "-I",
-                "-S",
-                "-B",
-                "-u",
-                str(self.job / "harness.py"),
-                str(self.job),
-                "--calls",
-                ",".join(map(str, calls)),
-            ]
-            cmd += ["--path", *site_view(self.python)]
+            harness = str(self.job / "harness.py")
+            cmd = harness_argv(self.python, harness, str(self.job), calls, site_view(self.python))
             proc = _spawn(cmd, self.job, self.token, self.uid, preexec=_limiter(limits))
-        attempt = ProcessAttempt(proc, limits.memory_mb)
+        attempt = ProcessAttempt(proc)
         attempt.reader = capture.drain(proc.stdout)
         return attempt
 
@@ -245,52 +205,6 @@ class ProcessSession:
 def _release(uid: int) -> None:
     with _slots_lock:
         _slots.discard(uid - UID_BASE)
-
-
-# The submission contract allows numpy, scipy and the standard library; the view holds just those
-# (with the shared libraries their wheels vendor in numpy.libs and scipy.libs).
-ALLOWED = ("numpy", "scipy")
-_views: dict[str, list[str]] = {}
-_views_lock = threading.Lock()
-
-
-def site_view(python: str) -> list[str]:
-    """Folders holding links to `python`'s numpy and scipy, and nothing else of its site-packages.
-
-    The harness runs with -S (no site, so no .pth hooks such as editable installs) and sees only these,
-    so `import reference` and `import grader` fail even when the grader is installed in that Python.
-    """
-    with _views_lock:
-        if python not in _views:
-            _views[python] = _build_view(python)
-        return _views[python]
-
-
-def _site_dirs(python: str) -> list[str]:
-    if python == sys.executable:
-        return [p for p in site.getsitepackages() if os.path.isdir(p)]  # our own Python: no need to start another
-    probe = "import json, site; print(json.dumps(site.getsitepackages()))"
-    r = subprocess.run(
-        [python, "-I", "-c", probe], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
-    )
-    return [p for p in json.loads(r.stdout or "[]") if os.path.isdir(p)]
-
-
-def _build_view(python: str) -> list[str]:
-    sites = _site_dirs(python)
-    view_root = Path(tempfile.mkdtemp(prefix="site-", dir=jobs_root()))
-    view_root.chmod(0o755)
-    atexit.register(shutil.rmtree, view_root, True)
-    views = []
-    for i, site_dir in enumerate(sites):
-        view = view_root / str(i)
-        view.mkdir(mode=0o755)
-        for name in ALLOWED:
-            for entry in (name, f"{name}.libs"):
-                if os.path.isdir(os.path.join(site_dir, entry)):
-                    os.symlink(os.path.join(site_dir, entry), view / entry)
-        views.append(str(view))
-    return views
 
 
 def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from grader.arrays import UnsafeArrayFile, read_npz, write_npz
 from grader.cases.model import Case
 from grader.contract import ARGUMENTS, FUNCTIONS, INT_ARGUMENTS, N_OUTPUTS
+from grader.sandbox.launch import HARNESS, JOB_DIRS
 from grader.submission import MODULE, Submission, copy_into
 
-HARNESS = Path(__file__).with_name("harness.py")
 MAX_STATUS_BYTES = 64 << 10
 MAX_PROGRESS_BYTES = 1 << 20
 MAX_OUTPUT_ELEMENTS = 1 << 20
@@ -55,8 +55,8 @@ def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
         calls.append({"function": FUNCTIONS[c.layer], "args": names, "ints": ints, "n_outputs": N_OUTPUTS[c.layer]})
     write_npz(job / "inputs.npz", inputs)
     (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls}), encoding="utf-8")
-    for d in ("out", "work", "tmp"):
-        (job / d).mkdir(exist_ok=True)  # a prestarted sandbox made them already
+    for d in JOB_DIRS:
+        (job / d).mkdir(exist_ok=True)  # new_job_dir made them already; a bare folder (tests) has not
 
 
 def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:

@@ -7,8 +7,9 @@ import shutil
 import signal
 import time
 
+from grader.sandbox.launch import TOKEN_VAR
+
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
-TOKEN_VAR = "PA5_SANDBOX_TOKEN"
 
 
 def killpg(pid: int) -> None:

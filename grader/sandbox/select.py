@@ -13,7 +13,8 @@ def make_backend(name: str, *, python: str | None = None, image: str | None = No
 
         return ProcessBackend(python=python)
     if name == "docker":
-        from grader.sandbox.docker_backend import IMAGE, DockerBackend
+        from grader.sandbox.docker_backend import DockerBackend
+        from grader.sandbox.image import IMAGE
 
         return DockerBackend(image=image or IMAGE)
     raise GraderError(f"unknown sandbox {name!r}: choose one of {', '.join(BACKENDS)}")

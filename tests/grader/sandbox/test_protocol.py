@@ -146,7 +146,7 @@ def test_leftover_containers_of_dead_graders_are_swept(docker_backend):
 
 @pytest.mark.docker
 def test_image_build_from_two_files(docker_backend):
-    from grader.sandbox.docker_backend import HARNESS_LABEL, build_image, harness_digest
+    from grader.sandbox.image import HARNESS_LABEL, build_image, harness_digest
 
     tag = "pa5-grader-runner:test-build"
     try:

@@ -1,0 +1,73 @@
+"""The launch recipe every backend follows: job folders, the harness command line, the sandbox environment.
+
+Stdlib only: a backend starts its sandbox before the grader's heavy imports (protocol.py pulls in numpy
+and pydantic, about 0.5 s cold), so that the sandbox's own numpy import overlaps them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from grader.errors import GraderError
+
+HARNESS = Path(__file__).with_name("harness.py")
+# The only folders of a job the sandbox writes to: its results, its working folder, its TMPDIR.
+JOB_DIRS = ("out", "work", "tmp")
+TOKEN_VAR = "PA5_SANDBOX_TOKEN"  # marks a sandbox's processes when they share the grader's uid
+PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS to run correctly on some CPUs
+
+
+def jobs_root() -> Path:
+    """A folder of the grader's own for job folders, so nothing in it is taken for a sandbox's stray file."""
+    root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o711)
+    except FileExistsError:
+        st = root.lstat()
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            raise GraderError(f"{root} exists but is not a folder of this user's; remove it") from None
+    root.chmod(0o711)  # the sandbox user may pass through to its own job folder, not list the others
+    return root
+
+
+def new_job_dir() -> Path:
+    """A fresh job folder inside the grader's own jobs folder, with the folders the sandbox writes to."""
+    job = Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
+    for d in JOB_DIRS:
+        (job / d).mkdir()
+    return job
+
+
+def harness_argv(python: str, harness: str, job: str, calls: list[int] | None, site: list[str]) -> list[str]:
+    """The harness command line: run `calls` of `job`, or with calls=None wait for the job on stdin.
+
+    -I -S: no user site, no site module (so no .pth hooks); sys.path gets only `site` after --path.
+    """
+    head = [python, "-I", "-S", "-B", "-u", harness]
+    run = ["--await-job"] if calls is None else [job, "--calls", ",".join(map(str, calls))]
+    return [*head, *run, "--path", *site]
+
+
+def job_request(job: str, calls: list[int]) -> bytes:
+    """The line an awaiting harness (`--await-job`) reads on stdin."""
+    return json.dumps({"job": job, "calls": calls}).encode() + b"\n"
+
+
+def sandbox_env(*, job: str, tmp: str, token: str | None = None) -> dict[str, str]:
+    """The sandbox's whole environment: nothing of the grader's passes but OpenBLAS's CPU hints."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": f"{job}/work",
+        "TMPDIR": tmp,
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    if token:
+        env[TOKEN_VAR] = token
+    return env | {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
