@@ -355,3 +355,8 @@ def gradescope_run(root):
     from grader.workflows.gradescope_run import run_in_gradescope
 
     run_in_gradescope(root=Path(root))
+
+
+from grader.cli_service import register  # noqa: E402 - the service's commands reuse the helpers above
+
+register(cli)

@@ -1,0 +1,174 @@
+"""The service's commands (`admin init`, `admin students`, `serve`, `submit`), added to the main CLI by register()."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from grader.cli import edge, output_options, secret_options, spec_option
+from grader.sandbox.select import BACKENDS
+from grader.service.settings import DEFAULT_SANDBOX
+
+data_option = click.option(
+    "--data", "data_dir", required=True, type=click.Path(file_okay=False), help="The service's data folder."
+)
+database_option = click.option(
+    "--database", "database_url", default=None, help="SQLAlchemy database URL (default: sqlite:///DATA/pa5.db)."
+)
+
+
+@click.group()
+def admin():
+    """Set up a service: its data folder, database, secret and tokens."""
+
+
+@admin.command("init")
+@data_option
+@database_option
+@click.option("--secret-file", type=click.Path(dir_okay=False), default=None, help="Use this secret, not a new one.")
+@edge
+def admin_init(data_dir, database_url, secret_file):
+    """Make DATA, the database and a grading secret (0600); print a new instructor token once.
+
+    \b
+    Example:
+      pa5-grader admin init --data /srv/pa5
+    """
+    from grader.service.admin import init
+
+    token, secret = init(
+        data_dir=Path(data_dir), secret_file=secret_file and Path(secret_file), database_url=database_url
+    )
+    click.echo(f"data folder {data_dir} ready; grading secret in {secret} (keep it: it fixes the hidden cases)")
+    click.echo("instructor token (shown once, stored only hashed; keep it private):", err=True)
+    click.echo(token)
+
+
+@admin.command("students")
+@data_option
+@database_option
+@click.argument("roster", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False), help="Where to write student_id,token."
+)
+@click.option("--rotate", is_flag=True, help="Issue new tokens to everyone on the roster; old ones stop working.")
+@edge
+def admin_students(data_dir, database_url, roster, out_file, rotate):
+    """Issue tokens to the students of ROSTER (a CSV with a student_id column) and write them to --out (0600).
+
+    Re-running keeps the tokens already in --out; new students get new ones.
+
+    \b
+    Example:
+      pa5-grader admin students --data /srv/pa5 roster.csv --out TOKENS.csv
+    """
+    from grader.service.admin import open_store, students
+
+    store = open_store(Path(data_dir), database_url)
+    r = students(store=store, roster=Path(roster), out=Path(out_file), rotate=rotate)
+    click.echo(f"wrote {r.out}: {r.issued} new token(s), {r.kept} kept")
+
+
+@click.command()
+@data_option
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--public", is_flag=True, help="Allow a non-loopback --host (behind a TLS reverse proxy).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(0, 64), help="Submissions graded at once.")
+@click.option(
+    "--sandbox",
+    type=click.Choice(BACKENDS),
+    default=DEFAULT_SANDBOX,
+    show_default=True,
+    help="Where student code runs; 'process' is not isolated and is used only when asked for.",
+)
+@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@secret_options
+@spec_option
+@edge
+def serve(
+    data_dir,
+    database_url,
+    host,
+    port,
+    public,
+    workers,
+    sandbox,
+    lease_seconds,
+    secret_file,
+    insecure_default_secret,
+    spec_path,
+):
+    """Run the grading service: the HTTP API, the web pages and a pool of workers.
+
+    \b
+    Example:
+      pa5-grader serve --data /srv/pa5 --port 8000 --workers 2
+    """
+    from grader.service.serve import serve as run_serve
+    from grader.service.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        data_dir=Path(data_dir),
+        database_url=database_url,
+        sandbox=sandbox,
+        workers=workers,
+        spec_path=spec_path,
+        secret_file=secret_file,
+        insecure_default_secret=insecure_default_secret,
+        lease_seconds=lease_seconds,
+        recovery_seconds=min(5.0, lease_seconds / 2),
+    )
+
+    def ready(backend):
+        click.echo(
+            f"pa5-grader service on http://{host}:{port} (sandbox {backend.name}, {workers} worker(s)); "
+            f"data in {data_dir}; API docs at /docs",
+            err=True,
+        )
+
+    run_serve(settings=settings, host=host, port=port, public=public, on_ready=ready)
+
+
+@click.command()
+@click.argument("submission", type=click.Path())
+@click.option("--server", required=True, help="The service's URL, e.g. http://127.0.0.1:8000.")
+@click.option("--token", default=None, help="Your token (else $PA5_GRADER_TOKEN).")
+@click.option("--wait", is_flag=True, help="Wait for the report; exit 0 if every case passes, 1 if not, 2 on error.")
+@click.option("--timeout", default=600.0, show_default=True, type=click.FloatRange(1), help="Seconds --wait waits.")
+@output_options
+@edge
+def submit(submission, server, token, wait, timeout, fmt, output):
+    """Upload SUBMISSION (a folder with backprop.py, or a .py file) to a grading service.
+
+    \b
+    Example:
+      pa5-grader submit my_pa5/ --server https://pa5.example.edu --token $TOKEN --wait --format junit -o results.xml
+    """
+    from grader.report.render import write
+    from grader.service.client import submit as run_submit
+
+    def show(state):
+        where = f" (position {state['queue_position']})" if state.get("queue_position") else ""
+        click.echo(f"submission {state['id']}: {state['status']}{where}", err=True)
+
+    outcome = run_submit(
+        path=Path(submission), server=server, token=token, wait=wait, fmt=fmt, timeout=timeout, on_status=show
+    )
+    if outcome.report_text is not None:
+        if output:
+            write(Path(output), outcome.report_text)
+            click.echo(f"{fmt} report written to {output}", err=True)
+        else:
+            click.echo(outcome.report_text, nl=False)
+    click.echo(outcome.message, err=True)
+    sys.exit(outcome.exit_code)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(admin)
+    cli.add_command(serve)
+    cli.add_command(submit)

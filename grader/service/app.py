@@ -1,0 +1,136 @@
+"""The FastAPI application: the API and the pages, security headers, a body limit, and the dispatcher's lifetime."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.formparsers import MultiPartParser
+
+from grader import __version__
+from grader.service import api, auth
+from grader.service.dispatch import Dispatcher, NullDispatcher
+from grader.service.settings import ServiceSettings
+from grader.service.store import Store
+from grader.spec import Spec, load_spec
+
+log = logging.getLogger("pa5-grader.service")
+MULTIPART_SLACK = 64 << 10  # form boundaries and headers around the file
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# FastAPI's /docs page loads Swagger UI from a CDN and runs it inline.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit (413) while they arrive, before anything is parsed or spooled."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, receive, send)
+        total = 0
+
+        async def limited():
+            nonlocal total
+            message = await receive()
+            total += len(message.get("body", b""))
+            if total > self.limit:
+                raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self) -> str:
+        return f"the request is larger than {self.limit - MULTIPART_SLACK} bytes, the upload limit"
+
+    async def _refuse(self, scope, receive, send):
+        body = json.dumps({"detail": self._message()}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    store: Store | None = None,
+    dispatcher: Dispatcher | None = None,
+    spec: Spec | None = None,
+) -> FastAPI:
+    """The service over settings.data_dir; without a dispatcher it accepts and shows but grades nothing."""
+    store = store or Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
+    dispatcher = dispatcher or NullDispatcher()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
+    app = FastAPI(
+        title="pa5-grader service",
+        version=__version__,
+        description="Submit PA5 solutions, read their reports; instructors see the class. "
+        "Send `Authorization: Bearer TOKEN`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.dispatcher = dispatcher
+    app.state.spec = spec or load_spec(settings.spec_path)
+    app.state.session_key = auth.load_session_key(settings.data_dir)
+    # Keep a whole upload in memory while it is parsed: Starlette would spool a larger file to the system /tmp.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.upload_max_bytes + MULTIPART_SLACK)
+
+    app.include_router(api.router)
+    if importlib.util.find_spec("grader.service.pages") is None:
+        log.warning("the web pages are not installed here (grader/service/pages.py); serving the API only")
+    else:
+        from grader.service import pages
+
+        app.include_router(pages.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"detail": f"invalid request: {where}"}, status_code=422)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.middleware("http")(auth.csrf_cookie)
+    app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + MULTIPART_SLACK)
+    return app

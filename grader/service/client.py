@@ -1,0 +1,122 @@
+"""The `submit` client: upload a submission to a service, optionally wait for its report, exit as `check` does."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from grader.errors import GraderError
+from grader.report.model import Report
+from grader.submission import load_submission
+
+TOKEN_ENV = "PA5_GRADER_TOKEN"
+
+
+class ServiceError(GraderError):
+    """The service refused the request or could not be reached."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    submission_id: int
+    status: str
+    exit_code: int  # 0 every case passes, 1 some case fails, 2 no report (error)
+    report_text: str | None  # the report in the format asked for, when waited for
+    message: str
+
+
+def pack(path: Path) -> tuple[str, bytes]:
+    """A .py file as is, or a folder as a zip of the files `pa5-grader grade` would read from it."""
+    sub = load_submission(path)
+    if path.is_file():
+        return path.name, sub.files[0][1]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel, data in sub.files:
+            zf.writestr(rel, data)
+    return f"{path.resolve().name or 'submission'}.zip", buf.getvalue()
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        detail = r.json().get("detail")
+    except ValueError:
+        detail = r.text[:300]
+    return f"{r.status_code}: {detail}"
+
+
+def submit(
+    *,
+    path: Path,
+    server: str,
+    token: str | None,
+    wait: bool,
+    fmt: str = "text",
+    timeout: float = 600.0,
+    poll: float = 0.5,
+    on_status: Callable[[dict], None] = lambda s: None,
+) -> Outcome:
+    """Upload; with wait, poll until the submission ends and fetch its report in fmt."""
+    token = token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise ServiceError(f"no token: pass --token TOKEN or set {TOKEN_ENV}")
+    name, data = pack(path)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=60.0) as http:
+        try:
+            r = http.post("/api/submissions", files={"file": (name, data)})
+        except httpx.HTTPError as e:
+            raise ServiceError(f"cannot reach the service at {server}: {e}") from None
+        if r.status_code == 429:
+            raise ServiceError(f"not accepted: {_detail(r)} (Retry-After {r.headers.get('retry-after', '?')} s)")
+        if r.status_code != 202:
+            raise ServiceError(f"not accepted: {_detail(r)}")
+        sid = r.json()["id"]
+        if not wait:
+            return Outcome(sid, "queued", 0, None, f"submission {sid} queued at position {r.json()['queue_position']}")
+        state = _wait(http, sid, timeout, poll, on_status)
+        if state["status"] != "done":
+            why = "a newer submission replaced it" if state["status"] == "superseded" else state.get("error") or ""
+            return Outcome(sid, state["status"], 2, None, f"submission {sid} {state['status']}: {why}".rstrip(": "))
+        report = Report.model_validate(state["report"])
+        text = report_text(http, sid, fmt)
+    code = 0 if report.passed else 1
+    return Outcome(sid, "done", code, text, f"submission {sid} graded: {report.score:g} / {report.max_score:g}")
+
+
+def _wait(http: httpx.Client, sid: int, timeout: float, poll: float, on_status) -> dict:
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            r = http.get(f"/api/submissions/{sid}")
+        except httpx.HTTPError as e:  # the service may be restarting; the submission is in its database
+            r, err = None, e
+        if r is not None:
+            if r.status_code != 200:
+                raise ServiceError(f"cannot read submission {sid}: {_detail(r)}")
+            state = r.json()
+            if (state["status"], state["queue_position"]) != last:
+                last = (state["status"], state["queue_position"])
+                on_status(state)
+            if state["status"] in ("done", "failed", "superseded"):
+                return state
+        if time.monotonic() > deadline:
+            why = f" (last error: {err})" if r is None else ""
+            raise ServiceError(f"submission {sid} was not graded within {timeout:g} s{why}; it stays queued")
+        time.sleep(poll)
+        poll = min(poll * 1.5, 5.0)
+
+
+def report_text(http: httpx.Client, sid: int, fmt: str) -> str:
+    r = http.get(f"/api/submissions/{sid}/report", params={"format": fmt})
+    if r.status_code != 200:
+        raise ServiceError(f"cannot read the report of submission {sid}: {_detail(r)}")
+    return r.text

@@ -1,0 +1,114 @@
+"""The service's tables as SQLAlchemy 2 typed models, and the engine that opens them (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: SQLite drops time zones, so every stored time is UTC without one, on every database."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Token(Base):
+    """A bearer token, stored only as its sha256; one per student, any number for instructors."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # instructor | student
+    student_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class Submission(Base):
+    """An accepted upload: its files as a normalized zip, written in the same transaction as its job."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(128), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    files_zip: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # that of its latest job
+
+
+class Job(Base):
+    """One grading of one submission; the row is the truth, workers hold it by a lease."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # new | regrade
+    priority: Mapped[int] = mapped_column(Integer)  # lower runs first: new submissions before regrades
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running done failed superseded
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+
+    __table_args__ = (Index("ix_jobs_claim", "status", "priority", "created_at", "id"),)
+
+
+class Report(Base):
+    """The current report of a submission: a regrade replaces it, so there is never more than one."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    score: Mapped[float] = mapped_column(Float)
+    report_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("submission_id", name="uq_reports_submission"),)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; on SQLite, write transactions take the write lock at BEGIN so concurrent claims queue, not fail."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; IMMEDIATE waits instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    Base.metadata.create_all(engine)

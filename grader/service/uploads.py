@@ -1,0 +1,169 @@
+"""Checking an uploaded .py or .zip before it is accepted, and the normalized zip it is stored as.
+
+Nothing here runs student code: Python files are compile()d to catch syntax and encoding errors, never executed.
+Files are only ever written under the data folder's tmp/.
+"""
+
+from __future__ import annotations
+
+import io
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from grader.errors import GraderError
+from grader.submission import MODULE, SKIP_DIRS, load_submission
+
+IGNORED = ("__MACOSX/", ".DS_Store")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # normalized zips do not depend on when or where they were made
+
+
+class UploadRejected(GraderError):
+    """An upload the service will not accept; status is the HTTP code the API answers with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Accepted:
+    filename: str
+    files_zip: bytes
+    sha256: str  # the digest `pa5-grader grade` would report for the same files
+    files: int
+
+
+def check_upload(
+    *, filename: str, data: bytes, tmp_dir: Path, max_bytes: int, max_members: int, max_unpacked: int
+) -> Accepted:
+    """Validate an upload and return it as a normalized zip with its submission digest; raise UploadRejected."""
+    name = PurePosixPath((filename or "").replace("\\", "/")).name
+    if len(data) > max_bytes:
+        raise UploadRejected(413, f"the upload is {len(data)} bytes; the limit is {max_bytes} bytes")
+    if not data:
+        raise UploadRejected(400, "the upload is empty")
+    if name.endswith(".py"):
+        files = {f"{MODULE}.py": data}
+    elif name.endswith(".zip") or data[:4] == b"PK\x03\x04":
+        files = _read_zip(data, max_members=max_members, max_unpacked=max_unpacked)
+    else:
+        raise UploadRejected(
+            400, f"upload a .py file or a .zip of your submission folder, not {name or 'a nameless file'}"
+        )
+    for rel, content in files.items():
+        if rel.endswith(".py"):
+            _check_python(rel, content)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="upload-") as d:
+        folder = Path(d) / "submission"
+        unpack_files(pack_files(files), folder)
+        sub = load_submission(folder)  # the same reading, and digest, as `pa5-grader grade`
+    return Accepted(filename=name, files_zip=pack_files(dict(sub.files)), sha256=sub.sha256, files=len(sub.files))
+
+
+def _read_zip(data: bytes, *, max_members: int, max_unpacked: int) -> dict[str, bytes]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as e:
+        raise UploadRejected(400, f"the upload is not a readable zip file ({e})") from None
+    if len(infos) > max_members:
+        raise UploadRejected(413, f"the zip has {len(infos)} entries; the limit is {max_members}")
+    declared = sum(i.file_size for i in infos)
+    if declared > max_unpacked:
+        raise UploadRejected(413, f"the zip unpacks to {declared} bytes; the limit is {max_unpacked} bytes")
+    files: dict[str, bytes] = {}
+    total = 0
+    for info in infos:
+        raw = info.filename
+        path = _safe_path(raw)
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind == stat.S_IFLNK:
+            raise UploadRejected(422, f"the zip holds a symbolic link ({raw}); zip the files themselves")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise UploadRejected(422, f"the zip holds {raw}, which is not a regular file")
+        if info.is_dir() or raw.startswith(IGNORED) or PurePosixPath(raw).name in IGNORED:
+            continue
+        if any(part in SKIP_DIRS for part in path.parts[:-1]):
+            continue
+        if info.flag_bits & 0x1:
+            raise UploadRejected(422, f"{raw} in the zip is encrypted")
+        try:
+            with zf.open(info) as f:
+                content = f.read(max_unpacked - total + 1)  # headers can lie about sizes; the bytes cannot
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as e:
+            raise UploadRejected(400, f"cannot read {raw} from the zip ({e})") from None
+        total += len(content)
+        if total > max_unpacked:
+            raise UploadRejected(413, f"the zip unpacks to more than {max_unpacked} bytes")
+        key = path.as_posix()
+        if key in files:
+            raise UploadRejected(422, f"the zip holds {key} twice")
+        files[key] = content
+    return _root_folder(files)
+
+
+def _safe_path(raw: str) -> PurePosixPath:
+    name = raw.replace("\\", "/")
+    if "\0" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        raise UploadRejected(422, f"the zip holds an absolute path ({raw}); zip your folder with relative paths")
+    path = PurePosixPath(name)
+    if ".." in path.parts:
+        raise UploadRejected(422, f"the zip holds a path leaving its folder ({raw})")
+    return path
+
+
+def _root_folder(files: dict[str, bytes]) -> dict[str, bytes]:
+    """backprop.py at the top of the zip, or inside its one top-level folder (zipping `my_pa5/` gives that)."""
+    if f"{MODULE}.py" in files:
+        return files
+    tops = {k.split("/", 1)[0] for k in files}
+    if len(tops) == 1 and all("/" in k for k in files):
+        top = tops.pop()
+        inner = {k[len(top) + 1 :]: v for k, v in files.items()}
+        if f"{MODULE}.py" in inner:
+            return inner
+    found = sorted(k for k in files if k.endswith(".py"))[:5]
+    hint = f" (found: {', '.join(found)})" if found else " (it holds no .py file)"
+    raise UploadRejected(422, f"the zip has no {MODULE}.py at its top or in its one folder{hint}")
+
+
+def _check_python(rel: str, content: bytes) -> None:
+    try:
+        source = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UploadRejected(422, f"{rel} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    try:
+        compile(source, rel, "exec", dont_inherit=True)
+    except SyntaxError as e:
+        raise UploadRejected(422, f"{rel} is not valid Python: {e.msg} (line {e.lineno})") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise UploadRejected(422, f"{rel} is not valid Python: {e.__class__.__name__}") from None
+
+
+def pack_files(files: dict[str, bytes]) -> bytes:
+    """A deterministic zip of (relative path -> bytes): sorted, fixed times, regular files only."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(files):
+            info = zipfile.ZipInfo(rel, FIXED_TIME)
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, files[rel])
+    return buf.getvalue()
+
+
+def unpack_files(files_zip: bytes, dest: Path) -> None:
+    """Write a normalized zip's files under dest (which must not exist), refusing any path that leaves it."""
+    dest.mkdir(mode=0o755)
+    root = dest.resolve()
+    with zipfile.ZipFile(io.BytesIO(files_zip)) as zf:
+        for info in zf.infolist():
+            target = (dest / _safe_path(info.filename)).resolve()
+            if root not in target.parents:
+                raise UploadRejected(422, f"refusing to write {info.filename} outside the submission folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(info))
