@@ -1,0 +1,110 @@
+"""A real service for tests: a data folder made by `admin init`, tokens, and uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import csv
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from grader.service import admin
+from grader.service.app import create_app
+from grader.service.dispatch import EmbeddedDispatcher
+from grader.service.settings import ServiceSettings
+from grader.service.store import Store
+from grader.spec import default_spec
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "submissions_example"
+STUDENTS = ("alice", "bob", "carol", "dave")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    """A data folder with an instructor token and one token per student in STUDENTS."""
+
+    data: Path
+    instructor: str
+    tokens: dict[str, str]
+    secret: bytes
+    url: str = ""
+    store: Store | None = None
+    settings: ServiceSettings | None = None
+    server: uvicorn.Server | None = field(default=None, repr=False)
+
+    def client(self, who: str | None = None, **kw) -> httpx.Client:
+        token = self.instructor if who == "instructor" else self.tokens.get(who or "", None)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, **kw)
+
+    def wait_done(self, submission_id: int, timeout: float = 120.0) -> dict:
+        with self.client("instructor") as c:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                state = c.get(f"/api/submissions/{submission_id}").json()
+                if state["status"] in ("done", "failed", "superseded"):
+                    return state
+                time.sleep(0.1)
+        raise AssertionError(f"submission {submission_id} still {state['status']} after {timeout} s")
+
+
+def make_data(tmp: Path, students=STUDENTS) -> Service:
+    data = tmp / "data"
+    instructor, secret_path = admin.init(data_dir=data)
+    roster = tmp / "roster.csv"
+    roster.write_text("student_id\n" + "\n".join(students) + "\n")
+    store = admin.open_store(data, None)
+    admin.students(store=store, roster=roster, out=tmp / "TOKENS.csv")
+    with (tmp / "TOKENS.csv").open() as f:
+        tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
+    return Service(data=data, instructor=instructor, tokens=tokens, secret=secret_path.read_bytes().strip())
+
+
+@contextmanager
+def running(service: Service, *, workers: int = 0, backend=None, **overrides):
+    """Serve the data folder over real HTTP in this process; workers > 0 grade with the given backend."""
+    settings = ServiceSettings(data_dir=service.data, sandbox="process", workers=workers, **overrides)
+    store = Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
+    spec = default_spec()
+    dispatcher = None
+    if workers:
+        dispatcher = EmbeddedDispatcher(
+            store=store,
+            backend=backend,
+            spec=spec,
+            secret=service.secret,
+            tmp_dir=settings.tmp_dir,
+            workers=workers,
+            lease_seconds=settings.lease_seconds,
+            recovery_seconds=settings.recovery_seconds,
+            poll_seconds=0.2,
+        )
+    app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    service.url, service.store, service.settings, service.server = f"http://127.0.0.1:{port}", store, settings, server
+    try:
+        yield service
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        store.engine.dispose()
