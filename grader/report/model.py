@@ -24,6 +24,7 @@ class CaseReport(_Model):
     id: str = Field(description="Case id, e.g. conv-p03 (public) or conv-h07 (hidden).")
     hidden: bool = Field(description="Hidden cases never show expected values.")
     tags: list[str] = Field(description="What the case exercises, e.g. nonsquare, large-logits.")
+    shapes: dict[str, list[int]] = Field(default_factory=dict, description="Shape of each array input, by name.")
     status: Status = Field(description="How the case ended.")
     weight: float = Field(description="Weight in the problem's partial credit.")
     points: float = Field(0.0, description="Points this case earned: max_points if it passed, else 0.")
@@ -40,6 +41,8 @@ class Diagnosis(_Model):
     id: str = Field(description="Mistake id from the catalogue.")
     message: str = Field(description="What the student did, in words they can act on.")
     section: str = Field(description="Part of the assignment to reread.")
+    explains: int = Field(0, description="How many of the problem's failing cases this mistake explains.")
+    failing: int = Field(0, description="How many of the problem's cases fail; explains is more than half of it.")
 
 
 class ProblemReport(_Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from grader.report.model import CaseReport, ProblemReport, Report
+from grader.report.model import CaseReport, Diagnosis, ProblemReport, Report
 
 
 def render_gradescope(
@@ -26,7 +26,7 @@ def render_gradescope(
     lines = [f"Score: {report.score:g} / {report.max_score:g}"]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error}")
-    lines += [f"{p.id}: {p.diagnosis.message} (see {p.diagnosis.section})" for p in report.problems if p.diagnosis]
+    lines += [f"{p.id} {explained(p.diagnosis)}" for p in report.problems if p.diagnosis]
     result = {
         "score": report.score,
         "execution_time": round(report.timing.seconds, 3),
@@ -38,13 +38,19 @@ def render_gradescope(
     return json.dumps(result, indent=2) + "\n"
 
 
+def explained(d: Diagnosis) -> str:
+    return f"(explains {d.explains} of {d.failing} failing cases): {d.message} (see {d.section})"
+
+
 def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], hidden_visibility: str) -> dict:
     max_score = sum(c.max_points for c in cases)
     score = sum(c.points for c in cases)
     ok = all(c.status == "passed" for c in cases)
     out = [f"{sum(c.status == 'passed' for c in cases)} of {len(cases)} cases passed"]
     if p.diagnosis and not ok:
-        out.append(f"Likely mistake: {p.diagnosis.message} (see {p.diagnosis.section})")
+        out.append(f"Likely mistake {explained(p.diagnosis)}")
+    elif not ok and not p.diagnosis:
+        out.append("No known mistake explains most of the failing cases: see the failing cases below")
     for c in cases:
         if c.status != "passed":
             out.append(f"{c.id} [{c.status}] {c.message}".rstrip())

@@ -35,6 +35,9 @@ def render_junit(report: Report) -> str:
             ET.SubElement(
                 props, "property", name="diagnosis", value=f"{p.diagnosis.message} (see {p.diagnosis.section})"
             )
+            ET.SubElement(
+                props, "property", name="diagnosis_explains", value=f"{p.diagnosis.explains} of {p.diagnosis.failing}"
+            )
         for c in p.cases:
             case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")
             cprops = ET.SubElement(case, "properties")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.report.model import CaseReport, Report
+from grader.report.model import CaseReport, ProblemReport, Report
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
@@ -27,12 +27,9 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
             f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  "
             f"{p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})"
         )
-        if p.diagnosis:
-            lines.append(
-                f"      {paint('likely mistake:', 'yellow')} {p.diagnosis.message} (see {p.diagnosis.section})"
-            )
         if report.error:
             continue
+        lines += ["      " + line for line in _diagnosis_lines(p, paint)]
         shown = [c for c in p.cases if c.status != "passed"][:max_failures]
         for c in shown:
             lines += ["      " + line for line in _case_lines(c, paint, p.diagnosis.id if p.diagnosis else None)]
@@ -51,10 +48,29 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     return "\n".join(lines) + "\n"
 
 
+def _diagnosis_lines(p: ProblemReport, paint) -> list[str]:
+    d = p.diagnosis
+    if d:
+        return [
+            f"{paint('likely mistake', 'yellow')} (explains {d.explains} of {d.failing} failing cases): "
+            f"{d.message} (see {d.section})"
+        ]
+    failing = sum(c.status != "passed" for c in p.cases)
+    if not failing:
+        return []
+    cases = "the failing case" if failing == 1 else f"most of the {failing} failing cases"
+    return [f"{paint('no known mistake', 'yellow')} explains {cases}: the shapes and worst elements below may help"]
+
+
+def _shapes(c: CaseReport) -> str:
+    return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in c.shapes.items())
+
+
 def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     first = c.message.splitlines()[0] if c.message else ""
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {', '.join(c.tags)}): {first}"
+    about = ", ".join(c.tags) + (f"; {_shapes(c)}" if c.shapes else "")
+    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {about}): {first}"
     if c.mistake and c.mistake != problem_mistake:
         head += f" [looks like {c.mistake}]"
     out = [head]

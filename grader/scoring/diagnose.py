@@ -7,77 +7,21 @@ with the public cases) and the rules here, which need only the correct answer an
 from __future__ import annotations
 
 import functools
-from collections import Counter, defaultdict
+from collections import Counter
 
 import numpy as np
 
 from grader.cases.model import Case
+from grader.scoring.catalogue import CATALOGUE, describe
 from grader.scoring.compare import close
 
-# mistake id -> (what the student did, in words they can act on; part of the assignment)
-CATALOGUE: dict[str, tuple[str, str]] = {
-    "conv.dx.unflipped": (
-        "dx uses the kernel without flipping it: dL/dx is dL/dy convolved with the kernel flipped both ways "
-        "(w~[c,d] = w[-c,-d]), i.e. a correlation with w",
-        "A.1",
-    ),
-    "conv.dx.flip_horizontal_only": (
-        "the kernel is flipped left-right but not up-down: w~[c,d] = w[-c,-d] flips both axes",
-        "A.1",
-    ),
-    "conv.dx.flip_vertical_only": (
-        "the kernel is flipped up-down but not left-right: w~[c,d] = w[-c,-d] flips both axes",
-        "A.1",
-    ),
-    "conv.dx.wrap": (
-        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
-        "A.1",
-    ),
-    "conv.dw.wrap": (
-        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
-        "A.2",
-    ),
-    "conv.dw.flipped": (
-        "dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]",
-        "A.2",
-    ),
-    "conv.off_by_one": (
-        "the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding",
-        "A.1/A.2",
-    ),
-    "conv.full": (
-        "the output has the 'full' size (H+Kh-1, W+Kw-1); the assignment's output is the same size as the input",
-        "A",
-    ),
-    "conv.valid": (
-        "the output has the 'valid' size (H-Kh+1, W-Kw+1); pad with zeros so the output is the same size as the input",
-        "A",
-    ),
-    "conv.border": ("only a band along the border is wrong: the zero padding is missing or wrong", "A"),
-    "conv.swap_axes": ("rows and columns are swapped: the first index is the row (height H or Kh)", "A"),
-    "conv.square": ("wrong only when H != W or Kh != Kw: the code assumes square images or kernels", "A"),
-    "fc.dx.no_transpose": ("dx uses W where W^T is needed: dL/dx = W^T dL/dy", "B.1"),
-    "fc.dx.elementwise": ("an elementwise product where a matrix product is needed: dL/dx = W^T dL/dy (use @)", "B.1"),
-    "fc.dW.elementwise": ("an elementwise product where an outer product is needed: dL/dW = dL/dy x^T", "B"),
-    "fc.dW.transposed": ("dW is transposed: dL/dW has the shape of W, (M, N), and equals dL/dy x^T", "B"),
-    "fc.square": ("wrong only when W is not square: check which dimension is M and which is N", "B.1"),
-    "softmax.p_only": ("returns p without subtracting the one-hot target t: dL/ds = p - t", "C.1"),
-    "softmax.t_minus_p": ("returns t - p: the sign is flipped, dL/ds = p - t", "C.1"),
-    "softmax.wrong_index": ("the one-hot target is at the wrong index: t has its 1 at the label y (0-based)", "C.1"),
-    "softmax.overflow": (
-        "NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)",
-        "C.1",
-    ),
-    "any.zeros": ("returns all zeros: the function is probably unimplemented", ""),
-    "any.sign": ("the sign is flipped: the gradient is the negative of what was returned", ""),
-    "any.scale": ("the result is off by a constant factor{factor}", ""),
-}
-
-
-def describe(mistake_id: str, **values) -> tuple[str, str]:
-    """The message and assignment part of a mistake; values the message names but were not given read as ''."""
-    text, section = CATALOGUE[mistake_id]
-    return text.format_map(defaultdict(str, values)), section
+__all__ = [
+    "CATALOGUE",
+    "describe",
+    "diagnose_case",
+    "diagnose_problem",
+    "is_square",
+]  # the catalogue, for old importers
 
 
 def diagnose_case(
@@ -130,6 +74,8 @@ def diagnose_case(
 
 def _by_shape(pid: str, case: Case, shape: tuple) -> str | None:
     R = case.expected[pid]
+    if 0 in shape:
+        return None  # an empty answer says nothing about transposes or padding
     if len(shape) == 2 and shape == R.shape[::-1]:
         return "fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes" if pid.startswith("conv") else None
     if pid == "conv.dx":
@@ -168,19 +114,26 @@ def _border_only(S: np.ndarray, R: np.ndarray, case: Case, tol: float) -> bool:
 def diagnose_problem(
     pid: str, failed: list[tuple[Case, str | None]], passed: list[Case], nonfinite: list[Case]
 ) -> str | None:
-    """One mistake for the whole problem: the most common among failed cases, or a pattern across them."""
+    """The one mistake behind a set of failures: a known mistake matching most of them, or a pattern
+    that covers all of them (only non-square inputs fail, only large logits overflow). None when
+    neither holds: a minority mistake is never named, however common it is among the rest."""
     if not failed:
         return None
     named = Counter(m for _, m in failed if m)
     if named:
         mid, n = named.most_common(1)[0]
-        if n * 2 >= len(failed):
+        if n * 2 > len(failed):
             return mid
     layer = pid.split(".")[0]
     overflow_only = nonfinite and all("large-logits" in c.tags for c in nonfinite)
     if layer == "softmax" and overflow_only and any("small-logits" in c.tags for c in passed):
         return "softmax.overflow"
-    nonsquare_only = all("nonsquare" in c.tags for c, _ in failed)
-    if layer in ("conv", "fc") and nonsquare_only and any("square" in c.tags for c in passed):
+    nonsquare_only = all(not is_square(c) for c, _ in failed)
+    if layer in ("conv", "fc") and nonsquare_only and any(is_square(c) for c in passed):
         return f"{layer}.square"
-    return named.most_common(1)[0][0] if named else None
+    return None
+
+
+def is_square(case: Case) -> bool:
+    """Whether every matrix among the case's inputs is square (image and kernel, or W)."""
+    return all(a.ndim < 2 or a.shape[0] == a.shape[1] for a in case.inputs.values())

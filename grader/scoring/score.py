@@ -12,19 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 from grader import __version__
 from grader.cases.model import Case
 from grader.contract import layer_of
 from grader.report.model import CaseReport, Diagnosis, Output, ProblemReport, Report, Sandbox, Timing, Worst
 from grader.results import CallResult, RunResult
+from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
-from grader.scoring.diagnose import describe, diagnose_case, diagnose_problem
+from grader.scoring.diagnose import diagnose_case
+from grader.scoring.explain import Outcome, name_mistake
 from grader.spec import Problem, Spec
 
 
 def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, bool, dict]:
     """One case of one problem; also whether its output was NaN or inf, and the values of its mistake's message."""
-    base = dict(id=case.id, hidden=case.hidden, tags=list(case.tags), weight=case.weight, seconds=call.seconds)
+    shapes = {k: list(np.shape(v)) for k, v in case.inputs.items() if np.ndim(v)}
+    base = dict(
+        id=case.id, hidden=case.hidden, tags=list(case.tags), shapes=shapes, weight=case.weight, seconds=call.seconds
+    )
     if call.status != "ok":
         return CaseReport(status=call.status, message=call.message, **base), False, {}
     name = f"{problem.id.split('.')[1]} (returned by {layer_of(problem.id).function})"
@@ -62,26 +69,26 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
 
 
 def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> ProblemReport:
-    reports, failed, passed, nonfinite, values = [], [], [], [], {}
+    outcomes, values = [], {}
     for case in cases:
-        report, bad_values, v = judge(problem, case, run.calls[case.id])
+        report, nonfinite, v = judge(problem, case, run.calls[case.id])
         values.setdefault(report.mistake, v)
-        reports.append(report)
-        if report.status == "passed":
-            passed.append(case)
-        else:
-            failed.append((case, report.mistake))
-        if bad_values:
-            nonfinite.append(case)
+        outcomes.append(Outcome(case, report, nonfinite))
     total = sum(c.weight for c in cases)
-    earned = sum(c.weight for c in passed)
+    earned = sum(o.case.weight for o in outcomes if not o.failed)
     score = round(problem.points * earned / total, 6) if total else 0.0
-    reports = [_with_points(r, problem.points * r.weight / total if total else 0.0) for r in reports]
-    mid = None if run.import_error else diagnose_problem(problem.id, failed, passed, nonfinite)
+    reports = [_with_points(o.report, problem.points * o.case.weight / total if total else 0.0) for o in outcomes]
+    finding = None if run.import_error else name_mistake(problem.id, outcomes)
     diagnosis = None
-    if mid:
-        message, section = describe(mid, **values.get(mid, {}))
-        diagnosis = Diagnosis(id=mid, message=message, section=section or problem.section)
+    if finding:
+        message, section = describe(finding.mistake, **values.get(finding.mistake, {}))
+        diagnosis = Diagnosis(
+            id=finding.mistake,
+            message=message,
+            section=section or problem.section,
+            explains=finding.explains,
+            failing=finding.failing,
+        )
     return ProblemReport(
         id=problem.id,
         title=problem.title,

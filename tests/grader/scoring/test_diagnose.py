@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d, correlate2d
 
-from grader.scoring.diagnose import CATALOGUE, describe, diagnose_case, diagnose_problem
+from grader.scoring.catalogue import CATALOGUE, describe
+from grader.scoring.diagnose import diagnose_case, diagnose_problem
 
 TOL = 1e-4
 

@@ -1,0 +1,70 @@
+"""The catalogue of known mistakes: what the student did, in words they can act on, and where to reread."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+# mistake id -> (what the student did, in words they can act on; part of the assignment)
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "conv.dx.unflipped": (
+        "dx uses the kernel without flipping it: dL/dx is dL/dy convolved with the kernel flipped both ways "
+        "(w~[c,d] = w[-c,-d]), i.e. a correlation with w",
+        "A.1",
+    ),
+    "conv.dx.flip_horizontal_only": (
+        "the kernel is flipped left-right but not up-down: w~[c,d] = w[-c,-d] flips both axes",
+        "A.1",
+    ),
+    "conv.dx.flip_vertical_only": (
+        "the kernel is flipped up-down but not left-right: w~[c,d] = w[-c,-d] flips both axes",
+        "A.1",
+    ),
+    "conv.dx.wrap": (
+        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
+        "A.1",
+    ),
+    "conv.dw.wrap": (
+        "the border wraps around: the assignment uses zero padding, so pixels outside the image are 0",
+        "A.2",
+    ),
+    "conv.dw.flipped": (
+        "dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]",
+        "A.2",
+    ),
+    "conv.off_by_one": (
+        "the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding",
+        "A.1/A.2",
+    ),
+    "conv.full": (
+        "the output has the 'full' size (H+Kh-1, W+Kw-1); the assignment's output is the same size as the input",
+        "A",
+    ),
+    "conv.valid": (
+        "the output has the 'valid' size (H-Kh+1, W-Kw+1); pad with zeros so the output is the same size as the input",
+        "A",
+    ),
+    "conv.border": ("only a band along the border is wrong: the zero padding is missing or wrong", "A"),
+    "conv.swap_axes": ("rows and columns are swapped: the first index is the row (height H or Kh)", "A"),
+    "conv.square": ("wrong only when H != W or Kh != Kw: the code assumes square images or kernels", "A"),
+    "fc.dx.no_transpose": ("dx uses W where W^T is needed: dL/dx = W^T dL/dy", "B.1"),
+    "fc.dx.elementwise": ("an elementwise product where a matrix product is needed: dL/dx = W^T dL/dy (use @)", "B.1"),
+    "fc.dW.elementwise": ("an elementwise product where an outer product is needed: dL/dW = dL/dy x^T", "B"),
+    "fc.dW.transposed": ("dW is transposed: dL/dW has the shape of W, (M, N), and equals dL/dy x^T", "B"),
+    "fc.square": ("wrong only when W is not square: check which dimension is M and which is N", "B.1"),
+    "softmax.p_only": ("returns p without subtracting the one-hot target t: dL/ds = p - t", "C.1"),
+    "softmax.t_minus_p": ("returns t - p: the sign is flipped, dL/ds = p - t", "C.1"),
+    "softmax.wrong_index": ("the one-hot target is at the wrong index: t has its 1 at the label y (0-based)", "C.1"),
+    "softmax.overflow": (
+        "NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)",
+        "C.1",
+    ),
+    "any.zeros": ("returns all zeros: the function is probably unimplemented", ""),
+    "any.sign": ("the sign is flipped: the gradient is the negative of what was returned", ""),
+    "any.scale": ("the result is off by a constant factor{factor}", ""),
+}
+
+
+def describe(mistake_id: str, **values) -> tuple[str, str]:
+    """The message and assignment part of a mistake; values the message names but were not given read as ''."""
+    text, section = CATALOGUE[mistake_id]
+    return text.format_map(defaultdict(str, values)), section

@@ -1,0 +1,61 @@
+"""Naming one mistake for a whole problem, only when it explains most of the problem's failing cases.
+
+A wrong diagnosis is worse than none, because the student trusts it. So a mistake is named only when
+it explains a strict majority of the failing graded cases, and the report says how many it explains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.cases.model import Case
+from grader.report.model import CaseReport
+from grader.scoring.diagnose import diagnose_problem, is_square
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One judged call: the case, its report and whether the answer held NaN or inf."""
+
+    case: Case
+    report: CaseReport
+    nonfinite: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.report.status != "passed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    mistake: str
+    explains: int
+    failing: int
+
+
+def explains(mistake: str, outcome: Outcome) -> bool:
+    """Whether a mistake accounts for this failing case: it matched it, or the case fits the mistake's pattern."""
+    if mistake == "softmax.overflow":
+        return outcome.nonfinite and "large-logits" in outcome.case.tags
+    if mistake in ("conv.square", "fc.square"):
+        return not is_square(outcome.case)
+    return outcome.report.mistake == mistake
+
+
+def candidate(pid: str, outcomes: list[Outcome]) -> str | None:
+    """The mistake a set of judged calls points to, by diagnose_problem's rule."""
+    failed = [(o.case, o.report.mistake) for o in outcomes if o.failed]
+    passed = [o.case for o in outcomes if not o.failed]
+    return diagnose_problem(pid, failed, passed, [o.case for o in outcomes if o.nonfinite])
+
+
+def name_mistake(pid: str, graded: list[Outcome]) -> Finding | None:
+    """The problem's diagnosis, or None when no known mistake explains most of its failing cases."""
+    failing = [o for o in graded if o.failed]
+    if not failing:
+        return None
+    mistake = candidate(pid, graded)
+    if mistake is None:
+        return None
+    n = sum(explains(mistake, o) for o in failing)
+    return Finding(mistake, n, len(failing)) if 2 * n > len(failing) else None
