@@ -1,16 +1,20 @@
-"""Building the Gradescope autograder zip and the student kit from this checkout."""
+"""Building the Gradescope autograder zip and the student kit from the installed grader (or a checkout)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 from grader.errors import GraderError
 
-ROOT = Path(__file__).resolve().parents[2]
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+PACKAGE = Path(__file__).resolve().parents[1]
+CHECKOUT = PACKAGE.parent  # only meaningful for an editable install
+# asset -> where a checkout keeps it; a built package carries it in grader/assets/ (see setup.py)
+ASSETS = {"test_cases": CHECKOUT / "test_cases", "starter": CHECKOUT / "submissions_example" / "starter"}
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -32,28 +36,25 @@ PY="${PA5_PYTHON:-/opt/pa5-venv/bin/python}"
 exec "$PY" -m grader gradescope-run --root "$ROOT"
 """
 
-KIT_PYPROJECT = """[build-system]
-requires = ["setuptools>=68"]
+BUNDLE_PYPROJECT = """[build-system]
+requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
 [project]
 name = "pa5-grader"
 version = "{version}"
-description = "PA5 self-test kit: the grader and the public cases (no reference solution)."
+description = "{description}"
 requires-python = ">=3.10"
-dependencies = [
-  "numpy>=1.24", "scipy>=1.10", "pydantic>=2.5,<3", "click>=8.1", "docker>=7.0",
-  "tomli>=2.0; python_version < '3.11'",
-]
+dependencies = {dependencies}
 
 [project.scripts]
 pa5-grader = "grader.cli:cli"
 
 [tool.setuptools.packages.find]
-include = ["grader*"]
+include = {packages}
 
 [tool.setuptools.package-data]
-grader = ["sandbox/harness.py", "report/schema.json", "assets/test_cases/*"]
+grader = {package_data}
 """
 
 KIT_README = """# PA5 self-test kit
@@ -92,26 +93,71 @@ jobs:
 """
 
 
-def _need(path: Path) -> Path:
-    if not path.exists():
-        raise GraderError(f"{path} is missing: bundles are built from a checkout of pa5-grader")
-    return path
+def _asset(name: str) -> Path:
+    """A folder the bundles ship: from the installed package, else from the checkout of an editable install."""
+    for path in (PACKAGE / "assets" / name, ASSETS[name]):
+        if path.is_dir():
+            return path
+    raise GraderError(f"the grader's {name} folder is missing from {PACKAGE / 'assets'}: reinstall pa5-grader")
+
+
+def _reference() -> Path:
+    spec = importlib.util.find_spec("reference")
+    if spec is None or spec.origin is None:
+        raise GraderError("the reference solution is not installed: build the autograder from the instructor's install")
+    return Path(spec.origin).parent
+
+
+def _pyproject(*, packages: list[str], description: str, grader_files: list[str]) -> str:
+    """A pyproject for the bundled grader: the installed distribution's own dependencies (not its extras), and
+    every non-Python file of the bundled grader folder as package data."""
+    from grader import __version__
+
+    try:
+        requires = metadata.requires("pa5-grader") or []
+    except metadata.PackageNotFoundError:
+        raise GraderError("pa5-grader is not installed: run pip install . first") from None
+    data = {f"{Path(f).parent}/*" if "/" in f else f for f in grader_files if not f.endswith(".py")}
+    return BUNDLE_PYPROJECT.format(
+        version=__version__,
+        description=description,
+        dependencies=json.dumps([r for r in requires if "extra ==" not in r]),
+        packages=json.dumps(packages),
+        package_data=json.dumps(sorted(data)),
+    )
+
+
+def _files(root: Path) -> list[str]:
+    """Files of a package folder, relative to it, without caches."""
+    return sorted(
+        str(f.relative_to(root))
+        for f in root.rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts and f.suffix != ".pyc"
+    )
 
 
 def build_gradescope(*, out: Path, secret: bytes, spec_path: Path | None = None, per: str = "problem") -> Path:
     """A zip with setup.sh and run_autograder at its root, the grader, the reference, the cases and the secret."""
     from grader import __version__
 
+    reference, cases = _reference(), _asset("test_cases")
+    sources = {f: PACKAGE / f for f in _files(PACKAGE) if not f.startswith("assets/")}
+    sources |= {f"assets/test_cases/{f}": cases / f for f in _files(cases)}  # where the installed grader looks
+    grader_files = list(sources)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         _add(zf, "setup.sh", SETUP_SH, 0o755)
         _add(zf, "run_autograder", RUN_AUTOGRADER, 0o755)
-        for name in ("pyproject.toml", "README.md"):
-            zf.write(_need(ROOT / name), f"pa5-grader/{name}")
-        for package in ("grader", "reference", "test_cases"):
-            for f in sorted(_need(ROOT / package).rglob("*")):
-                if f.is_file() and "__pycache__" not in f.parts:
-                    zf.write(f, f"pa5-grader/{f.relative_to(ROOT)}")
+        description = "PA5 autograder (with the reference)."
+        pyproject = _pyproject(packages=["grader*", "reference*"], description=description, grader_files=grader_files)
+        _add(zf, "pa5-grader/pyproject.toml", pyproject, 0o644)
+        _add(zf, "pa5-grader/README.md", "# pa5-grader\n\nThe PA5 autograder, as bundled for Gradescope.\n", 0o644)
+        for f in grader_files:
+            zf.write(sources[f], f"pa5-grader/grader/{f}")
+        for f in _files(reference):
+            zf.write(reference / f, f"pa5-grader/reference/{f}")
+        for f in _files(cases):  # and at the top, where a checkout keeps them
+            zf.write(cases / f, f"pa5-grader/test_cases/{f}")
         _add(zf, "secret", secret.decode() + "\n", 0o600)
         _add(zf, "config.json", json.dumps({"per": per, "grader_version": __version__}) + "\n", 0o644)
         if spec_path:
@@ -128,17 +174,18 @@ def _add(zf: zipfile.ZipFile, name: str, text: str, mode: int) -> None:
 
 def build_student_kit(*, out: Path) -> Path:
     """The grader without reference/, the public cases, the starter file and a CI workflow."""
-    from grader import __version__
-
     if out.exists() and any(out.iterdir()):
         raise GraderError(f"{out} exists and is not empty: choose a new folder")
+    cases, starter = _asset("test_cases"), _asset("starter")
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(_need(ROOT / "grader"), out / "grader", ignore=IGNORE)
-    shutil.copytree(_need(ROOT / "test_cases"), out / "test_cases")
-    shutil.copytree(ROOT / "test_cases", out / "grader" / "assets" / "test_cases")
+    shutil.copytree(PACKAGE, out / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "assets"))
+    shutil.copytree(cases, out / "test_cases")
+    shutil.copytree(cases, out / "grader" / "assets" / "test_cases")
     (out / "submission").mkdir()
-    shutil.copyfile(_need(ROOT / "submissions_example" / "starter" / "backprop.py"), out / "submission" / "backprop.py")
-    (out / "pyproject.toml").write_text(KIT_PYPROJECT.format(version=__version__))
+    shutil.copyfile(starter / "backprop.py", out / "submission" / "backprop.py")
+    description = "PA5 self-test kit: the grader and the public cases (no reference solution)."
+    pyproject = _pyproject(packages=["grader*"], description=description, grader_files=_files(out / "grader"))
+    (out / "pyproject.toml").write_text(pyproject)
     (out / "README.md").write_text(KIT_README)
     (out / ".github" / "workflows").mkdir(parents=True)
     (out / ".github" / "workflows" / "pa5-selftest.yml").write_text(WORKFLOW)
