@@ -7,7 +7,7 @@ import importlib.util
 import json
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.formparsers import MultiPartParser
@@ -45,17 +45,23 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await self._refuse(scope, receive, send)
-        total = 0
+        total, refused = 0, False
 
         async def limited():
-            nonlocal total
+            nonlocal total, refused
             message = await receive()
             total += len(message.get("body", b""))
-            if total > self.limit:
-                raise HTTPException(413, self._message())
+            if total > self.limit and not refused:
+                refused = True
+                await self._refuse(scope, receive, send)
+                return {"type": "http.disconnect"}  # the app stops reading; whatever it answers is dropped below
             return message
 
-        await self.app(scope, limited, send)
+        async def guarded(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded)
 
     def _message(self) -> str:
         return f"the request is larger than {self.limit - MULTIPART_SLACK} bytes, the upload limit"
