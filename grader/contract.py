@@ -1,7 +1,8 @@
 """The submission contract: one record per layer, the only place the facts about a layer are written.
 
-Adding a layer means one `Layer` below, its reference forward/backward pair in `reference/layers.py`
-and its case drawer in `grader/cases/draw.py`; everything else reads these records.
+Adding a layer means one `Layer` below, its forward in `grader/forward.py` (shipped to students), its
+backward in `reference/layers.py` (never shipped) and its case drawer in `grader/cases/draw.py`;
+everything else reads these records.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from typing import Literal
 @dataclass(frozen=True)
 class Layer:
     """One layer of the assignment: the student function that computes its backward pass, and where its
-    reference and case drawer live. Code is named by "module:function", resolved only when needed, because
-    the student kit ships the grader without `reference/`."""
+    forward, backward reference and case drawer live. Code is named by "module:function", resolved only
+    when needed, because the student kit ships the grader without `reference/`.
+
+    Problem ids name the argument they differentiate: conv.dw is dL/dw. A layer with an `upstream`
+    gradient argument is linear in each of its other array arguments (so the forward pass alone gives
+    exact gradients); a layer without one has a scalar forward (a loss)."""
 
     name: str
     function: str
@@ -24,6 +29,7 @@ class Layer:
     arguments: tuple[str, ...]
     int_arguments: frozenset[str]
     outputs: tuple[str, ...]
+    upstream: str | None
     forward: str
     backward: str
     draw: str
@@ -38,8 +44,12 @@ class Layer:
         """The function's arguments, in order, from a case's named inputs (integers as Python ints)."""
         return [int(inputs[a]) if a in self.int_arguments else inputs[a] for a in self.arguments]
 
+    def differentiated(self, problem_id: str) -> str:
+        """The argument a problem's gradient is taken with respect to: w for conv.dw."""
+        return problem_id.split(".")[1][1:]
+
     def reference(self, which: Literal["forward", "backward"]) -> Callable:
-        """The reference function; raises ImportError where `reference/` is not installed."""
+        """The forward pass, or the reference backward (ImportError where `reference/` is not installed)."""
         return _resolve(getattr(self, which))
 
     def drawer(self) -> Callable:
@@ -61,7 +71,8 @@ LAYERS: dict[str, Layer] = {
             arguments=("x", "w", "dy"),
             int_arguments=frozenset(),
             outputs=("conv.dx", "conv.dw"),
-            forward="reference.layers:conv_forward",
+            upstream="dy",
+            forward="grader.forward:conv_forward",
             backward="reference.layers:conv_backward",
             draw="grader.cases.draw:draw_conv",
             kinds=("nonsquare", "square", "nonsquare", "kernel-1x1", "kernel-larger", "row", "nonsquare", "column"),
@@ -74,7 +85,8 @@ LAYERS: dict[str, Layer] = {
             arguments=("x", "W", "dy"),
             int_arguments=frozenset(),
             outputs=("fc.dx", "fc.dW"),
-            forward="reference.layers:fc_forward",
+            upstream="dy",
+            forward="grader.forward:fc_forward",
             backward="reference.layers:fc_backward",
             draw="grader.cases.draw:draw_fc",
             kinds=("tall", "wide", "square", "tall", "vector-in", "wide"),
@@ -87,7 +99,8 @@ LAYERS: dict[str, Layer] = {
             arguments=("s", "y"),
             int_arguments=frozenset({"y"}),
             outputs=("softmax.ds",),
-            forward="reference.layers:softmax_loss_forward",
+            upstream=None,
+            forward="grader.forward:softmax_loss_forward",
             backward="reference.layers:softmax_loss_backward",
             draw="grader.cases.draw:draw_softmax",
             kinds=("ordinary", "ordinary", "large-positive", "ordinary", "large-negative", "ordinary", "extreme"),

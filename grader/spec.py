@@ -69,6 +69,12 @@ class Cases(_Model):
 class Limits(_Model):
     call_timeout: float = Field(10.0, gt=0, le=600, description="Wall-clock seconds one function call may take.")
     submission_timeout: float = Field(120.0, gt=0, le=3600, description="Wall-clock seconds for a whole submission.")
+    feedback_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Wall-clock seconds for the unscored probe and shrink calls after the graded ones.",
+    )
     cpu_seconds: int = Field(60, ge=1, le=3600, description="CPU seconds for one sandbox process.")
     memory_mb: int = Field(
         1024, ge=128, le=65536, description="Memory limit (address space / container memory) in MiB."

@@ -16,7 +16,7 @@ def _odd(rng, lo: int, hi: int) -> int:
     return lo + 2 * int(rng.integers((hi - lo) // 2 + 1))
 
 
-def _asymmetric_kernel(rng, shape) -> np.ndarray:
+def asymmetric_kernel(rng, shape) -> np.ndarray:
     # A kernel close to its own 180-degree rotation would hide a missing flip.
     for _ in range(100):
         w = rng.normal(size=shape)
@@ -56,7 +56,7 @@ def draw_conv(rng, kind: str, spec: Spec):
         H, W = _distinct_pair(rng, side)
         Kh, Kw = _distinct_pair(rng, ksz)
     x = rng.normal(size=(H, W)) * _scale(rng)
-    w = _asymmetric_kernel(rng, (Kh, Kw)) * _scale(rng)
+    w = asymmetric_kernel(rng, (Kh, Kw)) * _scale(rng)
     dy = rng.normal(size=(H, W)) * _scale(rng)
     tags = (kind, "square" if (H == W and Kh == Kw) else "nonsquare")
     return {"x": x, "w": w, "dy": dy}, tags

@@ -29,7 +29,7 @@ def _mistakes():
 
 def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
     """All cases of every layer in the spec, public counts or hidden counts, from one seed."""
-    mistakes = _mistakes()
+    _mistakes()  # fail early, with the reason, where the reference is missing
     cases = []
     for name in spec.layers:
         layer = LAYERS[name]
@@ -42,15 +42,19 @@ def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
             rng = np.random.default_rng(child)
             kind = layer.kinds[i % len(layer.kinds)]
             inputs, tags = draw(rng, kind, spec)
-            tags = tuple(dict.fromkeys(tags))
             expected = expected_outputs(layer, inputs, spec)
-            wrong = {
-                pid: _distinct(mistakes.wrong_answers(pid, layer.call_args(inputs)), expected[pid]) for pid in expected
-            }
             weight = spec.cases.hidden_weight if hidden else spec.cases.public_weight
             cid = f"{name}-{'h' if hidden else 'p'}{i + 1:02d}"
-            cases.append(Case(cid, name, hidden, tags, inputs, expected, wrong, weight))
+            cases.append(with_mistakes(Case(cid, name, hidden, tuple(dict.fromkeys(tags)), inputs, expected), weight))
     return cases
+
+
+def with_mistakes(case: Case, weight: float = 1.0) -> Case:
+    """The case with its known wrong answers (those these inputs can tell from the right one) and weight."""
+    mistakes = _mistakes()
+    args = LAYERS[case.layer].call_args(case.inputs)
+    wrong = {pid: _distinct(mistakes.wrong_answers(pid, args), right) for pid, right in case.expected.items()}
+    return Case(case.id, case.layer, case.hidden, case.tags, case.inputs, case.expected, wrong, weight)
 
 
 def _distinct(wrong: dict[str, np.ndarray], right: np.ndarray) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ def render_gradescope(
     lines = [f"Score: {report.score:g} / {report.max_score:g}"]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error}")
-    lines += [f"{p.id} {explained(p.diagnosis)}" for p in report.problems if p.diagnosis]
+    lines += [f"{p.id}: {explained(p.diagnosis)}" for p in report.problems if p.diagnosis]
     result = {
         "score": report.score,
         "execution_time": round(report.timing.seconds, 3),
@@ -39,7 +39,7 @@ def render_gradescope(
 
 
 def explained(d: Diagnosis) -> str:
-    return f"(explains {d.explains} of {d.failing} failing cases): {d.message} (see {d.section})"
+    return f"{d.message} (see {d.section}; explains {d.explains} of {d.failing} failing cases)"
 
 
 def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], hidden_visibility: str) -> dict:
@@ -48,7 +48,7 @@ def _entry(name: str, number: str, p: ProblemReport, cases: list[CaseReport], hi
     ok = all(c.status == "passed" for c in cases)
     out = [f"{sum(c.status == 'passed' for c in cases)} of {len(cases)} cases passed"]
     if p.diagnosis and not ok:
-        out.append(f"Likely mistake {explained(p.diagnosis)}")
+        out.append(f"Likely mistake: {explained(p.diagnosis)}")
     elif not ok and not p.diagnosis:
         out.append("No known mistake explains most of the failing cases: see the failing cases below")
     for c in cases:

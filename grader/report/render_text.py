@@ -52,8 +52,8 @@ def _diagnosis_lines(p: ProblemReport, paint) -> list[str]:
     d = p.diagnosis
     if d:
         return [
-            f"{paint('likely mistake', 'yellow')} (explains {d.explains} of {d.failing} failing cases): "
-            f"{d.message} (see {d.section})"
+            f"{paint('likely mistake:', 'yellow')} {d.message} "
+            f"(see {d.section}; explains {d.explains} of {d.failing} failing cases)"
         ]
     failing = sum(c.status != "passed" for c in p.cases)
     if not failing:

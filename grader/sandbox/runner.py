@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -50,10 +51,16 @@ def run_submission(
     limits: Limits,
     redact: tuple[str, ...] = (),
     cancel=None,
+    extra: Sequence[Case] = (),
 ) -> RunResult:
-    """Run all cases; every case ends as exactly one CallResult, whatever the student code does."""
+    """Run the graded cases, then the unscored `extra` ones in the same session (after the graded calls, so
+    they never change them); every case ends as exactly one CallResult, whatever the student code does.
+
+    The extra calls share limits.feedback_seconds, counted from the first of them, within the submission's limit.
+    """
     t0 = time.monotonic()
-    deadline = t0 + limits.submission_timeout
+    clock = _Clock(t0, limits, first_extra=len(cases))
+    cases = [*cases, *extra]
     capture = Capture(keep=limits.output_kb << 10, limit=limits.output_limit_mb << 20)
     job = backend.new_job()
     results: dict[int, CallResult] = {}
@@ -63,7 +70,7 @@ def run_submission(
         write_job(job, submission=submission, cases=cases)
         session = backend.open(job)
         try:
-            import_error = _attempts(session, job, cases, limits, capture, deadline, results, cancel)
+            import_error = _attempts(session, job, cases, limits, capture, clock, results, cancel)
         finally:
             session.close()
     finally:
@@ -84,14 +91,37 @@ def run_submission(
     )
 
 
-def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -> str | None:
+class _Clock:
+    """The submission's deadline, and the feedback budget that starts with the first extra call."""
+
+    def __init__(self, t0: float, limits: Limits, first_extra: int):
+        self.deadline = t0 + limits.submission_timeout
+        self.first_extra, self.budget = first_extra, limits.feedback_seconds
+        self.extra_deadline: float | None = None
+
+    def is_extra(self, index: int) -> bool:
+        return index >= self.first_extra
+
+    def over(self, now: float, current: int | None, ended: set[int]) -> str | None:
+        if now > self.deadline:
+            return "deadline"
+        if self.extra_deadline is None and (
+            (current is not None and self.is_extra(current)) or any(map(self.is_extra, ended))
+        ):
+            self.extra_deadline = now + self.budget
+        if self.extra_deadline is not None and now > self.extra_deadline:
+            return "feedback-budget"
+        return None
+
+
+def _attempts(session, job, cases, limits, capture, clock, results, cancel) -> str | None:
     """Start the harness until every case has a result; returns the import error, if any."""
     todo = list(range(len(cases)))
     while todo:
         capture.new_attempt()
         attempt = session.start(todo, capture, limits)
         try:
-            reason, code = _watch(attempt, job, limits, capture, deadline, cancel)
+            reason, code = _watch(attempt, job, limits, capture, clock, cancel)
         finally:
             session.finish(attempt)
         started, current, ended = read_progress(job)
@@ -116,10 +146,9 @@ def _attempts(session, job, cases, limits, capture, deadline, results, cancel) -
             # The harness stopped between calls: treat the next call as the one that was cut off.
             results[remaining[0]] = _interrupted(cases[remaining[0]], reason, code, attempt, limits)
             remaining.pop(0)
-        if reason == "deadline":
-            why = f"not run: the submission's {limits.submission_timeout:g} s limit was reached"
+        if reason in ("deadline", "feedback-budget"):
             for i in remaining:
-                results[i] = CallResult(cases[i].id, "timeout", why)
+                results[i] = CallResult(cases[i].id, "timeout", "not run: " + _LATE[reason](limits))
             remaining = []
         todo = remaining
     return None
@@ -129,7 +158,7 @@ class Cancelled(Exception):
     """The caller asked to stop (Ctrl-C in a batch); the attempt was killed."""
 
 
-def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadline: float, cancel) -> tuple[str, int]:
+def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, clock: _Clock, cancel) -> tuple[str, int]:
     """Wait for the attempt to end or break a limit; returns (reason, exit code)."""
     seen: dict[object, float] = {}
     while True:
@@ -147,8 +176,8 @@ def _watch(attempt: Attempt, job: Path, limits: Limits, capture: Capture, deadli
             reason = "output-limit"
         elif now - seen.setdefault(key, now) > limits.call_timeout:
             reason = "call-timeout"
-        elif now > deadline:
-            reason = "deadline"
+        else:
+            reason = clock.over(now, current, ended)
         if reason:
             attempt.kill()
             code = attempt.poll(5)
@@ -172,11 +201,17 @@ def _finished(job: Path, index: int, case: Case) -> CallResult:
     )
 
 
+_LATE = {
+    "deadline": lambda limits: f"the submission's {limits.submission_timeout:g} s limit was reached",
+    "feedback-budget": lambda limits: f"the {limits.feedback_seconds:g} s for unscored feedback calls ran out",
+}
+
+
 def _interrupted(case: Case, reason: str, code: int, attempt: Attempt, limits: Limits) -> CallResult:
     if reason == "call-timeout":
         return CallResult(case.id, "timeout", f"timed out after {limits.call_timeout:g} s")
-    if reason == "deadline":
-        return CallResult(case.id, "timeout", f"the submission's {limits.submission_timeout:g} s limit was reached")
+    if reason in _LATE:
+        return CallResult(case.id, "timeout", _LATE[reason](limits))
     if reason == "output-limit":
         return CallResult(case.id, "crashed", f"killed: output passed the {limits.output_limit_mb} MiB limit")
     return CallResult(case.id, "crashed", attempt.describe_exit(code))

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
 
 from grader.cases.model import Case
 from grader.scoring.catalogue import CATALOGUE, describe
 from grader.scoring.compare import close
+from grader.scoring.rules import by_rules
 
 __all__ = [
     "CATALOGUE",
     "describe",
+    "diagnose_all",
     "diagnose_case",
     "diagnose_problem",
     "is_square",
@@ -27,102 +30,48 @@ __all__ = [
 def diagnose_case(
     pid: str, case: Case, S: np.ndarray | None, tol: float, tau: float = 1e-30
 ) -> tuple[str | None, dict]:
-    """The id of a known mistake that S matches within tolerance, with any values its message needs."""
+    """The id of a known mistake that S matches within tolerance (the first in catalogue order), with any
+    values its message needs."""
+    found, values = diagnose_all(pid, case, S, tol, tau)
+    return (found[0] if found else None), values
+
+
+def diagnose_all(pid: str, case: Case, S: np.ndarray | None, tol: float, tau: float = 1e-30) -> tuple[list[str], dict]:
+    """Every known wrong answer S matches, in catalogue order (a 1-row image cannot tell a missing flip from a
+    vertical-only one), else the mistake the rules recognise."""
     if S is None:
-        return None, {}
+        return [], {}
     near = functools.partial(close, tol=tol, tau=tau)
-    R = case.expected[pid]
-    for mid, M in case.mistakes.get(pid, {}).items():
-        if near(S, M):
-            return mid, {}
-    if S.shape != R.shape:
-        return _by_shape(pid, case, S.shape), {}
-    if not np.all(np.isfinite(S)):
-        return None, {}
-    layer = case.layer
-    if not np.any(S) and np.any(R):
-        return "any.zeros", {}
-    if layer == "softmax":
-        t = np.zeros_like(R)
-        t[int(case.inputs["y"])] = 1.0
-        if near(S, R + t):
-            return "softmax.p_only", {}
-        if near(S, -R):
-            return "softmax.t_minus_p", {}
-        for k in range(len(R)):
-            tk = np.zeros_like(R)
-            tk[k] = 1.0
-            if k != int(case.inputs["y"]) and near(S, R + t - tk):
-                return "softmax.wrong_index", {}
-    if near(S, -R):
-        return "any.sign", {}
-    if R.ndim == 2:
-        if R.shape[0] == R.shape[1] and R.shape[0] > 1 and near(S, R.T):
-            return ("fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes"), {}
-        if pid == "conv.dw" and R.size > 1 and near(S, R[::-1, ::-1]):
-            return "conv.dw.flipped", {}
-        if layer == "conv":
-            if _shifted(S, R, tol):
-                return "conv.off_by_one", {}
-            if _border_only(S, R, case, tol):
-                return "conv.border", {}
-    alpha = float(np.vdot(S, R) / np.vdot(R, R)) if np.any(R) else 0.0
-    if abs(alpha - 1) > 1e-3 and alpha != 0 and near(S, alpha * R):
-        return "any.scale", {"factor": f" of {alpha:.4g}"}
-    return None, {}
+    found = [mid for mid, M in case.mistakes.get(pid, {}).items() if near(S, M)]
+    if found:
+        return sorted(found, key=catalogue_order), {}
+    mid, values = by_rules(pid, case, S, tol, tau)
+    return ([mid] if mid else []), values
 
 
-def _by_shape(pid: str, case: Case, shape: tuple) -> str | None:
-    R = case.expected[pid]
-    if 0 in shape:
-        return None  # an empty answer says nothing about transposes or padding
-    if len(shape) == 2 and shape == R.shape[::-1]:
-        return "fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes" if pid.startswith("conv") else None
-    if pid == "conv.dx":
-        (H, W), (Kh, Kw) = case.inputs["x"].shape, case.inputs["w"].shape
-        if shape == (H + Kh - 1, W + Kw - 1):
-            return "conv.full"
-        if shape == (H - Kh + 1, W - Kw + 1):
-            return "conv.valid"
-    return None
+def catalogue_order(mistake_id: str) -> int:
+    return _ORDER.get(mistake_id, len(_ORDER))
 
 
-def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
-    for axis in (0, 1):
-        if R.shape[axis] < 2:
-            continue
-        for step in (1, -1):
-            moved = np.roll(R, step, axis=axis)
-            edge = [slice(None)] * 2
-            edge[axis] = 0 if step == 1 else -1
-            moved[tuple(edge)] = 0.0  # shifting in zeros, as padding would
-            if close(S, moved, tol) or close(S, np.roll(R, step, axis=axis), tol):
-                return True
-    return False
-
-
-def _border_only(S: np.ndarray, R: np.ndarray, case: Case, tol: float) -> bool:
-    rh, rw = (d // 2 for d in case.inputs["w"].shape)
-    H, W = R.shape
-    if 2 * rh >= H or 2 * rw >= W or (rh == 0 and rw == 0):
-        return False
-    inner = (slice(rh, H - rh), slice(rw, W - rw))
-    scale = max(np.max(np.abs(S)), np.max(np.abs(R)))
-    return bool(np.max(np.abs(S[inner] - R[inner])) <= tol * scale)
+_ORDER = {mid: n for n, mid in enumerate(CATALOGUE)}
 
 
 def diagnose_problem(
-    pid: str, failed: list[tuple[Case, str | None]], passed: list[Case], nonfinite: list[Case]
+    pid: str, failed: list[tuple[Case, str | Iterable[str] | None]], passed: list[Case], nonfinite: list[Case]
 ) -> str | None:
     """The one mistake behind a set of failures: a known mistake matching most of them, or a pattern
     that covers all of them (only non-square inputs fail, only large logits overflow). None when
-    neither holds: a minority mistake is never named, however common it is among the rest."""
+    neither holds: a minority mistake is never named, however common it is among the rest.
+
+    Each failed case comes with the mistake it matches, or all of those it matches."""
     if not failed:
         return None
-    named = Counter(m for _, m in failed if m)
+    named: Counter[str] = Counter()
+    for _, m in failed:
+        named.update(set([m] if isinstance(m, str) else m or ()))
     if named:
-        mid, n = named.most_common(1)[0]
-        if n * 2 > len(failed):
+        mid = min(named, key=lambda k: (-named[k], catalogue_order(k)))
+        if named[mid] * 2 > len(failed):
             return mid
     layer = pid.split(".")[0]
     overflow_only = nonfinite and all("large-logits" in c.tags for c in nonfinite)

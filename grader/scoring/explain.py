@@ -6,7 +6,9 @@ it explains a strict majority of the failing graded cases, and the report says h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from grader.cases.model import Case
 from grader.report.model import CaseReport
@@ -15,11 +17,15 @@ from grader.scoring.diagnose import diagnose_problem, is_square
 
 @dataclass(frozen=True)
 class Outcome:
-    """One judged call: the case, its report and whether the answer held NaN or inf."""
+    """One judged call: the case, its report, whether the answer held NaN or inf, every known mistake it
+    matches (with the values their messages need) and the array it returned, when it could be read."""
 
     case: Case
     report: CaseReport
     nonfinite: bool = False
+    matches: tuple[str, ...] = ()
+    values: dict = field(default_factory=dict)
+    got: np.ndarray | None = None
 
     @property
     def failed(self) -> bool:
@@ -39,22 +45,26 @@ def explains(mistake: str, outcome: Outcome) -> bool:
         return outcome.nonfinite and "large-logits" in outcome.case.tags
     if mistake in ("conv.square", "fc.square"):
         return not is_square(outcome.case)
-    return outcome.report.mistake == mistake
+    return mistake in outcome.matches
 
 
 def candidate(pid: str, outcomes: list[Outcome]) -> str | None:
     """The mistake a set of judged calls points to, by diagnose_problem's rule."""
-    failed = [(o.case, o.report.mistake) for o in outcomes if o.failed]
+    failed = [(o.case, o.matches) for o in outcomes if o.failed]
     passed = [o.case for o in outcomes if not o.failed]
     return diagnose_problem(pid, failed, passed, [o.case for o in outcomes if o.nonfinite])
 
 
-def name_mistake(pid: str, graded: list[Outcome]) -> Finding | None:
-    """The problem's diagnosis, or None when no known mistake explains most of its failing cases."""
+def name_mistake(pid: str, graded: list[Outcome], probes: list[Outcome] = ()) -> Finding | None:
+    """The problem's diagnosis, or None when no known mistake explains most of its failing cases.
+
+    When probes fail, they alone choose the mistake, so the words do not depend on the hidden cases drawn;
+    the graded cases choose only when every probe passes. Either way it must explain most failing graded cases.
+    """
     failing = [o for o in graded if o.failed]
     if not failing:
         return None
-    mistake = candidate(pid, graded)
+    mistake = candidate(pid, probes if any(o.failed for o in probes) else graded)
     if mistake is None:
         return None
     n = sum(explains(mistake, o) for o in failing)

@@ -11,6 +11,7 @@ Rules, all here:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,23 +22,24 @@ from grader.report.model import CaseReport, Diagnosis, Output, ProblemReport, Re
 from grader.results import CallResult, RunResult
 from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
-from grader.scoring.diagnose import diagnose_case
+from grader.scoring.diagnose import diagnose_all
 from grader.scoring.explain import Outcome, name_mistake
 from grader.spec import Problem, Spec
 
 
-def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, bool, dict]:
-    """One case of one problem; also whether its output was NaN or inf, and the values of its mistake's message."""
-    shapes = {k: list(np.shape(v)) for k, v in case.inputs.items() if np.ndim(v)}
+def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
+    """One case of one problem: its report, whether the output held NaN or inf, and the mistakes it matches."""
+    args = layer_of(problem.id).arguments
+    shapes = {a: list(np.shape(case.inputs[a])) for a in args if a in case.inputs and np.ndim(case.inputs[a])}
     base = dict(
         id=case.id, hidden=case.hidden, tags=list(case.tags), shapes=shapes, weight=case.weight, seconds=call.seconds
     )
     if call.status != "ok":
-        return CaseReport(status=call.status, message=call.message, **base), False, {}
+        return Outcome(case, CaseReport(status=call.status, message=call.message, **base))
     name = f"{problem.id.split('.')[1]} (returned by {layer_of(problem.id).function})"
     why = call.unreadable.get(problem.id)
     if why:
-        return CaseReport(status="error", message=f"{name}: {why}", **base), False, {}
+        return Outcome(case, CaseReport(status="error", message=f"{name}: {why}", **base))
     value = call.outputs.get(problem.id)
     R = case.expected[problem.id]
     reading = read_output(value, R, name)
@@ -46,42 +48,34 @@ def judge(problem: Problem, case: Case, call: CallResult) -> tuple[CaseReport, b
         notes.append(
             f"the function modified its input(s) {', '.join(call.modified_inputs)}; graded on what it returned"
         )
-    mistake, values = diagnose_case(problem.id, case, reading.array, problem.tol, problem.tau)
+    found, values = diagnose_all(problem.id, case, reading.array, problem.tol, problem.tau)
+    mistake = found[0] if found else None
     if reading.failure:
         nonfinite = reading.array is not None and reading.array.shape == R.shape
-        return (
-            CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base),
-            nonfinite,
-            values,
-        )
+        report = CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base)
+        return Outcome(case, report, nonfinite, tuple(found), values, reading.array)
     e = rel_error(reading.array, R, problem.tau)
     if e <= problem.tol:
-        return CaseReport(status="passed", error=e, notes=notes, **base), False, {}
+        return Outcome(case, CaseReport(status="passed", error=e, notes=notes, **base), got=reading.array)
     worst = None
     if not case.hidden:
         worst = Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R), strict=True)))
     message = f"relative error {e:.3g} is above the tolerance {problem.tol:g}"
-    return (
-        CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base),
-        False,
-        values,
-    )
+    report = CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base)
+    return Outcome(case, report, False, tuple(found), values, reading.array)
 
 
-def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> ProblemReport:
-    outcomes, values = [], {}
-    for case in cases:
-        report, nonfinite, v = judge(problem, case, run.calls[case.id])
-        values.setdefault(report.mistake, v)
-        outcomes.append(Outcome(case, report, nonfinite))
+def score_problem(problem: Problem, cases: list[Case], run: RunResult, probes: Sequence[Case] = ()) -> ProblemReport:
+    outcomes = [judge(problem, case, run.calls[case.id]) for case in cases]
+    probed = [judge(problem, c, run.calls[c.id]) for c in probes if c.id in run.calls and problem.id in c.expected]
     total = sum(c.weight for c in cases)
     earned = sum(o.case.weight for o in outcomes if not o.failed)
     score = round(problem.points * earned / total, 6) if total else 0.0
-    reports = [_with_points(o.report, problem.points * o.case.weight / total if total else 0.0) for o in outcomes]
-    finding = None if run.import_error else name_mistake(problem.id, outcomes)
+    finding = None if run.import_error else name_mistake(problem.id, outcomes, probed)
     diagnosis = None
     if finding:
-        message, section = describe(finding.mistake, **values.get(finding.mistake, {}))
+        values = next((o.values for o in [*outcomes, *probed] if finding.mistake in o.matches and o.values), {})
+        message, section = describe(finding.mistake, **values)
         diagnosis = Diagnosis(
             id=finding.mistake,
             message=message,
@@ -89,6 +83,12 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult) -> Proble
             explains=finding.explains,
             failing=finding.failing,
         )
+    reports = []
+    for o in outcomes:
+        report = o.report
+        if diagnosis and diagnosis.id in o.matches:
+            report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
+        reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
     return ProblemReport(
         id=problem.id,
         title=problem.title,
@@ -115,8 +115,13 @@ def build_report(
     student_id: str | None,
     mode: str,
     started: dt.datetime,
+    probes: Sequence[Case] = (),
 ) -> Report:
-    problems = [score_problem(p, [c for c in cases if c.layer == p.layer], run) for p in spec.problems]
+    """The report of a run: `cases` are scored; `probes` (unscored, run after them) only help name mistakes."""
+    problems = [
+        score_problem(p, [c for c in cases if c.layer == p.layer], run, [c for c in probes if c.layer == p.layer])
+        for p in spec.problems
+    ]
     return Report(
         grader_version=__version__,
         assignment=spec.assignment,

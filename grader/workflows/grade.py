@@ -13,6 +13,7 @@ from grader.cases.model import Case
 from grader.cases.seeds import hidden_seed
 from grader.cases.store import load_cases
 from grader.errors import GraderError
+from grader.feedback.probes import probe_cases
 from grader.report.model import Report
 from grader.results import CallResult, RunResult
 from grader.sandbox.runner import Backend, run_submission
@@ -47,8 +48,15 @@ def evaluate(
     cancel=None,
 ) -> Report:
     started = dt.datetime.now(dt.timezone.utc)
+    probes = probe_cases(spec)
     run = run_submission(
-        submission=submission, cases=cases, backend=backend, limits=spec.limits, redact=redact, cancel=cancel
+        submission=submission,
+        cases=cases,
+        backend=backend,
+        limits=spec.limits,
+        redact=redact,
+        cancel=cancel,
+        extra=probes,
     )
     return build_report(
         spec=spec,
@@ -58,6 +66,7 @@ def evaluate(
         student_id=student_id,
         mode=mode,
         started=started,
+        probes=probes,
     )
 
 

@@ -14,7 +14,7 @@ def outcome(i: int, mistake: str | None, status: str = "failed") -> Outcome:
     x = np.ones((3, 4))
     case = Case(f"conv-h{i:02d}", "conv", True, ("nonsquare",), {"x": x, "w": np.ones((3, 3)), "dy": x}, {})
     report = CaseReport(id=case.id, hidden=True, tags=list(case.tags), status=status, weight=1.0, mistake=mistake)
-    return Outcome(case, report)
+    return Outcome(case, report, matches=(mistake,) if mistake else ())
 
 
 def test_a_minority_mistake_is_never_named():
@@ -56,3 +56,21 @@ def test_empty_answers_are_diagnosed_without_error(pid, shape):
     mistake, _ = diagnose_case(pid, case, np.zeros(shape), 1e-4)
     assert mistake in (None, "conv.empty_crop")
     assert mistake != "conv.valid"
+
+
+def test_a_case_matching_several_mistakes_counts_for_each():
+    # A 1-row image cannot tell a missing flip from a vertical-only flip: it matches both.
+    graded = [outcome(i, "conv.dx.unflipped") for i in range(5)]
+    graded.append(
+        Outcome(graded[0].case, graded[0].report, matches=("conv.dx.flip_vertical_only", "conv.dx.unflipped"))
+    )
+    assert name_mistake("conv.dx", graded) == Finding("conv.dx.unflipped", 6, 6)
+
+
+def test_failing_probes_choose_the_mistake_whatever_the_graded_cases_say():
+    graded = [outcome(i, "conv.dx.unflipped") for i in range(3)] + [outcome(3, "any.sign")]
+    probes = [outcome(10 + i, "any.sign") for i in range(4)]
+    # The probes point to a sign error, which explains only 1 of the 4 failing graded cases: nothing is named.
+    assert name_mistake("conv.dx", graded, probes) is None
+    passing_probes = [outcome(10, None, status="passed")]
+    assert name_mistake("conv.dx", graded, passing_probes) == Finding("conv.dx.unflipped", 3, 4)

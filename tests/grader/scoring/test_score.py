@@ -32,8 +32,8 @@ SPEC = Spec(
 def test_outputs_are_read_by_problem_id():
     case = _fc_case("fc-p01", 1.0)
     call = CallResult(case.id, "ok", outputs={"fc.dW": case.expected["fc.dW"]}, unreadable={"fc.dx": "returned None"})
-    dx, _, _ = judge(SPEC.problem("fc.dx"), case, call)
-    dW, _, _ = judge(SPEC.problem("fc.dW"), case, call)
+    dx = judge(SPEC.problem("fc.dx"), case, call).report
+    dW = judge(SPEC.problem("fc.dW"), case, call).report
     assert dx.status == "error" and dx.message == "dx (returned by fc_backward): returned None"
     assert dW.status == "passed"
 
@@ -41,7 +41,7 @@ def test_outputs_are_read_by_problem_id():
 def test_modified_inputs_are_named_plainly_in_the_note():
     case = _fc_case("fc-p01", 1.0)
     call = CallResult(case.id, "ok", outputs=dict(case.expected), modified_inputs=["x", "W"])
-    report, _, _ = judge(SPEC.problem("fc.dx"), case, call)
+    report = judge(SPEC.problem("fc.dx"), case, call).report
     assert report.status == "passed" and report.notes == [
         "the function modified its input(s) x, W; graded on what it returned"
     ]

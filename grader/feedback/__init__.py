@@ -1,0 +1,1 @@
+"""Unscored feedback: probe cases that name mistakes, minimal failing cases, and random gradient checks."""
