@@ -29,14 +29,16 @@ def histogram_svg(
     width: int = 480,
     height: int = 200,
     unit: str = "students",
+    caption: bool = True,
 ) -> Markup:
     """An SVG bar chart of `counts` over equal score bins of [0, max_score].
 
     Usage: ``histogram_svg(summary.score.histogram, max_score=summary.score.max_score, title="Total score")``.
     Every bar is a ``<rect class="bar">`` with ``data-count`` and a ``<title>`` tooltip; its height is
-    proportional to its count, the tallest bar filling the plot. All text is XML-escaped.
+    proportional to its count, the tallest bar filling the plot. All text is XML-escaped. Without `caption` the
+    title is only the tooltip, for small charts whose row already names them.
     """
-    left, right, top, bottom = 34, 8, 22, 30
+    left, right, top, bottom = 34, 16, 30 if caption else 14, 30
     pw, ph = width - left - right, height - top - bottom
     n = len(counts)
     tallest = max(counts, default=0)
@@ -47,8 +49,9 @@ def histogram_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{t}">',
         f"<title>{t}</title>",
-        f'<text x="{left}" y="14" font-size="12" font-weight="bold" fill="#222">{t}</text>',
     ]
+    if caption:
+        parts.append(f'<text x="{left}" y="14" font-size="12" font-weight="bold" fill="#222">{t}</text>')
     for i, c in enumerate(counts):
         h = round(ph * c / tallest, 2) if tallest else 0.0
         x = round(left + i * bw + 1, 2)

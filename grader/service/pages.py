@@ -176,7 +176,7 @@ def report_page(request: Request, submission_id: int) -> Response:
     report = api.visible_report(request, who, view)
     sub = api.submission_json(view)
     refresh = REFRESH_SECONDS if report is None and sub["status"] in ACTIVE else None
-    return _page(request, "report.html", {"sub": sub, "report": report, "refresh": refresh, "max_failures": 5})
+    return _page(request, "report.html", {"sub": sub, "report": report, "refresh": refresh, "max_failures": 3})
 
 
 def _latest_graded(request: Request) -> dict[str, int]:
@@ -200,7 +200,7 @@ def dashboard(request: Request) -> Response:
         position += job["status"] == "queued"
         job["position"] = position if job["status"] == "queued" else None
     problem_svgs = {
-        pid: histogram_svg(d.histogram, max_score=d.max_score, title=pid, width=300, height=120)
+        pid: histogram_svg(d.histogram, max_score=d.max_score, title=pid, width=300, height=110, caption=False)
         for pid, d in summary.problems.items()
     }
     split_svgs = {
@@ -211,7 +211,9 @@ def dashboard(request: Request) -> Response:
         "summary": summary,
         "queue": queue,
         "latest": _latest_graded(request),
-        "score_svg": histogram_svg(summary.score.histogram, max_score=summary.score.max_score, title="Total score"),
+        "score_svg": histogram_svg(
+            summary.score.histogram, max_score=summary.score.max_score, title="Total score", width=640, height=240
+        ),
         "problem_svgs": problem_svgs,
         "split_svgs": split_svgs,
         "refresh": 10 if queue["jobs"] else None,

@@ -40,6 +40,7 @@ def make_report(
             id=f"{pid.split('.')[0]}-p01",
             hidden=False,
             tags=["nonsquare"],
+            shapes={"x": [7, 13], "w": [5, 7], "dy": [7, 13]},
             status="passed" if ok else "failed",
             weight=1.0,
             error=0.0 if ok else 1.52,

@@ -38,10 +38,15 @@ def test_bar_heights_follow_numpy_histogram_of_the_scores(seed):
     assert len(bottoms) == 1
 
 
-def test_literal_counts_give_literal_heights():
-    rects = bars(histogram_svg([0, 1, 2, 4], max_score=8, title="t", height=200))
-    plot = 200 - 22 - 30  # the plot height between the margins
-    assert [float(r.get("height")) for r in rects] == [0, plot / 4, plot / 2, plot]
+@pytest.mark.parametrize("caption", [True, False])
+def test_literal_counts_give_literal_heights_and_the_tallest_spans_the_axis(caption):
+    svg = histogram_svg([0, 1, 2, 4], max_score=8, title="t", height=200, caption=caption)
+    y_axis = [ln for ln in ET.fromstring(svg).iter(f"{SVG}line") if ln.get("x1") == ln.get("x2")]
+    assert len(y_axis) == 1
+    plot = float(y_axis[0].get("y2")) - float(y_axis[0].get("y1"))
+    assert plot > 100
+    assert [float(r.get("height")) for r in bars(svg)] == pytest.approx([0, plot / 4, plot / 2, plot], abs=0.01)
+    assert all(float(r.get("y")) >= float(y_axis[0].get("y1")) for r in bars(svg))  # inside the plot
 
 
 def test_empty_histogram_has_flat_bars_and_says_so():
