@@ -18,6 +18,14 @@ def _wrap_pad(a, w):
     return np.asarray(a, dtype=float)[rows[:, None], cols[None, :]]
 
 
+def _last_term(dy, k, out_shape):
+    """The last term of correlate_valid(zero-padded dy, k) in loop order: k[-1, -1] times its window."""
+    rh, rw = (out_shape[0] - 1) // 2, (out_shape[1] - 1) // 2
+    dp = np.pad(np.asarray(dy, dtype=float), ((rh, rh), (rw, rw)))
+    h, w = k.shape
+    return float(k[-1, -1]) * dp[h - 1 : h - 1 + dp.shape[0] - h + 1, w - 1 : w - 1 + dp.shape[1] - w + 1]
+
+
 MISTAKES = {
     "conv.dx": {
         "conv.dx.unflipped": lambda x, w, dy: conv_forward(dy, w),
@@ -25,9 +33,13 @@ MISTAKES = {
         "conv.dx.flip_horizontal_only": lambda x, w, dy: conv_forward(dy, w[:, ::-1]),
         "conv.dx.flip_vertical_only": lambda x, w, dy: conv_forward(dy, w[::-1, :]),
         "conv.dx.wrap": lambda x, w, dy: correlate_valid(_wrap_pad(dy, w), w),
+        # `dx[i, j] = ...` inside the loop over taps (a, b), where += belongs: the last tap alone.
+        "conv.dx.overwrite": lambda x, w, dy: _last_term(dy, w, w.shape),
     },
     "conv.dw": {
         "conv.dw.wrap": lambda x, w, dy: correlate_valid(_wrap_pad(dy, w), x),
+        # `dw[a, b] = ...` inside the loop over pixels (i, j), where += belongs: the last pixel alone.
+        "conv.dw.overwrite": lambda x, w, dy: _last_term(dy, x, w.shape),
     },
     "fc.dx": {
         "fc.dx.no_transpose": lambda x, W, dy: W @ dy,

@@ -43,6 +43,30 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "the output has the 'valid' size (H-Kh+1, W-Kw+1); pad with zeros so the output is the same size as the input",
         "A",
     ),
+    "conv.empty_crop": (
+        "the result is empty when the kernel has one row or column: a crop [r:-r] with r = 0 is [0:0], empty; "
+        "write [r:H + r] (or [r:len - r]) instead",
+        "A",
+    ),
+    "conv.fixed_crop": (
+        "the output has the wrong size for this kernel: the crop seems written for one kernel size "
+        "(e.g. [1:-1] for 3x3); crop (Kh-1)/2 rows and (Kw-1)/2 columns, from the kernel's own shape",
+        "A",
+    ),
+    "conv.dx.overwrite": (
+        "only the last kernel tap survives: dx is a sum over all taps, so accumulate with += where = overwrites",
+        "A.1",
+    ),
+    "conv.dw.overwrite": (
+        "only the last pixel survives: each dw[c,d] is a sum over every pixel, so accumulate with += where = "
+        "overwrites",
+        "A.2",
+    ),
+    "conv.swapped_loops": (
+        "wrong only when the image is not square (H != W), whatever the kernel: the loops over rows and columns "
+        "are probably swapped, or one of H, W is used for both; rows run over H = x.shape[0], columns over W",
+        "A",
+    ),
     "conv.border": ("only a band along the border is wrong: the zero padding is missing or wrong", "A"),
     "conv.swap_axes": ("rows and columns are swapped: the first index is the row (height H or Kh)", "A"),
     "conv.square": ("wrong only when H != W or Kh != Kw: the code assumes square images or kernels", "A"),

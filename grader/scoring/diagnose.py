@@ -24,6 +24,7 @@ __all__ = [
     "diagnose_case",
     "diagnose_problem",
     "is_square",
+    "square_image",
 ]  # the catalogue, for old importers
 
 
@@ -77,10 +78,19 @@ def diagnose_problem(
     overflow_only = nonfinite and all("large-logits" in c.tags for c in nonfinite)
     if layer == "softmax" and overflow_only and any("small-logits" in c.tags for c in passed):
         return "softmax.overflow"
+    # Wrong only on non-square images, right on a square one even with a non-square kernel: H and W are
+    # mixed up, not the kernel's sides.
+    nonsquare_images_only = layer == "conv" and all(not square_image(c) for c, _ in failed)
+    if nonsquare_images_only and any(square_image(c) and not is_square(c) for c in passed):
+        return "conv.swapped_loops"
     nonsquare_only = all(not is_square(c) for c, _ in failed)
     if layer in ("conv", "fc") and nonsquare_only and any(is_square(c) for c in passed):
         return f"{layer}.square"
     return None
+
+
+def square_image(case: Case) -> bool:
+    return case.inputs["x"].shape[0] == case.inputs["x"].shape[1]
 
 
 def is_square(case: Case) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 
 from grader.cases.model import Case
 from grader.report.model import CaseReport
-from grader.scoring.diagnose import diagnose_problem, is_square
+from grader.scoring.diagnose import diagnose_problem, is_square, square_image
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def explains(mistake: str, outcome: Outcome) -> bool:
         return outcome.nonfinite and "large-logits" in outcome.case.tags
     if mistake in ("conv.square", "fc.square"):
         return not is_square(outcome.case)
+    if mistake == "conv.swapped_loops":
+        return not square_image(outcome.case)
     return mistake in outcome.matches
 
 

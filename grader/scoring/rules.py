@@ -54,15 +54,26 @@ def by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tup
 def _by_shape(pid: str, case: Case, shape: tuple) -> str | None:
     R = case.expected[pid]
     if 0 in shape:
-        return None  # an empty answer says nothing about transposes or padding
+        # [r:-r] is empty when r = 0: empty exactly along the kernel's sides of length 1. An empty answer
+        # says nothing about transposes or padding.
+        K = case.inputs["w"].shape if case.layer == "conv" else ()
+        if len(shape) == len(K) == 2 and all((n == 0) == (k == 1) for n, k in zip(shape, K, strict=True)):
+            return "conv.empty_crop"
+        return None
     if len(shape) == 2 and shape == R.shape[::-1]:
         return "fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes" if pid.startswith("conv") else None
-    if pid == "conv.dx":
+    if pid == "conv.dx" and len(shape) == 2:
         (H, W), (Kh, Kw) = case.inputs["x"].shape, case.inputs["w"].shape
         if shape == (H + Kh - 1, W + Kw - 1):
             return "conv.full"
         if shape == (H - Kh + 1, W - Kw + 1):
             return "conv.valid"
+        # The full result cropped by one fixed r0 on every side, e.g. [1:-1, 1:-1] written for 3x3 kernels.
+        r0 = (H + Kh - 1 - shape[0]) / 2
+        if r0 >= 1 and r0 == int(r0) and shape[1] == W + Kw - 1 - 2 * r0:
+            return "conv.fixed_crop"
+    if pid == "conv.dw" and len(shape) == 2 and shape[0] == shape[1] and shape[0] % 2 == 1:
+        return "conv.fixed_crop"  # a square odd kernel size, but not this kernel's: hard-coded
     return None
 
 

@@ -6,6 +6,7 @@ from scipy.signal import convolve2d, correlate2d
 
 from grader.scoring.catalogue import CATALOGUE, describe
 from grader.scoring.diagnose import diagnose_case, diagnose_problem
+from tests.grader.scoring import test_real_mistakes as real
 
 TOL = 1e-4
 
@@ -52,6 +53,10 @@ MISTAKES = [
     ("conv.dx", "any.scale", lambda x, w, dy: 0.5 * dx_correct(x, w, dy)),
     ("conv.dx", "any.zeros", lambda x, w, dy: np.zeros_like(x)),
     ("conv.dw", "conv.dw.flipped", lambda x, w, dy: dw_correct(x, w, dy)[::-1, ::-1]),
+    ("conv.dx", "conv.empty_crop", lambda x, w, dy: real.empty_crop(x, w, dy)[0]),
+    ("conv.dx", "conv.fixed_crop", lambda x, w, dy: real.crop_for_3x3(x, w, dy)[0]),
+    ("conv.dx", "conv.dx.overwrite", lambda x, w, dy: real.overwrite_taps(x, w, dy)[0]),
+    ("conv.dw", "conv.dw.overwrite", lambda x, w, dy: real.overwrite_pixels(x, w, dy)[1]),
     ("fc.dx", "fc.dx.no_transpose", lambda x, W, dy: W @ dy),
     ("fc.dx", "fc.dx.elementwise", lambda x, W, dy: W.T * dy),
     ("fc.dW", "fc.dW.transposed", lambda x, W, dy: np.outer(x, dy)),
