@@ -41,14 +41,14 @@ def dump(value) -> dict:
 
 
 def pretty(value) -> str:
-    """Numbers and nested lists as numpy prints them; anything else as indented JSON."""
+    """Numbers and nested lists of them as numpy prints them; anything else as text or indented JSON."""
     try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+        a = np.asarray(value)
+    except ValueError:  # ragged lists
         a = None
-    if a is not None and a.dtype.kind == "f" and not isinstance(value, bool):
+    if a is not None and a.dtype.kind in "iuf":
         if a.ndim == 0:
-            return num(float(a))
+            return num(float(a)) if a.dtype.kind == "f" else str(a)
         return np.array2string(a, precision=5, suppress_small=True, max_line_width=100, threshold=400)
     if isinstance(value, str):
         return value

@@ -283,3 +283,52 @@ def test_pages_carry_the_content_security_policy_and_need_no_script(site, browse
         assert " style=" not in r.text  # inline styles would be blocked by style-src 'self'
     css = b.get("/static/pages.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+class _Request:
+    """Enough of a request for rendering a template outside the app (url_for only)."""
+
+    def url_for(self, name, **params):
+        return "/" + "/".join([name, *map(str, params.values())])
+
+
+def test_a_minimal_case_is_shown_in_full_as_escaped_text():
+    from grader.service.pages import templates
+
+    mc = {
+        "shapes": {"x": [1, 2], "w": [1, 1], "dy": [1, 2]},
+        "inputs": {"x": [[1.0, -2.0]], "w": [[3.0]], "dy": [[0.5, 1.5]]},
+        "got": [[1.5, 4.5]],
+        "expected": [[-1.5, -4.5]],
+        "note": "<b>not bold</b>",
+    }
+    report = make_report("alice", scores={"conv.dx": 0.0})
+    problems = [p.model_copy(update={"minimal_case": mc}) if p.id == "conv.dx" else p for p in report.problems]
+    report = report.model_copy(update={"problems": problems})
+    sub = {"id": 1, "student_id": "alice", "status": "done", "submitted_at": "2026-11-26T12:00:00+00:00"}
+    html = templates.get_template("report.html").render(
+        request=_Request(), principal=None, csrf_token="t", refresh=None, sub=sub, report=report, max_failures=3
+    )
+    block = re.search(r'<div class="minimal_case">(.*?)</div>\s*</section>', html, re.S).group(1)
+    fields = dict(re.findall(r"<b>(.*?)</b><pre>(.*?)</pre>", block, re.S))
+    assert fields["inputs: x"] == "[[ 1. -2.]]"
+    assert fields["inputs: dy"] == "[[0.5 1.5]]"
+    assert fields["got"] == "[[1.5 4.5]]" and fields["expected"] == "[[-1.5 -4.5]]"
+    assert fields["shapes: x"] == "[1 2]"
+    assert fields["note"] == "&lt;b&gt;not bold&lt;/b&gt;"
+    assert html.count('class="minimal_case"') == 1  # only where there is one
+
+
+def test_an_instructor_lists_one_students_submissions_and_a_student_only_their_own(site, browser):
+    for who in ("alice", "bob"):
+        b = browser()
+        b.sign_in(site.tokens[who])
+        upload(b)
+    bob_page = b.get("/me?student_id=alice").text  # the filter is the instructor's only
+    assert bob_page.count('<tr class="status-') == 1 and "<td>alice</td>" not in bob_page
+    i = browser()
+    i.sign_in(site.instructor)
+    everyone = i.get("/me").text
+    assert everyone.count('<tr class="status-') == 2
+    only = i.get("/me", params={"student_id": "alice"}).text
+    assert only.count('<tr class="status-') == 1 and "<td>alice</td>" in only and "<td>bob</td>" not in only
