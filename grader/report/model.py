@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,6 +45,20 @@ class Diagnosis(_Model):
     failing: int = Field(0, description="How many of the problem's cases fail; explains is more than half of it.")
 
 
+class MinimalCase(_Model):
+    """The smallest fresh input found that fails, in full: never a graded case, so it reveals no hidden one."""
+
+    call: str = Field(description="The student function, e.g. conv_backward(x, w, dy).")
+    inputs: dict[str, Any] = Field(description="Each argument: nested lists of numbers, or an int.")
+    shapes: dict[str, list[int]] = Field(description="Shape of each array argument.")
+    got: Any = Field(None, description="What the function returned for this problem (nested lists); null if nothing.")
+    got_shape: list[int] | None = Field(None, description="Shape of what it returned, when it returned an array.")
+    expected: Any = Field(description="The right answer (nested lists).")
+    expected_shape: list[int] = Field(description="Shape of the right answer.")
+    message: str = Field(description="Why it fails, in plain words.")
+    source: Literal["probe", "shrink", "explore"] = Field(description="Which unscored inputs it came from.")
+
+
 class ProblemReport(_Model):
     id: str = Field(description="Problem id: conv.dx, conv.dw, fc.dx, fc.dW or softmax.ds.")
     title: str = Field(description="One-line title.")
@@ -54,6 +68,7 @@ class ProblemReport(_Model):
     tol: float = Field(description="Tolerance of the comparison metric.")
     cases: list[CaseReport] = Field(description="Every case, public first.")
     diagnosis: Diagnosis | None = Field(None, description="The mistake behind the failures, when recognised.")
+    minimal_case: MinimalCase | None = Field(None, description="The smallest failing input found, when it fails.")
 
 
 class Sandbox(_Model):

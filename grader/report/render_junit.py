@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from grader.report.model import Report
+from grader.report.render_minimal import minimal_line
 
 
 def render_junit(report: Report) -> str:
@@ -38,6 +39,8 @@ def render_junit(report: Report) -> str:
             ET.SubElement(
                 props, "property", name="diagnosis_explains", value=f"{p.diagnosis.explains} of {p.diagnosis.failing}"
             )
+        if p.minimal_case:
+            ET.SubElement(props, "property", name="minimal_case", value=minimal_line(p))
         for c in p.cases:
             case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")
             cprops = ET.SubElement(case, "properties")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grader.report.model import CaseReport, ProblemReport, Report
+from grader.report.render_minimal import minimal_lines
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
@@ -36,6 +37,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
         more = sum(c.status != "passed" for c in p.cases) - len(shown)
         if more > 0:
             lines.append(paint(f"      ... and {more} more failing case(s)", "dim"))
+        lines += ["      " + line for line in minimal_lines(p)]
         notes = sorted({n for c in p.cases for n in c.notes})
         lines += [paint(f"      note: {n}", "dim") for n in notes[:3]]
     if report.output.text.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -52,15 +52,20 @@ def run_submission(
     redact: tuple[str, ...] = (),
     cancel=None,
     extra: Sequence[Case] = (),
+    later: Sequence[Case] = (),
+    pick: Callable[[dict[str, CallResult]], Collection[str]] | None = None,
 ) -> RunResult:
     """Run the graded cases, then the unscored `extra` ones in the same session (after the graded calls, so
-    they never change them); every case ends as exactly one CallResult, whatever the student code does.
+    they never change them); every case that runs ends as exactly one CallResult, whatever the student code does.
 
-    The extra calls share limits.feedback_seconds, counted from the first of them, within the submission's limit.
+    Then, in the same session, the cases of `later` whose ids `pick` chooses from the results so far (shrink
+    candidates for the layers that failed). The unscored calls share limits.feedback_seconds, counted from
+    the first of them, within the submission's limit.
     """
     t0 = time.monotonic()
     clock = _Clock(t0, limits, first_extra=len(cases))
-    cases = [*cases, *extra]
+    first = len(cases) + len(extra)
+    cases = [*cases, *extra, *later]
     capture = Capture(keep=limits.output_kb << 10, limit=limits.output_limit_mb << 20)
     job = backend.new_job()
     results: dict[int, CallResult] = {}
@@ -70,13 +75,19 @@ def run_submission(
         write_job(job, submission=submission, cases=cases)
         session = backend.open(job)
         try:
-            import_error = _attempts(session, job, cases, limits, capture, clock, results, cancel)
+            todo = list(range(first))
+            import_error = _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
+            if later and pick and import_error is None:
+                wanted = set(pick({cases[i].id: r for i, r in results.items()}))
+                todo = [i for i in range(first, len(cases)) if cases[i].id in wanted]
+                if todo and clock.open(time.monotonic()):
+                    _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
         finally:
             session.close()
     finally:
         shutil.rmtree(job, ignore_errors=True)
     if import_error is not None:
-        results = {i: CallResult(c.id, "error", import_error) for i, c in enumerate(cases)}
+        results = {i: CallResult(c.id, "error", import_error) for i, c in enumerate(cases[:first])}
     paths = {f"{job}/submission/": "", "/job/submission/": "", str(job): "<job>", "/job/": "<job>/"}
     text, cut = capture.text(redact, paths)
     return RunResult(
@@ -102,6 +113,10 @@ class _Clock:
     def is_extra(self, index: int) -> bool:
         return index >= self.first_extra
 
+    def open(self, now: float) -> bool:
+        """Whether there is time left for more unscored calls."""
+        return now < self.deadline and (self.extra_deadline is None or now < self.extra_deadline)
+
     def over(self, now: float, current: int | None, ended: set[int]) -> str | None:
         if now > self.deadline:
             return "deadline"
@@ -114,9 +129,8 @@ class _Clock:
         return None
 
 
-def _attempts(session, job, cases, limits, capture, clock, results, cancel) -> str | None:
-    """Start the harness until every case has a result; returns the import error, if any."""
-    todo = list(range(len(cases)))
+def _attempts(session, job, cases, todo, limits, capture, clock, results, cancel) -> str | None:
+    """Start the harness until every case in `todo` has a result; returns the import error, if any."""
     while todo:
         capture.new_attempt()
         attempt = session.start(todo, capture, limits)

@@ -24,6 +24,7 @@ from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
 from grader.scoring.diagnose import diagnose_all
 from grader.scoring.explain import Outcome, name_mistake
+from grader.scoring.minimal import minimal_case
 from grader.spec import Problem, Spec
 
 
@@ -65,9 +66,12 @@ def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
     return Outcome(case, report, False, tuple(found), values, reading.array)
 
 
-def score_problem(problem: Problem, cases: list[Case], run: RunResult, probes: Sequence[Case] = ()) -> ProblemReport:
+def score_problem(
+    problem: Problem, cases: list[Case], run: RunResult, probes: Sequence[Case] = (), fresh: Sequence[Case] = ()
+) -> ProblemReport:
+    """Score a problem on `cases`; `probes` help name its mistake; probes and `fresh` may be its minimal case."""
     outcomes = [judge(problem, case, run.calls[case.id]) for case in cases]
-    probed = [judge(problem, c, run.calls[c.id]) for c in probes if c.id in run.calls and problem.id in c.expected]
+    probed = _judged(problem, probes, run)
     total = sum(c.weight for c in cases)
     earned = sum(o.case.weight for o in outcomes if not o.failed)
     score = round(problem.points * earned / total, 6) if total else 0.0
@@ -89,6 +93,8 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult, probes: S
         if diagnosis and diagnosis.id in o.matches:
             report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
         reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
+    failing = any(o.failed for o in outcomes)
+    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run)]) if failing else None
     return ProblemReport(
         id=problem.id,
         title=problem.title,
@@ -98,7 +104,13 @@ def score_problem(problem: Problem, cases: list[Case], run: RunResult, probes: S
         tol=problem.tol,
         cases=reports,
         diagnosis=diagnosis,
+        minimal_case=None if run.import_error else smallest,
     )
+
+
+def _judged(problem: Problem, cases: Sequence[Case], run: RunResult) -> list[Outcome]:
+    """The unscored cases of this problem that ran."""
+    return [judge(problem, c, run.calls[c.id]) for c in cases if c.id in run.calls and problem.id in c.expected]
 
 
 def _with_points(report: CaseReport, worth: float) -> CaseReport:
@@ -116,11 +128,16 @@ def build_report(
     mode: str,
     started: dt.datetime,
     probes: Sequence[Case] = (),
+    fresh: Sequence[Case] = (),
 ) -> Report:
-    """The report of a run: `cases` are scored; `probes` (unscored, run after them) only help name mistakes."""
+    """The report of a run: `cases` are scored; the unscored `probes` help name mistakes, and they and the
+    `fresh` inputs (shrink candidates) are where minimal failing cases come from."""
+
+    def of(layer: str, some: Sequence[Case]) -> list[Case]:
+        return [c for c in some if c.layer == layer]
+
     problems = [
-        score_problem(p, [c for c in cases if c.layer == p.layer], run, [c for c in probes if c.layer == p.layer])
-        for p in spec.problems
+        score_problem(p, of(p.layer, cases), run, of(p.layer, probes), of(p.layer, fresh)) for p in spec.problems
     ]
     return Report(
         grader_version=__version__,

@@ -13,7 +13,7 @@ from grader.cases.model import Case
 from grader.cases.seeds import hidden_seed
 from grader.cases.store import load_cases
 from grader.errors import GraderError
-from grader.feedback.probes import probe_cases
+from grader.feedback.plan import plan_feedback
 from grader.report.model import Report
 from grader.results import CallResult, RunResult
 from grader.sandbox.runner import Backend, run_submission
@@ -48,7 +48,7 @@ def evaluate(
     cancel=None,
 ) -> Report:
     started = dt.datetime.now(dt.timezone.utc)
-    probes = probe_cases(spec)
+    feedback = plan_feedback(spec)
     run = run_submission(
         submission=submission,
         cases=cases,
@@ -56,7 +56,9 @@ def evaluate(
         limits=spec.limits,
         redact=redact,
         cancel=cancel,
-        extra=probes,
+        extra=feedback.first,
+        later=feedback.candidates,
+        pick=feedback.picker(spec, cases),
     )
     return build_report(
         spec=spec,
@@ -66,7 +68,8 @@ def evaluate(
         student_id=student_id,
         mode=mode,
         started=started,
-        probes=probes,
+        probes=feedback.probes,
+        fresh=feedback.fresh,
     )
 
 

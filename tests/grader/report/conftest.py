@@ -5,6 +5,7 @@ import pytest
 from scipy.signal import convolve2d
 
 from grader.cases.generate import generate
+from grader.feedback.plan import plan_feedback
 from grader.results import CallResult, RunResult
 from grader.scoring.score import build_report
 
@@ -35,8 +36,9 @@ def fixed_report(spec):
 
     cases = generate(spec=spec, seed=spec.cases.public_seed, hidden=False)
     cases += generate(spec=spec, seed=42, hidden=True)[:2]
+    feedback = plan_feedback(spec)
     run = RunResult(
-        calls={c.id: _outputs(c) for c in cases},
+        calls={c.id: _outputs(c) for c in [*cases, *feedback.probes, *feedback.fresh]},
         import_error=None,
         output="hello from backprop.py\n",
         output_truncated=False,
@@ -53,4 +55,6 @@ def fixed_report(spec):
         student_id="alice",
         mode="grade",
         started=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc),
+        probes=feedback.probes,
+        fresh=feedback.fresh,
     )

@@ -1,0 +1,92 @@
+"""Shrink candidates: fresh inputs from 1x1 images and the smallest odd kernels up, small integers first.
+
+They run after the graded cases and the probes, only for the layers that failed there, and the smallest
+one that still fails becomes the problem's minimal failing case. Being fresh, they reveal no hidden case.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+
+from grader.cases.model import Case
+from grader.contract import LAYERS
+from grader.feedback.oracle import expected
+from grader.results import CallResult
+from grader.scoring.score import judge
+from grader.spec import Spec
+
+SEED = 1729
+IMAGES = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4))
+KERNELS = ((1, 1), (1, 3), (3, 1), (3, 3), (3, 5), (5, 3), (5, 5))
+FLOAT_CONV = (((2, 3), (1, 3)), ((2, 3), (3, 3)), ((3, 4), (3, 5)), ((3, 4), (5, 5)))
+FC = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3))  # (M, N)
+FLOAT_FC = ((2, 3), (3, 4))
+
+
+def candidates(spec: Spec) -> list[Case]:
+    """Every layer's candidates, smallest first within a layer, with expected answers for the spec's problems."""
+    return list(_candidates(spec))
+
+
+@functools.lru_cache(maxsize=4)
+def _candidates(spec: Spec) -> tuple[Case, ...]:
+    rng = np.random.default_rng(SEED)
+    ids = {p.id for p in spec.problems}
+    out = []
+    for name in spec.layers:
+        layer = LAYERS[name]
+        for i, (inputs, kind) in enumerate(_DRAW.get(name, lambda rng: ())(rng)):
+            exp = {pid: a for pid, a in expected(layer, inputs).items() if pid in ids}
+            out.append(Case(f"shrink-{name}-{i + 1:02d}", name, False, ("shrink", kind), inputs, exp, {}, 0.0))
+    return tuple(out)
+
+
+def _ints(rng, shape) -> np.ndarray:
+    """Small nonzero integers, as float64: easy to check by hand."""
+    return rng.choice([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0], size=shape)
+
+
+def _conv(rng):
+    # By how many numbers the inputs hold (x and dy are images), as the minimal case is chosen.
+    shapes = sorted(itertools.product(IMAGES, KERNELS), key=lambda s: (2 * s[0][0] * s[0][1] + s[1][0] * s[1][1], s))
+    for (H, W), (Kh, Kw) in shapes:
+        yield {"x": _ints(rng, (H, W)), "w": _ints(rng, (Kh, Kw)), "dy": _ints(rng, (H, W))}, "integers"
+    for (H, W), (Kh, Kw) in FLOAT_CONV:
+        yield {"x": rng.normal(size=(H, W)), "w": rng.normal(size=(Kh, Kw)), "dy": rng.normal(size=(H, W))}, "floats"
+
+
+def _fc(rng):
+    for M, N in FC:
+        yield {"x": _ints(rng, N), "W": _ints(rng, (M, N)), "dy": _ints(rng, M)}, "integers"
+    for M, N in FLOAT_FC:
+        yield {"x": rng.normal(size=N), "W": rng.normal(size=(M, N)), "dy": rng.normal(size=M)}, "floats"
+
+
+def _softmax(rng):
+    for M in (2, 3, 4):
+        for y in (0, M - 1):
+            yield {"s": _ints(rng, M), "y": np.array(y, dtype=np.int64)}, "integers"
+    for s, y in (([1000.0, 999.0], 0), ([-1000.0, -1000.0], 1), ([1e4, -1e4, 0.0], 2), ([710.0, 0.0, -5.0], 1)):
+        yield {"s": np.array(s), "y": np.array(y, dtype=np.int64)}, "large-integers"
+    for M in (3, 4):
+        yield {"s": rng.normal(size=M) * 2, "y": np.array(1, dtype=np.int64)}, "floats"
+
+
+_DRAW = {"conv": _conv, "fc": _fc, "softmax": _softmax}
+
+
+def layers_to_shrink(spec: Spec, ran: list[Case], calls: dict[str, CallResult]) -> set[str]:
+    """Layers with a call that ran and did not pass; not those where a call timed out (shrinking would hang)."""
+    failing, hung = set(), set()
+    for case in ran:
+        call = calls.get(case.id)
+        if call is None:
+            continue
+        if call.status == "timeout":
+            hung.add(case.layer)
+        elif any(judge(p, case, call).failed for p in spec.problems_of(case.layer) if p.id in case.expected):
+            failing.add(case.layer)
+    return failing - hung

@@ -1,0 +1,84 @@
+"""Minimal failing cases: fresh, small, still failing, and only for the layers that failed."""
+
+import numpy as np
+from scipy.signal import convolve2d, correlate2d
+
+from grader.cases.model import Case
+from grader.feedback.plan import plan_feedback
+from grader.feedback.shrink import candidates
+from grader.report.model import CaseReport
+from grader.sandbox.runner import run_submission
+from grader.scoring.explain import Outcome
+from grader.scoring.minimal import minimal_case
+from grader.submission import load_submission
+from grader.workflows.grade import check
+from tests.grader.sandbox.hostile import correct_except
+
+UNFLIPPED = correct_except(
+    conv_backward="from scipy.signal import convolve2d\nimport numpy as np\nx, w, dy = args\n"
+    "rh, rw = w.shape[0] // 2, w.shape[1] // 2\ndyp = np.pad(dy, ((rh, rh), (rw, rw)))\n"
+    "dw = np.array([[np.sum(x * dyp[i:i+x.shape[0], j:j+x.shape[1]]) for j in range(w.shape[1])] "
+    "for i in range(w.shape[0])])\nreturn convolve2d(dy, w, mode='same'), dw"
+)
+
+
+def test_candidates_go_from_1x1_up_with_small_integers_first(spec):
+    conv = [c for c in candidates(spec) if c.layer == "conv"]
+    sizes = [sum(a.size for a in c.inputs.values()) for c in conv if "integers" in c.tags]
+    assert conv[0].inputs["x"].shape == (1, 1) and conv[0].inputs["w"].shape == (1, 1)
+    assert sizes == sorted(sizes)
+    for c in conv:
+        if "integers" in c.tags:
+            assert all(np.array_equal(a, np.round(a)) and np.abs(a).max() <= 3 for a in c.inputs.values())
+
+
+def test_a_failing_problem_gets_its_smallest_failing_input_in_full(process_backend, tmp_path, spec):
+    (tmp_path / "backprop.py").write_text(UNFLIPPED)
+    report = check(submission=tmp_path, spec=spec, backend=process_backend)
+    dx = next(p for p in report.problems if p.id == "conv.dx")
+    m = dx.minimal_case
+    assert m is not None and m.source in ("probe", "shrink") and m.call == "conv_backward(x, w, dy)"
+    x, w, dy = (np.array(m.inputs[k]) for k in ("x", "w", "dy"))
+    assert x.size + w.size + dy.size <= 9, "a 1x2 image with a 1x3 kernel is the smallest that shows a missing flip"
+    assert all(np.array_equal(a, np.round(a)) for a in (x, w, dy)), "small integers"
+    np.testing.assert_allclose(m.expected, correlate2d(dy, w, mode="same"))  # independent of the grader
+    np.testing.assert_allclose(m.got, convolve2d(dy, w, mode="same"))
+    assert not np.allclose(m.got, m.expected)
+    assert m.shapes == {"x": list(x.shape), "w": list(w.shape), "dy": list(dy.shape)}
+    assert all(p.minimal_case is None for p in report.problems if p.id != "conv.dx")
+
+
+def test_only_the_failing_layers_are_shrunk(process_backend, tmp_path, spec, public_cases):
+    (tmp_path / "backprop.py").write_text(UNFLIPPED)
+    feedback = plan_feedback(spec)
+    run = run_submission(
+        submission=load_submission(tmp_path),
+        cases=public_cases,
+        backend=process_backend,
+        limits=spec.limits,
+        extra=feedback.first,
+        later=feedback.candidates,
+        pick=feedback.picker(spec, public_cases),
+    )
+    ran = {cid.split("-")[1] for cid in run.calls if cid.startswith("shrink-")}
+    assert ran == {"conv"}
+    assert all(run.calls[c.id].status == "ok" for c in public_cases)
+
+
+def _outcome(cid, shape, status="failed", floats=False):
+    x = np.full(shape, 0.5 if floats else 1.0)
+    case = Case(cid, "fc", False, (), {"x": x[0], "W": x, "dy": x[:, 0]}, {"fc.dx": x[0]})
+    report = CaseReport(id=cid, hidden=False, tags=[], status=status, weight=0.0, message=f"{cid} fails")
+    return Outcome(case, report, got=None)
+
+
+def test_the_smallest_failing_one_wins_integers_first_never_a_timeout():
+    fresh = [
+        _outcome("shrink-fc-03", (2, 2)),
+        _outcome("shrink-fc-01", (1, 1), status="timeout"),
+        _outcome("shrink-fc-02", (1, 2), floats=True),
+        _outcome("probe-fc-01", (1, 2)),
+    ]
+    assert minimal_case("fc.dx", fresh).message == "probe-fc-01 fails"
+    assert minimal_case("fc.dx", fresh[:2]).message == "shrink-fc-03 fails"
+    assert minimal_case("fc.dx", [_outcome("shrink-fc-04", (1, 1), status="passed")]) is None
