@@ -14,6 +14,9 @@ from grader.service.settings import DEFAULT_SANDBOX
 data_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False), help="The service's data folder."
 )
+broker_option = click.option(
+    "--broker", "broker_url", default=None, help="Celery broker URL (redis://HOST:6379/0): grade on `worker` hosts."
+)
 database_option = click.option(
     "--database", "database_url", default=None, help="SQLAlchemy database URL (default: sqlite:///DATA/pa5.db)."
 )
@@ -86,6 +89,15 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
     help="Where student code runs; 'process' is not isolated and is used only when asked for.",
 )
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@broker_option
+@click.option(
+    "--resend-after",
+    "resend_seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.5),
+    help="With --broker: send a queued job's message again when no worker took it for this long.",
+)
 @secret_options
 @spec_option
 @edge
@@ -98,6 +110,8 @@ def serve(
     workers,
     sandbox,
     lease_seconds,
+    broker_url,
+    resend_seconds,
     secret_file,
     insecure_default_secret,
     spec_path,
@@ -130,7 +144,60 @@ def serve(
             err=True,
         )
 
+    if broker_url:  # workers elsewhere grade (`pa5-grader worker`); this process only accepts and shows
+        from grader.service.celery_app import hide_password
+        from grader.service.celery_dispatch import serve_with_broker
+
+        def published():
+            click.echo(f"pa5-grader service on http://{host}:{port}; jobs go to {hide_password(broker_url)}", err=True)
+
+        serve_with_broker(
+            settings=settings,
+            broker_url=broker_url,
+            host=host,
+            port=port,
+            public=public,
+            stale_seconds=resend_seconds,
+            on_ready=published,
+        )
+        return
     run_serve(settings=settings, host=host, port=port, public=public, on_ready=ready)
+
+
+@click.command()
+@click.option("--database", "database_url", required=True, help="The service's database, e.g. postgresql://...")
+@broker_option
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Grades at once.")
+@click.option("--sandbox", type=click.Choice(BACKENDS), default=DEFAULT_SANDBOX, show_default=True)
+@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@secret_options
+@spec_option
+@edge
+def worker(
+    database_url, broker_url, concurrency, sandbox, lease_seconds, secret_file, insecure_default_secret, spec_path
+):
+    """Grade jobs of a service started with `serve --broker`, on this host, in its own sandbox.
+
+    The secret comes from --secret-file or $PA5_GRADER_SECRET, never over the broker.
+
+    \b
+    Example:
+      pa5-grader worker --database postgresql://pa5@db/pa5 --broker redis://queue:6379/0 --secret-file secret
+    """
+    from grader.service.celery_worker import run_worker
+    from grader.workflows.grade import read_secret
+
+    if not broker_url:
+        raise click.UsageError("worker needs --broker (the URL serve --broker was given)")
+    run_worker(
+        database_url=database_url,
+        broker_url=broker_url,
+        sandbox=sandbox,
+        concurrency=concurrency,
+        spec_path=spec_path and Path(spec_path),
+        secret=read_secret(secret_file=secret_file, insecure_default=insecure_default_secret),
+        lease_seconds=lease_seconds,
+    )
 
 
 @click.command()
@@ -172,3 +239,4 @@ def register(cli: click.Group) -> None:
     cli.add_command(admin)
     cli.add_command(serve)
     cli.add_command(submit)
+    cli.add_command(worker)
