@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -69,6 +70,16 @@ def output_options(fn):
     )(fn)
 
 
+def sandbox_option(auto: str):
+    return click.option(
+        "--sandbox",
+        type=click.Choice(BACKENDS),
+        default="auto",
+        show_default=True,
+        help=f"Where student code runs. auto: {auto}.",
+    )
+
+
 def secret_options(fn):
     fn = click.option(
         "--insecure-default-secret",
@@ -119,33 +130,40 @@ def cli():
     default=None,
     help="Folder of public cases (default: ./test_cases or the bundled ones).",
 )
+@sandbox_option("bwrap where it works, else 'process' (not isolated: self-tests only)")
 @click.option(
-    "--sandbox",
-    type=click.Choice(BACKENDS),
-    default="process",
-    show_default=True,
-    help="Where student code runs. 'process' is not isolated: self-tests only.",
+    "--explore",
+    type=click.IntRange(0, 10000),
+    default=0,
+    metavar="N",
+    help="Also run N random cases of varied shapes, judged by the forward pass (never scored).",
 )
+@click.option("--seed", type=int, default=None, help="Seed of the --explore cases, to replay a run (default: random).")
 @output_options
 @spec_option
 @edge
-def check(submission, cases_dir, sandbox, fmt, output, spec_path):
+def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed):
     """Self-test SUBMISSION (a folder with backprop.py, or a .py file) on the public cases.
 
     \b
     Example:
       pa5-grader check submissions_example/correct
       pa5-grader check my_pa5/ --format junit --output results.xml
+      pa5-grader check my_pa5/ --explore 200          # random gradient checks
     """
     from grader.sandbox.select import make_backend
 
-    with make_backend(sandbox) as backend:
+    with make_backend(sandbox, self_test=True) as backend:
         backend.prestart()  # its numpy import overlaps ours from here on
         from grader.spec import load_spec
         from grader.workflows.grade import check as run_check
 
         spec = load_spec(spec_path)
-        report = run_check(submission=submission, spec=spec, backend=backend, cases_dir=cases_dir)
+        report = run_check(
+            submission=submission, spec=spec, backend=backend, cases_dir=cases_dir, explore=explore, seed=seed
+        )
+    if report.explore and fmt != "text":
+        click.echo(f"explore seed: {report.explore.seed}", err=True)  # the text report prints it
     _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)
 
@@ -153,13 +171,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path):
 @cli.command()
 @click.argument("submission", type=click.Path())
 @click.option("--student-id", required=True, help="Student id; seeds this student's hidden cases.")
-@click.option(
-    "--sandbox",
-    type=click.Choice(BACKENDS),
-    default="docker",
-    show_default=True,
-    help="Where student code runs. Grades of untrusted code belong in docker.",
-)
+@sandbox_option("bwrap where it works, else docker, else an error")
 @secret_options
 @output_options
 @spec_option
@@ -196,11 +208,17 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     help="Submissions graded at once.",
 )
 @click.option("--force", is_flag=True, help="Regrade even submissions whose report is up to date.")
-@click.option("--sandbox", type=click.Choice(BACKENDS), default="docker", show_default=True)
+@sandbox_option("bwrap where it works, else docker, else an error")
+@click.option(
+    "--warm-pool/--no-warm-pool",
+    default=True,
+    show_default=True,
+    help="Keep --jobs sandboxes started ahead of their submissions (bwrap, docker); each serves one student.",
+)
 @secret_options
 @spec_option
 @edge
-def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_default_secret, spec_path):
+def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file, insecure_default_secret, spec_path):
     """Grade a class: every folder (or .py file) in SUBMISSIONS_DIR is one student, named by its id.
 
     Writes OUT/<student>.json, OUT/summary.csv and OUT/summary.json. Re-running skips
@@ -230,7 +248,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, secret_file, insecure_
             last[0] = time.monotonic()
             click.echo(line, err=True)
 
-    with make_backend(sandbox) as backend:
+    with make_backend(sandbox) as backend, backend.pool(jobs, spec.limits) if warm_pool else nullcontext():
         result = run_batch(
             submissions=Path(submissions_dir),
             out=Path(out_dir),

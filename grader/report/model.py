@@ -72,7 +72,7 @@ class ProblemReport(_Model):
 
 
 class Sandbox(_Model):
-    backend: Literal["process", "docker"] = Field(description="Where the student code ran.")
+    backend: Literal["process", "docker", "bwrap"] = Field(description="Where the student code ran.")
     isolated: bool = Field(description="False for the process backend: not for untrusted code.")
     note: str = Field(description="What the isolation does and does not cover.")
 

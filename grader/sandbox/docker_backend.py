@@ -6,6 +6,7 @@ This is the only module that imports the docker SDK.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from grader.errors import SandboxUnavailable
 from grader.sandbox.capture import Capture
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
-from grader.sandbox.launch import JOB_DIRS, harness_argv, new_job_dir, sandbox_env
+from grader.sandbox.launch import JOB_DIRS, harness_argv, job_request, new_job_dir, sandbox_env
+from grader.sandbox.pool import WarmPool
 from grader.spec import Limits
 
 LABEL = "pa5-grader.sandbox"
@@ -68,50 +70,56 @@ class DockerBackend:
         self.image = image
         self.client = client or connect(image)
         sweep_leftovers(self.client)
+        self._pool: WarmPool | None = None
+        self._taken: dict[Path, DockerWarm] = {}
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
+        self.close_pool()
         self.client.close()
 
     def prestart(self) -> None:
-        """Nothing to start early: each attempt creates its own container."""
+        """Nothing to start early without the limits a container is created with; see pool()."""
+
+    def pool(self, size: int, limits: Limits) -> WarmPool:
+        """Keep `size` containers running the harness, created with `limits`, each waiting for its job."""
+        self.close_pool()
+        self._pool = WarmPool(lambda: self._spawn_warm(limits), size)
+        return self._pool
+
+    def close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def new_job(self) -> Path:
-        return new_job_dir()
+        warm = self._pool.take() if self._pool is not None else None
+        if warm is None:
+            return _writable(new_job_dir())
+        self._taken[warm.job] = warm
+        return warm.job
 
     def open(self, job: Path) -> DockerSession:
-        # The container runs as nobody: give it the folders it writes to, nothing more.
-        for d in JOB_DIRS:
-            p = job / d
-            if os.geteuid() == 0:
-                os.chown(p, SANDBOX_UID, SANDBOX_UID)
-            else:
-                p.chmod(0o777)
-        return DockerSession(self, job)
+        return DockerSession(self, _writable(job), self._taken.pop(job, None))
 
-
-class DockerSession:
-    def __init__(self, backend: DockerBackend, job: Path):
-        self.backend, self.job = backend, job
-
-    def start(self, calls: list[int], capture: Capture, limits: Limits) -> DockerAttempt:
-        env = sandbox_env(job="/job", tmp="/tmp")
+    def create(self, job: Path, calls: list[int] | None, limits: Limits):
+        """A started container running the harness on `job` (calls=None: waiting for it on stdin)."""
         fsize = limits.file_size_mb << 20
         try:
-            container = self.backend.client.containers.create(
-                self.backend.image,
+            container = self.client.containers.create(
+                self.image,
                 command=harness_argv("python3", IMAGE_HARNESS, "/job", calls, IMAGE_SITE),
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
                 init=True,  # as PID 1 the harness would ignore SIGXCPU and other default-fatal signals
                 working_dir="/job/work",
-                environment=env,
+                environment=sandbox_env(job="/job", tmp="/tmp"),
                 network_disabled=True,
                 network_mode="none",
                 read_only=True,
                 tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},
-                volumes={str(self.job): {"bind": "/job", "mode": "rw"}},
+                volumes={str(job): {"bind": "/job", "mode": "rw"}},
                 mem_limit=f"{limits.memory_mb}m",
                 memswap_limit=f"{limits.memory_mb}m",
                 nano_cpus=1_000_000_000,
@@ -126,17 +134,80 @@ class DockerSession:
                 ],
                 log_config=LogConfig(type=LogConfig.types.JSON, config={"max-size": "1m", "max-file": "1"}),
                 labels={LABEL: "1", f"{LABEL}.pid": str(os.getpid())},
-                stdin_open=False,
+                stdin_open=calls is None,
                 tty=False,
             )
             container.start()
         except docker.errors.ImageNotFound:
-            raise SandboxUnavailable(
-                f"runner image {self.backend.image} not found: run `pa5-grader image build`"
-            ) from None
+            raise SandboxUnavailable(f"runner image {self.image} not found: run `pa5-grader image build`") from None
         except docker.errors.APIError as e:
             raise SandboxUnavailable(f"Docker could not start the sandbox container: {short(e)}") from None
+        return container
 
+    def _spawn_warm(self, limits: Limits) -> DockerWarm:
+        job = _writable(new_job_dir())
+        try:
+            container = self.create(job, None, limits)
+        except BaseException:
+            shutil.rmtree(job, ignore_errors=True)
+            raise
+        return DockerWarm(job, container, limits)
+
+
+class DockerWarm:
+    """A container whose harness has imported numpy and waits for its job on stdin."""
+
+    def __init__(self, job: Path, container, limits: Limits):
+        self.job, self.container, self.limits = job, container, limits
+        self.waiter = DockerAttempt(container, limits.memory_mb)
+
+    def alive(self) -> bool:
+        return self.waiter.poll(0) is None
+
+    def stop(self) -> None:
+        try:
+            self.container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+    def discard(self) -> None:
+        self.stop()
+        shutil.rmtree(self.job, ignore_errors=True)
+
+    def hand_over(self, calls: list[int]) -> bool:
+        """Send the job; False when the container cannot take it (it died, or stdin would not open)."""
+        try:
+            sock = self.container.attach_socket(params={"stdin": 1, "stream": 1})
+        except docker.errors.APIError:
+            return False
+        raw = getattr(sock, "_sock", sock)  # docker-py hands out a SocketIO over the hijacked socket
+        try:
+            raw.sendall(job_request("/job", calls))
+            return True
+        except OSError:
+            return False
+        finally:  # all three, in this order, or the socket outlives its use
+            sock.close()
+            raw.close()
+            try:
+                sock._response.close()
+            except (AttributeError, OSError, ValueError):  # http.client flushes the closed socket
+                pass
+
+
+class DockerSession:
+    def __init__(self, backend: DockerBackend, job: Path, warm: DockerWarm | None = None):
+        self.backend, self.job, self.warm = backend, job, warm
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> DockerAttempt:
+        warm, self.warm = self.warm, None
+        if warm is not None and warm.limits == limits and warm.hand_over(calls):
+            container, attempt = warm.container, warm.waiter
+        else:
+            if warm is not None:
+                warm.stop()
+            container = self.backend.create(self.job, calls, limits)
+            attempt = DockerAttempt(container, limits.memory_mb)
         # attach, not logs(follow=True): following the capped json-file log loses data across its
         # rotation, and the output limit would then never be seen.
         stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
@@ -148,7 +219,6 @@ class DockerSession:
             except Exception:  # the container went away mid-read
                 pass
 
-        attempt = DockerAttempt(container, limits.memory_mb)
         attempt.stream, attempt.reader = stream, threading.Thread(target=pump, daemon=True)
         attempt.reader.start()
         return attempt
@@ -162,7 +232,20 @@ class DockerSession:
         _close_stream(attempt.stream)
 
     def close(self) -> None:
-        pass
+        if self.warm is not None:  # never started
+            self.warm.stop()
+            self.warm = None
+
+
+def _writable(job: Path) -> Path:
+    """The container runs as nobody: give it the folders it writes to, nothing more."""
+    for d in JOB_DIRS:
+        p = job / d
+        if os.geteuid() == 0:
+            os.chown(p, SANDBOX_UID, SANDBOX_UID)
+        else:
+            p.chmod(0o777)
+    return job
 
 
 def _close_stream(stream) -> None:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    from grader.spec import Limits
 
 HARNESS = Path(__file__).with_name("harness.py")
 # The only folders of a job the sandbox writes to: its results, its working folder, its TMPDIR.
@@ -71,3 +76,22 @@ def sandbox_env(*, job: str, tmp: str, token: str | None = None) -> dict[str, st
     if token:
         env[TOKEN_VAR] = token
     return env | {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+
+
+def rlimits(limits: Limits, *, count_processes: bool) -> list[tuple[int, tuple[int, int]]]:
+    """The (resource, (soft, hard)) limits a sandbox process starts under.
+
+    `count_processes` only for a uid of the sandbox's own: the kernel counts processes per uid.
+    """
+    mem, fsize = limits.memory_mb << 20, limits.file_size_mb << 20
+    pairs = [
+        (resource.RLIMIT_AS, (mem, mem)),
+        # The CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
+        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
+        (resource.RLIMIT_FSIZE, (fsize, fsize)),
+        (resource.RLIMIT_CORE, (0, 0)),
+        (resource.RLIMIT_NOFILE, (256, 256)),
+    ]
+    if count_processes:
+        pairs.append((resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes)))
+    return pairs

@@ -7,6 +7,7 @@ killed to the last and its stray files swept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import secrets
@@ -19,18 +20,12 @@ from typing import TYPE_CHECKING
 
 from grader.sandbox import reaper
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, sandbox_env
-from grader.sandbox.siteview import site_view
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.siteview import python_unusable, site_view
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
     from grader.spec import Limits
-
-UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
-
-_slots: set[int] = set()
-_slots_lock = threading.Lock()
-_checked_python: dict[tuple[str, int], str] = {}
 
 
 class ProcessAttempt:
@@ -64,7 +59,7 @@ class ProcessBackend:
         self.drop = False
         why = ""
         if os.geteuid() == 0 and throwaway_uid is not False:
-            why = _python_unusable(self.python, UID_BASE)
+            why = python_unusable(self.python, reaper.UID_BASE)
             self.drop = not why
         if self.drop:
             detail = "Runs as a throwaway uid with rlimits, but shares the file system and network."
@@ -105,6 +100,10 @@ class ProcessBackend:
         proc = _spawn(cmd, job, token, None, preexec=None, stdin=subprocess.PIPE)
         self._warm = _Warm(job, proc, token)
 
+    def pool(self, size: int, limits: Limits) -> contextlib.nullcontext:
+        """No warm pool: the process backend is for self-tests, one submission at a time."""
+        return contextlib.nullcontext()
+
     def new_job(self) -> Path:
         if self._warm is not None and not self._warm.taken:
             self._warm.taken = True
@@ -115,7 +114,7 @@ class ProcessBackend:
         warm = self._warm if self._warm is not None and self._warm.job == job else None
         if warm is not None:
             self._warm = None  # the session owns it now
-        uid = _allocate() if self.drop else None
+        uid = reaper.allocate_uid() if self.drop else None
         if uid is not None:
             for p in [job, *job.rglob("*")]:
                 os.chown(p, uid, uid, follow_symlinks=False)
@@ -128,14 +127,6 @@ class _Warm:
 
     def __init__(self, job: Path, proc: subprocess.Popen, token: str):
         self.job, self.proc, self.token, self.taken = job, proc, token, False
-
-
-def _allocate() -> int:
-    """One uid per concurrently running sandbox, so that killing "everything of that uid" is exact."""
-    with _slots_lock:
-        slot = next(i for i in range(10_000) if i not in _slots)
-        _slots.add(slot)
-    return UID_BASE + slot
 
 
 def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
@@ -163,7 +154,7 @@ class ProcessSession:
         if self.warm is not None:
             proc, self.warm = self.warm.proc, None
             # Limits from outside, before the waiting interpreter receives its job and imports student code.
-            for which, pair in _rlimits(limits):
+            for which, pair in rlimits(limits, count_processes=os.geteuid() == 0):
                 resource.prlimit(proc.pid, which, pair)
             try:
                 proc.stdin.write(job_request(str(self.job), calls))
@@ -196,60 +187,17 @@ class ProcessSession:
         if self.uid is not None:
             reaper.kill_uid(self.uid)
             reaper.sweep_files(self.uid)
-            _release(self.uid)
+            reaper.release_uid(self.uid)
             self.uid = None
         else:
             reaper.kill_marked(-1, self.token)
 
 
-def _release(uid: int) -> None:
-    with _slots_lock:
-        _slots.discard(uid - UID_BASE)
-
-
-def _rlimits(limits: Limits) -> list[tuple[int, tuple[int, int]]]:
-    mem = limits.memory_mb << 20
-    fsize = limits.file_size_mb << 20
-    # (soft, hard): the CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
-    pairs = [
-        (resource.RLIMIT_AS, (mem, mem)),
-        (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
-        (resource.RLIMIT_FSIZE, (fsize, fsize)),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_NOFILE, (256, 256)),
-    ]
-    if os.geteuid() == 0:  # per-user process counts only mean something for a uid of the sandbox's own
-        pairs.append((resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes)))
-    return pairs
-
-
 def _limiter(limits: Limits):
-    pairs = _rlimits(limits)
+    pairs = rlimits(limits, count_processes=os.geteuid() == 0)
 
     def apply():  # runs in the child between fork and exec, before any student code
         for which, pair in pairs:
             resource.setrlimit(which, pair)
 
     return apply
-
-
-def _python_unusable(python: str, uid: int) -> str:
-    """Why `uid` cannot run `python` with numpy (e.g. it lives under /root), or '' if it can."""
-    key = (python, uid)
-    if key not in _checked_python:
-        try:
-            r = subprocess.run(
-                [python, "-I", "-c", "import numpy"],
-                user=uid,
-                group=uid,
-                extra_groups=[],
-                capture_output=True,
-                cwd="/",
-                env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
-            )
-        except OSError as e:
-            _checked_python[key] = e.strerror or type(e).__name__
-            return _checked_python[key]
-        lines = r.stderr.decode(errors="replace").strip().splitlines()
-        _checked_python[key] = "" if r.returncode == 0 else (lines[-1][:200] if lines else f"exit code {r.returncode}")
-    return _checked_python[key]

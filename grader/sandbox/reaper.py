@@ -1,15 +1,52 @@
-"""Ending a process sandbox: kill every process it left, detached ones included, and sweep its stray files."""
+"""Throwaway uids for sandboxes, and ending a sandbox: kill every process it left and sweep its stray files."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
+import threading
 import time
+from pathlib import Path
 
 from grader.sandbox.launch import TOKEN_VAR
 
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+UID_BASE = int(os.environ.get("PA5_SANDBOX_UID_BASE", "61000"))
+# One lock file per uid, shared by every grader on the machine (whatever its TMPDIR): a uid held by
+# another grader's sandbox is never handed out here, so neither grader kills the other's processes.
+UID_LOCKS = Path(os.environ.get("PA5_SANDBOX_UID_LOCKS", "/run/pa5-grader/uids"))
+_held: dict[int, int] = {}  # uid -> fd of its lock
+_slots_lock = threading.Lock()
+
+
+def allocate_uid() -> int:
+    """A uid no live sandbox on this machine has, so that killing "everything of that uid" is exact."""
+    UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _slots_lock:
+        for uid in range(UID_BASE, UID_BASE + 10_000):
+            if uid in _held:
+                continue
+            fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            _held[uid] = fd
+            break
+        else:
+            raise RuntimeError("no free sandbox uid")
+    kill_uid(uid)  # what a crashed grader may have left under it
+    return uid
+
+
+def release_uid(uid: int) -> None:
+    with _slots_lock:
+        fd = _held.pop(uid, None)
+    if fd is not None:
+        os.close(fd)  # drops the lock
 
 
 def killpg(pid: int) -> None:
@@ -32,8 +69,11 @@ def pids_where(test) -> list[int]:
 
 
 def uid_of(d: str) -> int:
+    """The real uid of a live process; -1 for a zombie (already dead, only waiting to be reaped)."""
     with open(f"/proc/{d}/status", "rb") as f:
         for line in f:
+            if line.startswith(b"State:") and line.split()[1] == b"Z":
+                return -1
             if line.startswith(b"Uid:"):
                 return int(line.split()[1])
     return -1

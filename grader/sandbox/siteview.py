@@ -28,11 +28,12 @@ _lock = threading.Lock()
 
 def site_dirs(python: str) -> list[str]:
     """`python`'s site-packages folders that exist."""
-    with _lock:
-        key = ("dirs", python)
-        if key not in _cache:
-            _cache[key] = _probe(python)
-        return list(_cache[key])
+    return _probe(python)["sites"]
+
+
+def prefixes(python: str) -> list[str]:
+    """The folders `python` runs from: its prefix and, for a venv, its base prefix."""
+    return _probe(python)["prefixes"]
 
 
 def allowed_entries(python: str) -> list[tuple[str, list[str]]]:
@@ -54,18 +55,51 @@ def site_view(python: str) -> list[str]:
         return list(_cache[key])
 
 
-def _probe(python: str) -> list[str]:
-    if python == sys.executable:
-        return [p for p in site.getsitepackages() if os.path.isdir(p)]  # our own Python: no need to start another
-    probe = "import json, site; print(json.dumps(site.getsitepackages()))"
-    r = subprocess.run(
-        [python, "-I", "-c", probe], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
-    )
+def python_unusable(python: str, uid: int | None) -> str:
+    """Why `uid` (None: ours) cannot run `python` with numpy (e.g. it lives under /root), or '' if it can."""
+    key = ("unusable", f"{python}:{uid}")
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     try:
-        found = json.loads(r.stdout or "[]")
-    except ValueError:
-        found = []
-    return [p for p in found if os.path.isdir(p)]
+        r = subprocess.run(
+            [python, "-I", "-c", "import numpy"],
+            capture_output=True,
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
+            check=False,
+            **ids,
+        )
+        lines = r.stderr.decode(errors="replace").strip().splitlines()
+        why = "" if r.returncode == 0 else (lines[-1][:200] if lines else f"exit code {r.returncode}")
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+    with _lock:
+        _cache[key] = why
+    return why
+
+
+def _probe(python: str) -> dict[str, list[str]]:
+    with _lock:
+        if ("probe", python) in _cache:
+            return _cache[("probe", python)]
+    if python == sys.executable:  # our own Python: no need to start another
+        found = {"prefixes": [sys.prefix, sys.base_prefix], "sites": site.getsitepackages()}
+    else:
+        code = "import json, site, sys; print(json.dumps([[sys.prefix, sys.base_prefix], site.getsitepackages()]))"
+        r = subprocess.run(
+            [python, "-I", "-c", code], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
+        )
+        try:
+            pre, sites = json.loads(r.stdout)
+        except ValueError:
+            pre, sites = [], []
+        found = {"prefixes": pre, "sites": sites}
+    result = {k: list(dict.fromkeys(p for p in v if os.path.isdir(p))) for k, v in found.items()}
+    with _lock:
+        _cache[("probe", python)] = result
+    return result
 
 
 def _build_view(entries: list[tuple[str, list[str]]]) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import cli
+from tests.grader.sandbox.conftest import require_bwrap
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "submissions_example"
@@ -136,6 +137,8 @@ def test_docker_unreachable_is_a_clear_error(run):
         EX / "correct",
         "--student-id",
         "a",
+        "--sandbox",
+        "docker",
         "--insecure-default-secret",
         env={"DOCKER_HOST": "unix:///nonexistent.sock"},
     )
@@ -160,3 +163,32 @@ def test_bundle_with_a_bad_spec_writes_nothing(run, tmp_path):
     out = tmp_path / "autograder.zip"
     r = run("bundle", "gradescope", "--out", out, "--insecure-default-secret", "--spec", spec)
     assert r.exit_code == 2 and "call_timeout" in r.output and not out.exists()
+
+
+def test_auto_never_grades_unisolated_and_names_both_fixes(run):
+    r = run(
+        "grade",
+        EX / "correct",
+        "--student-id",
+        "a",
+        "--insecure-default-secret",
+        env={"PA5_BWRAP": "/nonexistent/bwrap", "DOCKER_HOST": "unix:///nonexistent.sock"},
+    )
+    assert r.exit_code == 2 and "no isolating sandbox works here" in r.output
+    assert "install the package `bubblewrap`" in r.output and "Docker is not reachable" in r.output
+
+
+def test_check_without_bwrap_runs_in_the_process_sandbox_and_says_so(run):
+    r = run("check", EX / "correct", "--format", "json", env={"PA5_BWRAP": "/nonexistent/bwrap"})
+    assert r.exit_code == 0
+    sandbox = json.loads(r.output)["sandbox"]
+    assert sandbox["backend"] == "process" and sandbox["note"].startswith("not isolated")
+
+
+@pytest.mark.bwrap
+def test_check_and_grade_default_to_bwrap_where_it_works(run):
+    require_bwrap()
+    for args in (["check"], ["grade", "--student-id", "a", "--insecure-default-secret"]):
+        r = run(args[0], EX / "correct", *args[1:], "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["sandbox"]["backend"] == "bwrap"

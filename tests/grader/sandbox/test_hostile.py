@@ -1,4 +1,4 @@
-"""The hostile suite, against both backends: outcomes, and the absence of side effects."""
+"""The hostile suite, against every backend: outcomes, and the absence of side effects."""
 
 import ast
 import datetime as dt
@@ -63,8 +63,13 @@ def by_layer(run, layer):
 
 
 def strong(backend):
-    """Whether the backend has a uid or container of its own (so limits and sweeps are exact)."""
-    return backend.name == "docker" or getattr(backend, "drop", False)
+    """Whether the backend isolates (container, namespaces) or has a uid of its own (limits, sweeps exact)."""
+    return backend.name in ("docker", "bwrap") or getattr(backend, "drop", False)
+
+
+def counts_processes(backend):
+    """Whether the sandbox's processes are counted apart from the grader's (the process limit then holds)."""
+    return backend.name == "docker" or getattr(backend, "drop", False) or getattr(backend, "root", False)
 
 
 def test_correct_submission_passes(backend, tmp_path, cases, spec):
@@ -93,7 +98,11 @@ def test_syntax_error_names_file_and_line(backend, tmp_path, cases, spec):
 def test_memory_bomb(backend, tmp_path, cases, spec):
     run, _ = grade_source(backend, tmp_path, hostile.MEMORY_BOMB, cases, spec)
     fc = by_layer(run, "fc")
-    expected = {"docker": "killed: memory limit 512 MiB exceeded", "process": "memory limit exceeded (MemoryError)"}
+    expected = {
+        "docker": "killed: memory limit 512 MiB exceeded",
+        "process": "memory limit exceeded (MemoryError)",
+        "bwrap": "memory limit exceeded (MemoryError)",
+    }
     assert fc.status == "crashed" and fc.message == expected[backend.name]
     assert statuses(run)["conv"] == "ok" and statuses(run)["softmax"] == "ok"
 
@@ -120,7 +129,7 @@ def test_fork_bomb_is_bounded_and_reaped(backend, tmp_path, cases, spec):
     conv = by_layer(run, "conv")
     assert conv.status == "error" and "forked" in conv.message
     made = int(conv.message.split("forked ")[1].split()[0])
-    if strong(backend):
+    if counts_processes(backend):
         assert made < LIMITS.max_processes
     assert statuses(run)["fc"] == "ok"
     assert not harness_processes()
@@ -229,6 +238,8 @@ def test_detached_daemon_does_not_survive(backend, tmp_path, cases, spec):
                     break
                 time.sleep(0.05)
             assert not Path(f"/proc/{pid}").exists(), "the detached daemon outlived the grade"
+        elif backend.name == "bwrap":  # its pid means nothing out here; its job folder shows in its mounts
+            assert not harness_processes(), "the detached daemon outlived the grade"
         else:
             assert backend.client.containers.list(all=True, filters={"label": "pa5-grader.sandbox"}) == []
     finally:
@@ -253,6 +264,9 @@ def test_planted_modules_do_not_affect_later_grades(backend, tmp_path, cases, sp
     if backend.name == "docker":
         # They were written to the container's tmpfs, which went with the container.
         assert outside and backend.client.containers.list(all=True, filters={"label": "pa5-grader.sandbox"}) == []
+    elif backend.name == "bwrap":
+        # They were written to the sandbox's own tmpfs mounts; none reached the host.
+        assert outside and not [p for p in outside if Path(p).exists()]
     elif backend.drop:
         for path in outside:
             assert not Path(path).exists(), f"{path} outlived the grade"

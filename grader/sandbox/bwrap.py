@@ -1,0 +1,242 @@
+"""The bubblewrap backend: the harness in new user, PID, network, IPC, UTS and mount namespaces, with rlimits.
+
+The sandbox sees /usr, its interpreter and numpy/scipy read-only, a private /tmp, its own /proc and
+/dev, and the job folder read-only but for out/. Run as root, bwrap itself runs as a throwaway uid,
+so the kernel counts that uid's processes (the process limit holds) and root's files stay root's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox import reaper
+from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem, ids, job_mounts, unavailable
+from grader.sandbox.exits import describe_signal_exit
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.pool import WarmPool
+
+if TYPE_CHECKING:
+    from grader.sandbox.capture import Capture
+    from grader.spec import Limits
+
+
+class BwrapAttempt:
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.reader = None
+
+    def poll(self, timeout: float) -> int | None:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        # bwrap reports its child's death by a signal as 128 + signal; map it back to the subprocess convention.
+        return -(code - 128) if code > 128 else code
+
+    def kill(self) -> None:
+        reaper.killpg(self.proc.pid)  # --die-with-parent and the PID namespace take everything inside with it
+
+    def describe_exit(self, code: int) -> str:
+        return describe_signal_exit(code)
+
+
+class BwrapWarm:
+    """A sandbox started ahead of its job: the harness has imported numpy and waits on stdin."""
+
+    def __init__(self, job: Path, proc: subprocess.Popen, uid: int | None, limits: Limits | None):
+        self.job, self.proc, self.uid, self.limits = job, proc, uid, limits
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """Kill it, keeping its job folder and uid (a session took them over)."""
+        reaper.killpg(self.proc.pid)
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            f.close()
+
+    def discard(self) -> None:
+        """Kill it and free its job folder and uid (it was never handed a job)."""
+        self.stop()
+        if self.uid is not None:
+            reaper.kill_uid(self.uid)
+            reaper.release_uid(self.uid)
+        shutil.rmtree(self.job, ignore_errors=True)
+
+
+class BwrapBackend:
+    name = "bwrap"
+    isolated = True
+    note = (
+        "isolated: bubblewrap namespaces (user, pid, net, ipc, uts), read-only interpreter, private /tmp, "
+        "no capabilities, rlimits"
+    )
+
+    def __init__(self, python: str | None = None):
+        self.root = os.geteuid() == 0
+        probe_uid = reaper.UID_BASE if self.root else None
+        why = unavailable(probe_uid)
+        if not why and python is None:
+            python, why = choose_python(probe_uid)
+        if why:
+            raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
+        self.python, self.program = python, bwrap()
+        self.fs, self.sites = filesystem(python)
+        self._pool: WarmPool | None = None
+        self._taken: dict[Path, BwrapWarm] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close_pool()
+
+    def prestart(self) -> None:
+        """Start one sandbox now, so its numpy import overlaps the grader's start-up (limits follow by prlimit)."""
+        if self._pool is None and not self.root:  # root here lacks CAP_SYS_RESOURCE for another uid's limits
+            self._pool = WarmPool(lambda: self._spawn_warm(None), 1, refill=False)
+
+    def pool(self, size: int, limits: Limits) -> WarmPool:
+        """Keep `size` sandboxes ready, started with `limits`, until the returned pool is closed."""
+        self.close_pool()
+        self._pool = WarmPool(lambda: self._spawn_warm(limits), size)
+        return self._pool
+
+    def close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def new_job(self) -> Path:
+        warm = self._pool.take() if self._pool is not None else None
+        if warm is None:
+            return new_job_dir()
+        self._taken[warm.job] = warm
+        return warm.job
+
+    def open(self, job: Path) -> BwrapSession:
+        warm = self._taken.pop(job, None)
+        uid = warm.uid if warm is not None else (reaper.allocate_uid() if self.root else None)
+        if uid is not None:
+            _give(job, uid)
+        return BwrapSession(self, job, uid, warm)
+
+    def command(self, job: Path, calls: list[int] | None) -> list[str]:
+        argv = harness_argv(self.python, "/job/harness.py", "/job", calls, self.sites)
+        return [self.program, *NAMESPACES, *self.fs, *job_mounts(job), "--", *argv]
+
+    def spawn(self, job: Path, calls: list[int] | None, uid: int | None, limits: Limits | None) -> subprocess.Popen:
+        pairs = rlimits(limits, count_processes=uid is not None) if limits is not None else []
+
+        def apply():  # in the child, before bwrap and so before any student code
+            for which, pair in pairs:
+                resource.setrlimit(which, pair)
+
+        return subprocess.Popen(
+            self.command(job, calls),
+            cwd="/",
+            env=sandbox_env(job="/job", tmp="/tmp"),
+            stdin=subprocess.PIPE if calls is None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=apply,
+            **ids(uid),
+        )
+
+    def _spawn_warm(self, limits: Limits | None) -> BwrapWarm:
+        job = new_job_dir()
+        shutil.copyfile(HARNESS, job / "harness.py")
+        uid = reaper.allocate_uid() if self.root else None
+        try:
+            if uid is not None:
+                _give(job, uid)
+            return BwrapWarm(job, self.spawn(job, None, uid, limits), uid, limits)
+        except BaseException:
+            if uid is not None:
+                reaper.release_uid(uid)
+            shutil.rmtree(job, ignore_errors=True)
+            raise
+
+
+class BwrapSession:
+    def __init__(self, backend: BwrapBackend, job: Path, uid: int | None, warm: BwrapWarm | None):
+        self.backend, self.job, self.uid, self.warm = backend, job, uid, warm
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> BwrapAttempt:
+        warm, self.warm = self.warm, None
+        proc = _hand_over(warm, self.job, calls, limits) if warm is not None else None
+        if proc is None:
+            proc = self.backend.spawn(self.job, calls, self.uid, limits)
+        attempt = BwrapAttempt(proc)
+        attempt.reader = capture.drain(proc.stdout)
+        return attempt
+
+    def finish(self, attempt: BwrapAttempt) -> None:
+        reaper.killpg(attempt.proc.pid)
+        if self.uid is not None:
+            reaper.kill_uid(self.uid)
+        attempt.proc.wait()
+        attempt.reader.join(5)
+        attempt.proc.stdout.close()
+        if attempt.proc.stdin:
+            attempt.proc.stdin.close()
+
+    def close(self) -> None:
+        if self.warm is not None:  # never started: the job failed before its first attempt
+            self.warm.stop()
+            self.warm = None
+        if self.uid is not None:
+            reaper.kill_uid(self.uid)
+            reaper.release_uid(self.uid)
+            self.uid = None
+
+
+def _hand_over(warm: BwrapWarm, job: Path, calls: list[int], limits: Limits) -> subprocess.Popen | None:
+    """Give a waiting sandbox its job; None (and the sandbox destroyed) when it cannot take these limits."""
+    proc = warm.proc
+    if warm.limits != limits:
+        try:
+            if warm.limits is not None:
+                raise PermissionError("started with other limits")
+            done: set[int] = set()
+            for _ in range(2):  # twice: a fork in flight during the first pass inherits nothing yet
+                for pid in set(_tree(proc.pid)) - done:
+                    for which, pair in rlimits(limits, count_processes=warm.uid is not None):
+                        resource.prlimit(pid, which, pair)
+                    done.add(pid)
+        except (PermissionError, ProcessLookupError):
+            warm.stop()
+            return None
+    try:
+        proc.stdin.write(job_request("/job", calls))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # it died while waiting; the runner sees it exit
+    return proc
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants: bwrap, its pid 1 inside the sandbox, and the harness."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        with contextlib.suppress(OSError):
+            todo += [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+    return out
+
+
+def _give(job: Path, uid: int) -> None:
+    """Hand the job folder to the sandbox's uid (bwrap, running as that uid, binds it)."""
+    for p in [job, *job.rglob("*")]:
+        os.chown(p, uid, uid, follow_symlinks=False)
+    job.chmod(0o700)
