@@ -8,7 +8,6 @@ import re
 
 import jinja2
 import numpy as np
-from pydantic import BaseModel
 
 
 def when(iso: str | dt.datetime | None) -> str:
@@ -33,15 +32,13 @@ def anchor(problem_id: str) -> str:
     return "p-" + re.sub(r"[^A-Za-z0-9_-]", "-", problem_id)
 
 
-def dump(value) -> dict:
-    """A model (or dict) as a dict, for showing every field of a block such as `minimal_case`."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_none=True)
-    return dict(value) if isinstance(value, dict) else {"value": value}
+def shape(dims: list[int] | None) -> str:
+    """A shape as the text report writes it: 7x13, or scalar."""
+    return "x".join(map(str, dims)) if dims else "scalar"
 
 
 def pretty(value) -> str:
-    """Numbers and nested lists of them as numpy prints them; anything else as text or indented JSON."""
+    """Numbers and nested lists of them as the text report prints arrays; anything else as text or JSON."""
     try:
         a = np.asarray(value)
     except ValueError:  # ragged lists
@@ -49,7 +46,7 @@ def pretty(value) -> str:
     if a is not None and a.dtype.kind in "iuf":
         if a.ndim == 0:
             return num(float(a)) if a.dtype.kind == "f" else str(a)
-        return np.array2string(a, precision=5, suppress_small=True, max_line_width=100, threshold=400)
+        return np.array2string(a, separator=", ", formatter={"float_kind": num}, threshold=10**6, max_line_width=100)
     if isinstance(value, str):
         return value
     return json.dumps(value, indent=1)
@@ -59,4 +56,4 @@ def install_filters(env: jinja2.Environment) -> None:
     """Add the filters; refuse an environment that would not escape, since pages show student output."""
     if not (env.autoescape(None) if callable(env.autoescape) else env.autoescape):
         raise RuntimeError("the pages' Jinja environment must autoescape")
-    env.filters.update(when=when, pts=pts, num=num, anchor=anchor, dump=dump, pretty=pretty)
+    env.filters.update(when=when, pts=pts, num=num, anchor=anchor, shape=shape, pretty=pretty)
