@@ -10,7 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("PA5_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Debian's layout: /usr/lib/postgresql/<major>/bin; the newest installed, unless PA5_PG_BIN says otherwise.
+_installed = sorted(
+    Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0
+)
+PG_BIN = Path(os.environ.get("PA5_PG_BIN") or (_installed[-1].parent if _installed else "/usr/lib/postgresql/15/bin"))
 PG_PASSWORD = "s3cret-pg-pw"
 
 
