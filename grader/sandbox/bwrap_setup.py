@@ -79,7 +79,10 @@ def _userns_fix() -> str:
             continue
         if (good is None and value == "0") or (good is not None and value != good):
             return f"user namespaces are disabled; enable them with `{fix}`"
-    return "user namespaces may be disabled (see kernel.unprivileged_userns_clone and user.max_user_namespaces)"
+    return (
+        "user namespaces may be disabled: enable them with `sysctl -w kernel.unprivileged_userns_clone=1` "
+        "or `sysctl -w user.max_user_namespaces=15000`"
+    )
 
 
 def choose_python(uid: int | None) -> tuple[str | None, str]:

@@ -1,0 +1,118 @@
+"""What the bwrap sandbox promises beyond the shared hostile suite: what it sees, who it is, and clear refusals."""
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox import bwrap_setup
+from grader.sandbox.runner import run_submission
+from grader.submission import load_submission
+from tests.grader.sandbox import hostile
+
+# Reports, at import, what the sandbox looks like from inside.
+LOOK_AROUND = (
+    hostile.CORRECT
+    + """
+import os, socket
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+print("CAPS", status["CapEff"].strip(), status["CapBnd"].strip(), flush=True)
+print("UID", os.getuid(), os.geteuid(), flush=True)
+print("IFACES", sorted(name for _, name in socket.if_nameindex()), flush=True)
+print("PIDS", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), flush=True)
+for path in ("/root", "/home", "/etc/passwd", "/work", "/var", "%(grader)s", "%(site)s"):
+    print("SEES", path, os.path.exists(path) and (os.listdir(path) if os.path.isdir(path) else "file"), flush=True)
+try:
+    open("/usr/pa5-write-test", "w")
+    print("WROTE /usr", flush=True)
+except OSError as e:
+    print("NOWRITE", type(e).__name__, flush=True)
+"""
+)
+
+
+def lines(output, tag):
+    return [line.split(" ", 1)[1] for line in output.splitlines() if line.startswith(tag + " ")]
+
+
+@pytest.mark.bwrap
+def test_inside_no_capabilities_no_network_no_host_files(bwrap_backend, tmp_path, public_cases, spec):
+    grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(bwrap_setup.__file__)))
+    site = bwrap_backend.sites[0]
+    (tmp_path / "backprop.py").write_text(LOOK_AROUND % {"grader": grader_dir, "site": site})
+    run = run_submission(
+        submission=load_submission(tmp_path / "backprop.py"),
+        cases=public_cases[:1],
+        backend=bwrap_backend,
+        limits=spec.limits,
+    )
+    out = run.output
+    assert lines(out, "CAPS") == ["0000000000000000 0000000000000000"]
+    uid = int(lines(out, "UID")[0].split()[0])
+    assert uid != 0 and (uid >= 61000 if os.geteuid() == 0 else uid == os.getuid())
+    assert lines(out, "IFACES") == ["['lo']"]
+    assert max(eval(lines(out, "PIDS")[0])) < 10  # its own PID namespace: none of the host's processes
+    sees = dict(line.split(" ", 1) for line in lines(out, "SEES"))
+    for hidden in ("/root", "/home", "/etc/passwd", "/work", "/var", grader_dir):
+        assert sees[hidden] == "False", (hidden, sees[hidden])
+    assert sorted(eval(sees[site])) == sorted(
+        n for n in ("numpy", "numpy.libs", "scipy", "scipy.libs") if n in sees[site]
+    )
+    assert "'numpy'" in sees[site] and "pydantic" not in sees[site]
+    assert lines(out, "NOWRITE") == ["OSError"]
+
+
+@pytest.mark.bwrap
+def test_job_folder_belongs_to_the_sandbox_user_only_while_it_runs(bwrap_backend):
+    job = bwrap_backend.new_job()
+    try:
+        session = bwrap_backend.open(job)
+        if os.geteuid() == 0:
+            assert job.stat().st_uid == session.uid and stat.S_IMODE(job.stat().st_mode) == 0o700
+        session.close()
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+
+
+def test_missing_bwrap_names_the_package(monkeypatch):
+    monkeypatch.setenv("PA5_BWRAP", "/nonexistent/bwrap")
+    from grader.sandbox.bwrap import BwrapBackend
+
+    with pytest.raises(SandboxUnavailable, match=r"install the package `bubblewrap`"):
+        BwrapBackend()
+
+
+def test_namespaces_refused_names_the_sysctl(monkeypatch):
+    folder = Path(tempfile.mkdtemp())  # not under pytest's tmp_path: the sandbox uid must reach it
+    folder.chmod(0o755)
+    fake = folder / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PA5_BWRAP", str(fake))
+    from grader.sandbox.bwrap import BwrapBackend
+
+    with pytest.raises(SandboxUnavailable) as e:
+        BwrapBackend()
+    assert "No permissions to create new namespace" in str(e.value)
+    assert "user namespaces" in str(e.value) and "sysctl" in str(e.value)
+    shutil.rmtree(folder)
+
+
+def test_gradescope_falls_back_to_the_process_sandbox_with_a_log_line(monkeypatch, caplog):
+    from grader.workflows import gradescope_run
+
+    monkeypatch.setenv("PA5_BWRAP", "/nonexistent/bwrap")
+    backend = gradescope_run._backend()
+    assert backend.name == "process"
+    assert any("process sandbox (throwaway uid) instead" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.bwrap
+def test_gradescope_uses_bwrap_where_it_works(bwrap_backend):
+    from grader.workflows import gradescope_run
+
+    assert gradescope_run._backend().name == "bwrap"
