@@ -82,6 +82,20 @@ class Output(_Model):
     truncated: bool = Field(description="Whether the middle was cut.")
 
 
+class ExploreProblem(_Model):
+    id: str = Field(description="Problem id.")
+    ran: int = Field(description="Random cases of this problem that ran.")
+    failed: int = Field(description="How many of them did not pass.")
+
+
+class Explore(_Model):
+    """check --explore: random cases of varied shapes, judged against the forward pass, never scored."""
+
+    seed: int = Field(description="Seed of the random cases: the same seed and count give the same cases.")
+    requested: int = Field(description="How many random cases were asked for.")
+    problems: list[ExploreProblem] = Field(description="Per problem, how many ran and how many failed.")
+
+
 class Timing(_Model):
     started: str = Field(description="UTC start time, ISO 8601.")
     seconds: float = Field(description="Wall time of the whole grade.")
@@ -101,8 +115,10 @@ class Report(_Model):
     error: str | None = Field(None, description="A failure that cost the whole submission, e.g. at import.")
     problems: list[ProblemReport]
     output: Output
+    explore: Explore | None = Field(None, description="Random gradient checks (check --explore), if asked for.")
     timing: Timing
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(c.status == "passed" for p in self.problems for c in p.cases)
+        explored = self.explore is None or all(p.failed == 0 for p in self.explore.problems)
+        return self.error is None and explored and all(c.status == "passed" for p in self.problems for c in p.cases)

@@ -9,7 +9,7 @@ import json
 from typing import Literal
 
 from grader.report.model import CaseReport, Diagnosis, ProblemReport, Report
-from grader.report.render_minimal import minimal_lines
+from grader.report.render_minimal import explore_line, minimal_lines
 
 
 def render_gradescope(
@@ -28,6 +28,8 @@ def render_gradescope(
     if report.error:
         lines.append(f"Your code could not be graded: {report.error}")
     lines += [f"{p.id}: {explained(p.diagnosis)}" for p in report.problems if p.diagnosis]
+    if report.explore:
+        lines.append(explore_line(report))
     for p in report.problems:
         if p.minimal_case:  # fresh inputs, never a hidden case: safe to show before the due date
             lines += ["", f"{p.id}: " + minimal_lines(p)[0], *minimal_lines(p)[1:]]

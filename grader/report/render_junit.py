@@ -41,6 +41,10 @@ def render_junit(report: Report) -> str:
             )
         if p.minimal_case:
             ET.SubElement(props, "property", name="minimal_case", value=minimal_line(p))
+        explored = next((e for e in report.explore.problems if e.id == p.id), None) if report.explore else None
+        if explored:
+            value = f"{explored.failed} of {explored.ran} failed (seed {report.explore.seed})"
+            ET.SubElement(props, "property", name="random_checks", value=value)
         for c in p.cases:
             case = ET.SubElement(suite, "testcase", classname=f"pa5.{p.id}", name=c.id, time=f"{c.seconds or 0:.3f}")
             cprops = ET.SubElement(case, "properties")

@@ -1,10 +1,11 @@
-"""A minimal failing case as plain text, shared by the text, Gradescope and JUnit renderers."""
+"""Minimal failing cases and random-check summaries as plain text, shared by the text, Gradescope and JUnit
+renderers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.report.model import MinimalCase, ProblemReport
+from grader.report.model import MinimalCase, ProblemReport, Report
 
 
 def _array(value) -> str:
@@ -56,3 +57,16 @@ def _flat(value) -> str:
 def _block(head: str, text: str) -> list[str]:
     first, *rest = text.splitlines()
     return [head + first] + [" " * len(head) + line for line in rest]
+
+
+def explore_line(report: Report) -> str:
+    """One line on check --explore: how many random cases, the seed, what failed and how to replay it."""
+    e = report.explore
+    if e is None:
+        return ""
+    head = f"random checks: {e.requested} cases, seed {e.seed}"
+    failed = [p for p in e.problems if p.failed]
+    if not failed:
+        return f"{head}: all pass"
+    which = ", ".join(f"{p.id} {p.failed} of {p.ran}" for p in failed)
+    return f"{head}: failures in {which}; replay them with --explore {e.requested} --seed {e.seed}"

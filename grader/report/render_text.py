@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.report.model import CaseReport, ProblemReport, Report
-from grader.report.render_minimal import minimal_lines
+from grader.report.render_minimal import explore_line, minimal_lines
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
@@ -23,7 +23,8 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     width = max(len(p.id) for p in report.problems) if report.problems else 8
     for p in report.problems:
         passed = sum(c.status == "passed" for c in p.cases)
-        mark = paint("PASS", "green") if passed == len(p.cases) else paint("FAIL", "red")
+        random_failed = _random_failed(report, p.id)
+        mark = paint("PASS", "green") if passed == len(p.cases) and not random_failed else paint("FAIL", "red")
         lines.append(
             f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  "
             f"{p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})"
@@ -31,6 +32,8 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
         if report.error:
             continue
         lines += ["      " + line for line in _diagnosis_lines(p, paint)]
+        if random_failed:
+            lines.append(f"      random checks: {random_failed} failed (--explore)")
         shown = [c for c in p.cases if c.status != "passed"][:max_failures]
         for c in shown:
             lines += ["      " + line for line in _case_lines(c, paint, p.diagnosis.id if p.diagnosis else None)]
@@ -40,14 +43,20 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
         lines += ["      " + line for line in minimal_lines(p)]
         notes = sorted({n for c in p.cases for n in c.notes})
         lines += [paint(f"      note: {n}", "dim") for n in notes[:3]]
+    if report.explore:
+        lines += ["", explore_line(report)]
     if report.output.text.strip():
         cut = " (middle cut)" if report.output.truncated else ""
         lines += ["", paint(f"Output of your code{cut}:", "dim")]
         lines += ["  | " + line for line in report.output.text.rstrip().splitlines()[:40]]
-    ok = sum(all(c.status == "passed" for c in p.cases) for p in report.problems)
+    ok = sum(all(c.status == "passed" for c in p.cases) and not _random_failed(report, p.id) for p in report.problems)
     summary = f"{ok} of {len(report.problems)} problems pass; score {report.score:g} / {report.max_score:g}"
     lines += ["", paint(summary, "green" if report.passed else "red")]
     return "\n".join(lines) + "\n"
+
+
+def _random_failed(report: Report, pid: str) -> int:
+    return sum(e.failed for e in report.explore.problems if e.id == pid) if report.explore else 0
 
 
 def _diagnosis_lines(p: ProblemReport, paint) -> list[str]:

@@ -18,7 +18,18 @@ import numpy as np
 from grader import __version__
 from grader.cases.model import Case
 from grader.contract import layer_of
-from grader.report.model import CaseReport, Diagnosis, Output, ProblemReport, Report, Sandbox, Timing, Worst
+from grader.report.model import (
+    CaseReport,
+    Diagnosis,
+    Explore,
+    ExploreProblem,
+    Output,
+    ProblemReport,
+    Report,
+    Sandbox,
+    Timing,
+    Worst,
+)
 from grader.results import CallResult, RunResult
 from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
@@ -67,9 +78,15 @@ def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
 
 
 def score_problem(
-    problem: Problem, cases: list[Case], run: RunResult, probes: Sequence[Case] = (), fresh: Sequence[Case] = ()
+    problem: Problem,
+    cases: list[Case],
+    run: RunResult,
+    probes: Sequence[Case] = (),
+    fresh: Sequence[Case] = (),
+    explored: Sequence[Outcome] = (),
 ) -> ProblemReport:
-    """Score a problem on `cases`; `probes` help name its mistake; probes and `fresh` may be its minimal case."""
+    """Score a problem on `cases`; `probes` help name its mistake. When a graded or `explored` case fails, the
+    smallest failing probe, `fresh` input or explored case is its minimal case."""
     outcomes = [judge(problem, case, run.calls[case.id]) for case in cases]
     probed = _judged(problem, probes, run)
     total = sum(c.weight for c in cases)
@@ -93,8 +110,8 @@ def score_problem(
         if diagnosis and diagnosis.id in o.matches:
             report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
         reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
-    failing = any(o.failed for o in outcomes)
-    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run)]) if failing else None
+    failing = any(o.failed for o in [*outcomes, *explored])
+    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run), *explored]) if failing else None
     return ProblemReport(
         id=problem.id,
         title=problem.title,
@@ -129,16 +146,25 @@ def build_report(
     started: dt.datetime,
     probes: Sequence[Case] = (),
     fresh: Sequence[Case] = (),
+    explore: Sequence[Case] = (),
+    explore_seed: int | None = None,
 ) -> Report:
-    """The report of a run: `cases` are scored; the unscored `probes` help name mistakes, and they and the
-    `fresh` inputs (shrink candidates) are where minimal failing cases come from."""
+    """The report of a run: `cases` are scored; the unscored `probes` help name mistakes, and they, the
+    `fresh` inputs (shrink candidates) and the `explore` cases are where minimal failing cases come from.
+    Explore cases (check --explore, drawn from `explore_seed`) are counted per problem, never scored."""
 
     def of(layer: str, some: Sequence[Case]) -> list[Case]:
         return [c for c in some if c.layer == layer]
 
+    explored = {p.id: _judged(p, of(p.layer, explore), run) for p in spec.problems}
     problems = [
-        score_problem(p, of(p.layer, cases), run, of(p.layer, probes), of(p.layer, fresh)) for p in spec.problems
+        score_problem(p, of(p.layer, cases), run, of(p.layer, probes), of(p.layer, fresh), explored[p.id])
+        for p in spec.problems
     ]
+    summary = None
+    if explore_seed is not None:
+        counts = [ExploreProblem(id=k, ran=len(v), failed=sum(o.failed for o in v)) for k, v in explored.items()]
+        summary = Explore(seed=explore_seed, requested=len(explore), problems=counts)
     return Report(
         grader_version=__version__,
         assignment=spec.assignment,
@@ -152,5 +178,6 @@ def build_report(
         error=run.import_error,
         problems=problems,
         output=Output(text=run.output, truncated=run.output_truncated),
+        explore=summary,
         timing=Timing(started=started.isoformat(timespec="seconds"), seconds=round(run.seconds, 3)),
     )

@@ -13,6 +13,7 @@ from grader.cases.model import Case
 from grader.cases.seeds import hidden_seed
 from grader.cases.store import load_cases
 from grader.errors import GraderError
+from grader.feedback.explore import new_seed
 from grader.feedback.plan import plan_feedback
 from grader.report.model import Report
 from grader.results import CallResult, RunResult
@@ -46,12 +47,15 @@ def evaluate(
     mode: str,
     redact: tuple[str, ...] = (),
     cancel=None,
+    explore: int = 0,
+    seed: int | None = None,
 ) -> Report:
+    """Run and score `cases`, with the unscored feedback calls; `explore` random cases from `seed` if asked for."""
     started = dt.datetime.now(dt.timezone.utc)
-    feedback = plan_feedback(spec)
+    feedback = plan_feedback(spec, explore=explore, seed=seed)
     run = run_submission(
         submission=submission,
-        cases=cases,
+        cases=[*cases, *feedback.explore],  # under the submission's limit, not the feedback budget
         backend=backend,
         limits=spec.limits,
         redact=redact,
@@ -70,14 +74,34 @@ def evaluate(
         started=started,
         probes=feedback.probes,
         fresh=feedback.fresh,
+        explore=feedback.explore,
+        explore_seed=seed if explore else None,
     )
 
 
-def check(*, submission: str | Path, spec: Spec, backend: Backend, cases_dir: str | Path | None = None) -> Report:
-    """The student self-test: the stored public cases only, no reference needed."""
+def check(
+    *,
+    submission: str | Path,
+    spec: Spec,
+    backend: Backend,
+    cases_dir: str | Path | None = None,
+    explore: int = 0,
+    seed: int | None = None,
+) -> Report:
+    """The student self-test: the stored public cases, no reference needed; with `explore`, that many random
+    cases more, from `seed` (a fresh one when None; the report holds it for a replay)."""
     cases = load_cases(cases_dir or default_cases_dir(), spec=spec)
+    if explore and seed is None:
+        seed = new_seed()
     return evaluate(
-        submission=load_submission(submission), cases=cases, spec=spec, backend=backend, student_id=None, mode="check"
+        submission=load_submission(submission),
+        cases=cases,
+        spec=spec,
+        backend=backend,
+        student_id=None,
+        mode="check",
+        explore=explore,
+        seed=seed,
     )
 
 

@@ -107,3 +107,24 @@ def test_hidden_cases_never_show_expected_values(fixed_report):
 def test_color_only_when_asked(fixed_report):
     assert "\033[" not in render(fixed_report, "text")
     assert "\033[" in render(fixed_report, "text", color=True)
+
+
+def test_random_checks_show_their_seed_and_replay_in_every_renderer(fixed_report):
+    from grader.report.model import Explore, ExploreProblem
+
+    explore = Explore(
+        seed=4242,
+        requested=30,
+        problems=[ExploreProblem(id=p.id, ran=6, failed=2 if p.id == "conv.dw" else 0) for p in fixed_report.problems],
+    )
+    report = fixed_report.model_copy(update={"explore": explore})
+    assert not report.passed
+    text = render(report, "text")
+    assert (
+        "random checks: 30 cases, seed 4242: failures in conv.dw 2 of 6; replay them with --explore 30 --seed 4242"
+        in text
+    )
+    assert "FAIL  conv.dw" in text and "random checks: 2 failed" in text
+    assert "seed 4242" in json.loads(render(report, "gradescope"))["output"]
+    assert 'name="random_checks" value="2 of 6 failed (seed 4242)"' in render(report, "junit")
+    assert Report.model_validate_json(render(report, "json")).explore == explore
