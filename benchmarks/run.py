@@ -345,6 +345,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--output", type=Path)
+    ap.add_argument("--no-scale", action="store_true", help="skip the Celery/Redis/PostgreSQL rows (scale.py)")
     a = ap.parse_args(argv)
     n, repeats = (4, 1) if a.quick else (a.class_size, a.repeats)
     sizes = [2, 4] if a.quick else [n // 4, n // 2, n]
@@ -364,6 +365,11 @@ def main(argv=None) -> int:
         bench_scaling(t, sizes, work, spec)
         print("reference ...", file=sys.stderr)
         bench_reference(t, repeats)
+        if not a.no_scale:
+            from scale import bench_scale
+
+            print("scale-out (celery) ...", file=sys.stderr)
+            bench_scale(t, n=4 if a.quick else n // 2, burst_n=8 if a.quick else n)
     head = (
         f"Machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
         f"numpy {numpy.__version__}, "

@@ -1,0 +1,160 @@
+"""Scale-out benchmarks (issue 13): Celery workers on Redis and PostgreSQL, against each other and the embedded pool.
+
+Called by run.py; every part runs on this machine: redis-server, a PostgreSQL cluster, `serve --broker`, and
+`worker`s with concurrency 1 in the process sandbox, all from tests/grader/service/scale (the same harness the
+tests use). Throughput is submissions over the time from the first upload to the last report, under a burst.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from grader.report.model import Report  # noqa: E402
+from grader.service import db  # noqa: E402
+from tests.grader.service.scale.cluster import Cluster, Proc  # noqa: E402
+from tests.grader.service.scale.servers import Postgres, Redis, free_port, missing, server_folder  # noqa: E402
+
+EXAMPLES = ROOT / "submissions_example"
+MIX = ["correct", "unflipped_kernel", "naive_softmax", "helpers_split", "transposed_fc", "p_without_t"]
+
+
+def burst(c: Cluster, n: int, clients: int = 10) -> float:
+    """Upload n submissions (one per student) from `clients` threads; seconds until the last report is stored."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        ids = list(pool.map(lambda i: c.submit(c.students[i], EXAMPLES / MIX[i % len(MIX)]), range(n)))
+    c.wait_done(ids, timeout=60 + 10 * n)
+    return time.monotonic() - t0
+
+
+def queue_waits(c: Cluster) -> list[float]:
+    """Seconds from each submission's acceptance to the start of its grade (the report's start time)."""
+    with c.store.session() as s:
+        rows = s.execute(
+            select(db.Submission.submitted_at, db.Report.report_json).join(
+                db.Report, db.Report.submission_id == db.Submission.id
+            )
+        ).all()
+    out = []
+    for submitted, body in rows:
+        started = dt.datetime.fromisoformat(Report.model_validate_json(body).timing.started)
+        out.append((started.replace(tzinfo=None) - submitted).total_seconds())
+    return out
+
+
+def celery_run(work: Path, pg: Postgres, n: int, workers: int) -> tuple[float, list[float]]:
+    redis_dir = server_folder("bench-redis")
+    redis = Redis(redis_dir).start()
+    c = Cluster(work / f"celery-{workers}", pg.create_database(f"bench{workers}_{free_port()}"), redis.url, [])
+    c.folder.mkdir(parents=True)
+    c.students = [f"s{i:04d}" for i in range(n)]
+    try:
+        c.init()
+        c.serve(resend_after=60)
+        for k in range(workers):
+            c.worker(f"w{k}", uid_base=62000 + 5000 * k, lease=60)
+        return n / burst(c, n), queue_waits(c)
+    finally:
+        c.close()
+        redis.stop()
+        shutil.rmtree(redis_dir, ignore_errors=True)
+
+
+def embedded_run(work: Path, n: int, workers: int) -> float:
+    """The same burst against `serve --workers N` (SQLite, no broker), the issue-12 service on one machine."""
+    c = Cluster(work / "embedded", "", "", [f"s{i:04d}" for i in range(n)])
+    c.folder.mkdir(parents=True)
+    c.database = f"sqlite:///{(c.data / 'pa5.db').resolve()}"
+    c.init()
+    port = free_port()
+    args = ["serve", "--data", str(c.data), "--port", str(port), "--workers", str(workers), "--sandbox", "process"]
+    c.procs.append(Proc(args, c.folder / "serve.log"))
+    c.url = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{c.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        return n / burst(c, n)
+    finally:
+        c.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def bench_scale(t, n: int, burst_n: int) -> None:
+    """Rows 6-8 of the table: 1 vs 2 workers, queue wait under a burst, Celery against the embedded pool."""
+    why = missing()
+    if why:
+        for what in ("6. celery throughput", "7. queue wait", "8. celery vs embedded"):
+            t.add(what, "skipped", why, "-", "-", "-")
+        return
+    with tempfile.TemporaryDirectory(prefix="pa5-bench-scale-") as tmp:
+        work = Path(tmp)
+        folder = server_folder("bench-pg")
+        pg = Postgres(folder).start()
+        try:
+            one, _ = celery_run(work, pg, n, workers=1)
+            two, waits = celery_run(work, pg, burst_n, workers=2)
+            embedded = embedded_run(work, burst_n, workers=2)
+        finally:
+            pg.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+    ratio = two / one
+    t.add(
+        f"6. celery throughput, {burst_n} submissions, 2 workers x concurrency 1",
+        f"{two:.2f}/s",
+        f"{one:.2f}/s (1 worker, {n} submissions)",
+        f"{ratio:.2f}x",
+        ">= 1.7x",
+        "yes" if ratio >= 1.7 else "no",
+    )
+    p50, p95 = pct(waits, 50), pct(waits, 95)
+    # A burst drained at rate r: the job at position i waits about i / r, so p50 ~ 0.5 N/r and p95 ~ 0.95 N/r.
+    f50, f95 = 0.5 * burst_n / two, 0.95 * burst_n / two
+    t.add(
+        f"7. queue wait, burst of {burst_n}, 2 workers (p50 / p95)",
+        f"{p50:.1f} s / {p95:.1f} s",
+        f"{f50:.1f} s / {f95:.1f} s (FIFO at the measured rate)",
+        f"{p95 / f95:.2f}x",
+        "<= 1.2x (p95)",
+        "yes" if p95 <= 1.2 * f95 else "no",
+    )
+    overhead = two / embedded
+    t.add(
+        f"8. celery vs embedded pool, {burst_n} submissions, concurrency 2",
+        f"{two:.2f}/s (celery)",
+        f"{embedded:.2f}/s (serve --workers 2)",
+        f"{overhead:.2f}x",
+        ">= 0.9x",
+        "yes" if overhead >= 0.9 else "no",
+    )
+
+
+if __name__ == "__main__":  # python benchmarks/scale.py [N_ONE_WORKER] [BURST]: only these rows
+    sys.path.insert(0, str(Path(__file__).parent))
+    from run import Table
+
+    table = Table()
+    args = [int(a) for a in sys.argv[1:3]]
+    bench_scale(table, n=args[0] if args else 100, burst_n=args[1] if len(args) > 1 else 200)
+    print(table.markdown())
