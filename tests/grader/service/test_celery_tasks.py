@@ -1,0 +1,119 @@
+"""The Celery task and sweeper against a real SQLite store, with the broker replaced by a list of sent messages."""
+
+import datetime as dt
+
+import pytest
+
+pytest.importorskip("celery")
+
+from grader.service import celery_dispatch, celery_worker
+from grader.service.celery_dispatch import CeleryDispatcher
+from grader.service.store import Store
+from grader.service.uploads import pack_files
+from tests.grader.service.live import EXAMPLES
+from tests.grader.service.sample import make_report
+
+CORRECT = pack_files({"backprop.py": (EXAMPLES / "correct" / "backprop.py").read_bytes()})
+OLD = dt.datetime(2026, 1, 1)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'pa5.db'}")
+    s.create_schema()
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """(job id, priority) of every message "published"."""
+    out = []
+
+    def publish(app, job_id, priority):
+        out.append((job_id, priority))
+        return True
+
+    monkeypatch.setattr(celery_dispatch, "publish", publish)
+    monkeypatch.setattr("grader.service.celery_app.publish", publish)
+    return out
+
+
+def add(store, student, now=None):
+    return store.add_submission(student_id=student, filename="backprop.py", files_zip=CORRECT, sha256="0" * 64, now=now)
+
+
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_the_sweeper_sends_each_queued_job_once_then_backs_off(store, sent, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(celery_dispatch.time, "monotonic", clock)
+    d = CeleryDispatcher(store=store, app=None, stale_seconds=10)
+    a, b = add(store, "alice"), add(store, "bob")
+    assert d.sweep(force=True) == 2 and sent == [(a.job_id, 0), (b.job_id, 0)]
+    assert d.sweep() == 0  # just sent: a lost message is only assumed after stale_seconds
+    clock.t += 10
+    assert d.sweep() == 2  # unclaimed for 10 s: perhaps the broker lost them
+    clock.t += 10
+    assert d.sweep() == 0  # the next resend waits twice as long
+    clock.t += 10
+    assert d.sweep() == 2
+    c = store.claim_next("w", 60)
+    assert store.complete_job(c.job_id, "w", make_report("alice"))
+    clock.t += 100
+    assert d.sweep() == 1 and sent[-1] == (b.job_id, 0)  # a finished job is never sent again
+
+
+def test_a_job_back_from_a_dead_worker_is_sent_at_once(store, sent):
+    d = CeleryDispatcher(store=store, app=None, stale_seconds=3600)
+    a = add(store, "alice")
+    d.sweep(force=True)
+    store.claim_next("dead-worker", -1)  # its lease has already run out
+    assert store.requeue_expired() == 1
+    assert d.sweep() == 1 and sent == [(a.job_id, 0), (a.job_id, 0)]
+
+
+def test_jobs_queued_elsewhere_are_sent_only_once_they_are_stale(store, sent):
+    d = CeleryDispatcher(store=store, app=None, stale_seconds=60)
+    young = add(store, "alice")
+    old = add(store, "bob", now=OLD)
+    assert d.sweep() == 1 and sent == [(old.job_id, 0)]  # the young one's own serve has just sent it
+    d.notify(young.job_id)  # what the API does after its commit: sent now
+    assert d.sweep(only=young.job_id, force=True) == 1
+
+
+@pytest.fixture
+def worker(store, tmp_path, monkeypatch):
+    """This process as a configured pool process, grading in the process sandbox."""
+    celery_worker.configure(
+        celery_worker.WorkerConfig(store.url, "process", None, b"secret", lease_seconds=30, tmp_dir=tmp_path / "w")
+    )
+    yield
+    celery_worker.process_shutdown()
+
+
+class Task:
+    app = None
+
+
+def test_a_message_for_a_job_no_longer_queued_does_nothing(store, sent, worker):
+    a, b = add(store, "alice"), add(store, "bob")
+    c = store.claim_next("w", 60)
+    assert store.complete_job(c.job_id, "w", make_report("alice"))
+    assert "is done: nothing to do" in celery_worker.grade_task(Task(), a.job_id)
+    assert store.get_submission(b.id).status == "queued" and sent == []  # b waits for its own message
+
+
+def test_a_message_grades_the_first_queued_job_and_resends_its_own(store, sent, worker):
+    first, second = add(store, "alice", now=OLD), add(store, "bob")
+    out = celery_worker.grade_task(Task(), second.job_id)
+    assert out == f"job {first.job_id}: done, score 100"  # the database's order, as the embedded pool
+    assert sent == [(second.job_id, 0)] and store.get_submission(second.id).status == "queued"
+    assert celery_worker.grade_task(Task(), second.job_id) == f"job {second.job_id}: done, score 100"
+    assert store.get_submission(first.id).score == store.get_submission(second.id).score == 100
