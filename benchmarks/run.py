@@ -151,7 +151,7 @@ class Table:
 def bench_latency(t: Table, repeats: int, use_docker: bool, work: Path) -> None:
     floor_cli = [PY, "-c", "import click, numpy, pydantic"]
     floor_box = [PY, "-I", "-c", "import numpy"]
-    check = [*CLI, "check", str(EXAMPLES / "correct")]
+    check = [*CLI, "check", str(EXAMPLES / "correct"), "--sandbox", "process"]
     r = interleaved({"check": check, "cli": floor_cli, "box": floor_box}, repeats, cwd=ROOT)
     floor = r["cli"][0] + r["box"][0]
     ratio = r["check"][0] / floor
@@ -345,6 +345,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--output", type=Path)
+    ap.add_argument("--no-sandboxes", action="store_true", help="skip the bwrap/warm-pool rows (sandboxes.py)")
+    ap.add_argument("--big-class", type=int, default=1000, help="the large bwrap class of sandboxes.py (0: skip)")
     ap.add_argument("--no-scale", action="store_true", help="skip the Celery/Redis/PostgreSQL rows (scale.py)")
     a = ap.parse_args(argv)
     n, repeats = (4, 1) if a.quick else (a.class_size, a.repeats)
@@ -361,6 +363,12 @@ def main(argv=None) -> int:
         bench_latency(t, repeats, use_docker, work)
         print("batch throughput ...", file=sys.stderr)
         bench_batch(t, n, use_docker, work, spec)
+        if not a.no_sandboxes:
+            from sandboxes import bench_sandboxes
+
+            print("sandboxes: bwrap against docker, warm pool ...", file=sys.stderr)
+            big = 0 if a.quick else a.big_class
+            bench_sandboxes(t, n=n, big=big, repeats=repeats, work=work, spec=spec, use_docker=use_docker)
         print("scaling ...", file=sys.stderr)
         bench_scaling(t, sizes, work, spec)
         print("reference ...", file=sys.stderr)

@@ -1,0 +1,218 @@
+"""Sandbox benchmarks (issue 10): bwrap against Docker, the warm pool, grade latency and memory per backend.
+
+Called from run.py; runnable alone: python benchmarks/sandboxes.py [--class-size N] [--big N] [--repeats R].
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import (
+    CLI,
+    EXAMPLES,
+    IMAGE,
+    ROOT,
+    Table,
+    docker_ready,
+    fmt,
+    interleaved,
+    make_class,
+    parallel_floor,
+    peak_rss_mb,
+    run_batch,
+    timed,
+)
+
+sys.path.insert(0, str(ROOT))
+
+
+def bwrap_ready() -> str:
+    """'' when the bwrap backend works here, else why not."""
+    from grader.errors import SandboxUnavailable
+    from grader.sandbox.bwrap import BwrapBackend
+
+    try:
+        BwrapBackend()
+    except SandboxUnavailable as e:
+        return str(e)
+    return ""
+
+
+def bwrap_import(folder: Path, code: str = "import numpy, backprop") -> list[str]:
+    """The floor for one student under bwrap: a fresh sandbox (same namespaces and mounts as the grader's,
+    as this user) whose interpreter imports numpy and the student's module."""
+    from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem
+
+    python, _ = choose_python(None if os.geteuid() else 61999)
+    fs, sites = filesystem(python)
+    setup = f"import sys; sys.path[:0] = ['/s', *{sites!r}]; "
+    return [bwrap(), *NAMESPACES, *fs, "--ro-bind", str(folder), "/s", "--", python, "-I", "-S", "-c", setup + code]
+
+
+def batch(klass: Path, work: Path, jobs: int, sandbox: str, spec: Path, *, warm: bool = True) -> float:
+    if warm:
+        return run_batch(klass, work / "out", jobs, sandbox, spec)
+    shutil.rmtree(work / "out", ignore_errors=True)
+    cmd = [*CLI, "batch", str(klass), "--out", str(work / "out"), "--jobs", str(jobs), "--sandbox", sandbox]
+    return timed([*cmd, "--no-warm-pool", "--insecure-default-secret", "--spec", str(spec)], cwd=ROOT)
+
+
+def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spec: Path, use_docker: bool) -> None:
+    why = bwrap_ready()
+    if why:
+        t.add("6-10. bwrap rows", f"skipped: {why}", "", "", "", "n/a")
+        return
+    klass = make_class(work / "sandbox-class", n, call_hangs=max(1, n // 100))
+    hang_cost = max(1, n // 100) * 2.0
+    students = sorted(klass.iterdir())
+    walls: dict[tuple[str, int, bool], float] = {}
+    for jobs in (1, 2):
+        for sandbox in ["bwrap"] + (["docker"] if use_docker else []):
+            walls[sandbox, jobs, True] = batch(klass, work, jobs, sandbox, spec)
+        floor = parallel_floor([bwrap_import(d) for d in students], jobs) + hang_cost / jobs
+        bw = walls["bwrap", jobs, True]
+        if use_docker:
+            dk = walls["docker", jobs, True]
+            versus, ratio = f"{n / dk:.2f}/s ({dk:.1f} s), docker", dk / bw
+        else:
+            versus, ratio = "docker skipped", float("nan")
+        target = ">= 1.8x docker" if jobs == 2 else "faster than docker"
+        met = ratio >= (1.8 if jobs == 2 else 1.0)
+        t.add(
+            f"6. batch, bwrap vs docker, {n} students, --jobs {jobs}",
+            f"{n / bw:.2f}/s ({bw:.1f} s), bwrap; floor {n / floor:.2f}/s ({(n / bw) / (n / floor):.2f}x of it)",
+            versus,
+            f"{ratio:.2f}x",
+            target,
+            "yes" if met else ("n/a" if not use_docker else "no"),
+        )
+
+    if big:
+        klass_big = make_class(work / "big-class", big, call_hangs=max(1, big // 100))
+        wall, rss = peak_rss_mb(
+            [
+                *CLI,
+                "batch",
+                str(klass_big),
+                "--out",
+                str(work / "out-big"),
+                "--jobs",
+                "2",
+                "--sandbox",
+                "bwrap",
+                "--insecure-default-secret",
+                "--spec",
+                str(spec),
+            ],
+            cwd=ROOT,
+        )
+        floor = parallel_floor([bwrap_import(d) for d in sorted(klass_big.iterdir())], 2) + max(1, big // 100)
+        t.add(
+            f"7. a {big}-student class, bwrap, --jobs 2",
+            f"{wall:.1f} s ({big / wall:.2f}/s); grader peak {rss:.0f} MiB",
+            f"{floor:.1f} s (fresh bwrap sandboxes importing each student's module, + the timeouts)",
+            f"{wall / floor:.2f}x",
+            "< 150 s",
+            "yes" if wall < 150 else "no",
+        )
+
+    for sandbox in ["bwrap"] + (["docker"] if use_docker else []):
+        cold = batch(klass, work, 2, sandbox, spec, warm=False)
+        warm = walls[sandbox, 2, True]
+        t.add(
+            f"8. warm pool, {sandbox}, {n} students, --jobs 2",
+            f"{n / warm:.2f}/s ({warm:.1f} s) with the pool",
+            f"{n / cold:.2f}/s ({cold:.1f} s) without",
+            f"{cold / warm:.2f}x",
+            "faster with it",
+            "yes" if warm < cold else "no",
+        )
+
+    grade = [*CLI, "grade", str(EXAMPLES / "correct"), "--student-id", "bench", "--insecure-default-secret"]
+    cmds = {b: [*grade, "--sandbox", b] for b in ["process", "bwrap"] + (["docker"] if use_docker else [])}
+    r = interleaved(cmds, repeats, cwd=ROOT)
+    t.add(
+        "9. one `grade` (correct example), per backend",
+        ", ".join(f"{b} {fmt(v)}" for b, v in r.items()),
+        "",
+        f"bwrap/process {r['bwrap'][0] / r['process'][0]:.2f}x"
+        + (f", docker/bwrap {r['docker'][0] / r['bwrap'][0]:.2f}x" if use_docker else ""),
+        "",
+        "measured",
+    )
+
+    rss = {}
+    for label, code in (("numpy", "import numpy"), ("numpy + scipy.signal", "import numpy, scipy.signal")):
+        probe = code + "; print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])"
+        out = subprocess.run(bwrap_import(EXAMPLES / "correct", probe), capture_output=True, text=True).stdout
+        rss[label] = int(out.split()[1]) / 1024 if out else float("nan")
+    t.add(
+        "10. peak memory of one bwrap sandbox (harness interpreter)",
+        ", ".join(f"{k}: {v:.0f} MiB" for k, v in rss.items()),
+        "",
+        "",
+        "",
+        "measured",
+    )
+    bench_template(t, repeats)
+
+
+def bench_template(t: Table, repeats: int) -> None:
+    """The stretch goal, measured only: what forking an interpreter that has imported numpy and scipy would save."""
+    from grader.sandbox.bwrap_setup import choose_python, filesystem
+
+    python, _ = choose_python(None if os.geteuid() else 61999)
+    path = repr(filesystem(python)[1])
+    fresh = [python, "-I", "-S", "-c", f"import sys; sys.path[:0] = {path}; import numpy, scipy.signal"]
+    fork = (
+        f"import sys, os, time; sys.path[:0] = {path}; import numpy, scipy.signal\n"
+        "t = []\n"
+        "for _ in range(20):\n"
+        "    t0 = time.perf_counter(); pid = os.fork()\n"
+        "    if pid == 0: os._exit(0)\n"
+        "    os.waitpid(pid, 0); t.append(time.perf_counter() - t0)\n"
+        "t.sort(); print(t[len(t) // 2])"
+    )
+    fresh_s = statistics.median(timed(fresh) for _ in range(max(3, repeats)))
+    out = subprocess.run([python, "-I", "-S", "-c", fork], capture_output=True, text=True).stdout
+    fork_s = float(out) if out.strip() else float("nan")
+    t.add(
+        "11. (note) pre-imported template: fork vs fresh import of numpy + scipy.signal",
+        f"fork {fork_s * 1000:.1f} ms",
+        f"fresh {fresh_s * 1000:.0f} ms",
+        f"{fresh_s / fork_s:.0f}x",
+        "stretch goal, not built",
+        "n/a",
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--class-size", type=int, default=200)
+    ap.add_argument("--big", type=int, default=1000, help="the large class (0: skip)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no-docker", action="store_true")
+    a = ap.parse_args(argv)
+    use_docker = not a.no_docker and docker_ready()
+    t = Table()
+    with tempfile.TemporaryDirectory(prefix="pa5-bench-") as tmp:
+        work = Path(tmp)
+        spec = work / "bench.toml"
+        spec.write_text("[limits]\ncall_timeout = 2.0\n")
+        bench_sandboxes(t, n=a.class_size, big=a.big, repeats=a.repeats, work=work, spec=spec, use_docker=use_docker)
+    print(f"Docker image {IMAGE}: {'measured' if use_docker else 'skipped'}; {time.strftime('%Y-%m-%d')}\n")
+    print(t.markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
