@@ -39,3 +39,4 @@ class RunResult:
     isolated: bool
     note: str
     seconds: float
+    output_bytes: int = 0  # all the run printed, kept or not

@@ -82,9 +82,11 @@ class Limits(_Model):
     max_processes: int = Field(32, ge=4, le=4096, description="Processes and threads the sandbox may have.")
     file_size_mb: int = Field(16, ge=1, le=4096, description="Largest file the sandbox may write, in MiB.")
     output_kb: int = Field(
-        64, ge=1, le=10240, description="Captured stdout+stderr kept for the report (head and tail), in KiB."
+        64,
+        ge=1,
+        le=10240,
+        description="Captured stdout+stderr kept for the report (head and tail), in KiB; the rest is discarded.",
     )
-    output_limit_mb: int = Field(8, ge=1, le=1024, description="Output beyond this many MiB kills the sandbox.")
 
 
 class Spec(_Model):

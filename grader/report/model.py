@@ -80,6 +80,7 @@ class Sandbox(_Model):
 class Output(_Model):
     text: str = Field(description="The submission's stdout and stderr, head and tail kept.")
     truncated: bool = Field(description="Whether the middle was cut.")
+    bytes: int = Field(0, description="Everything the submission printed, kept or not; output never costs points.")
 
 
 class ExploreProblem(_Model):

@@ -9,7 +9,7 @@ import json
 from typing import Literal
 
 from grader.report.model import CaseReport, Diagnosis, ProblemReport, Report
-from grader.report.render_minimal import explore_line, minimal_lines
+from grader.report.render_minimal import explore_line, minimal_lines, output_note
 
 
 def render_gradescope(
@@ -30,6 +30,9 @@ def render_gradescope(
     lines += [f"{p.id}: {explained(p.diagnosis)}" for p in report.problems if p.diagnosis]
     if report.explore:
         lines.append(explore_line(report))
+    if report.output.truncated:
+        note = output_note(report)
+        lines.append(note[0].upper() + note[1:])
     for p in report.problems:
         if p.minimal_case:  # fresh inputs, never a hidden case: safe to show before the due date
             lines += ["", f"{p.id}: " + minimal_lines(p)[0], *minimal_lines(p)[1:]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from grader.report.model import Report
-from grader.report.render_minimal import minimal_line
+from grader.report.render_minimal import minimal_line, output_note
 
 
 def render_junit(report: Report) -> str:
@@ -69,6 +69,8 @@ def render_junit(report: Report) -> str:
     for k, v in totals.items():
         root.set(k, str(v))
     if report.output.text:
-        ET.SubElement(root[0] if len(root) else root, "system-out").text = report.output.text
+        note = output_note(report)
+        text = f"[{note}]\n{report.output.text}" if note else report.output.text
+        ET.SubElement(root[0] if len(root) else root, "system-out").text = text
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -70,3 +70,12 @@ def explore_line(report: Report) -> str:
         return f"{head}: all pass"
     which = ", ".join(f"{p.id} {p.failed} of {p.ran}" for p in failed)
     return f"{head}: failures in {which}; replay them with --explore {e.requested} --seed {e.seed}"
+
+
+def output_note(report: Report) -> str:
+    """What happened to a long output, when the middle was cut: it was discarded, and it costs nothing."""
+    o = report.output
+    if not o.truncated:
+        return ""
+    printed = f"{o.bytes / (1 << 20):.1f} MiB" if o.bytes >= 1 << 20 else f"{o.bytes} bytes"
+    return f"your code printed {printed}: only its beginning and end are kept (output never costs points)"

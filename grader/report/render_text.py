@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.report.model import CaseReport, ProblemReport, Report
-from grader.report.render_minimal import explore_line, minimal_lines
+from grader.report.render_minimal import explore_line, minimal_lines, output_note
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
@@ -46,7 +46,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     if report.explore:
         lines += ["", explore_line(report)]
     if report.output.text.strip():
-        cut = " (middle cut)" if report.output.truncated else ""
+        cut = f" ({output_note(report)})" if report.output.truncated else ""
         lines += ["", paint(f"Output of your code{cut}:", "dim")]
         lines += ["  | " + line for line in report.output.text.rstrip().splitlines()[:40]]
     ok = sum(all(c.status == "passed" for c in p.cases) and not _random_failed(report, p.id) for p in report.problems)

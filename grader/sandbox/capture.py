@@ -1,4 +1,7 @@
-"""Capped capture of a sandbox's output: keeps the head and the tail, counts the rest."""
+"""Capped capture of a sandbox's output: keeps the head and the tail, counts and discards the rest.
+
+Output never stops the sandbox: a flood costs the student only the time its own process spends printing.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +12,13 @@ from collections import deque
 class Capture:
     """Collects bytes from one or more streams, keeping `keep` bytes (half head, half tail)."""
 
-    def __init__(self, *, keep: int, limit: int):
-        self.keep, self.limit = keep, limit
+    def __init__(self, *, keep: int):
+        self.keep = keep
         self.head = bytearray()
         self.tail: deque[bytes] = deque()
         self.tail_len = 0
         self.total = 0
-        self.mark = 0
         self._lock = threading.Lock()
-
-    def new_attempt(self) -> None:
-        """Restart the output limit, so a flood costs only the call that made it."""
-        self.mark = self.total
-
-    @property
-    def exceeded(self) -> bool:
-        return self.total - self.mark > self.limit
 
     def feed(self, chunk: bytes) -> None:
         with self._lock:

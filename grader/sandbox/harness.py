@@ -3,14 +3,17 @@
 This file is copied into each job folder and run as `python -I -S -B harness.py JOB --calls 0,1,2 [--path DIR...]`,
 or started early as `harness.py --await-job [--path DIR...]` and given {"job": ..., "calls": [...]} on stdin.
 It gets the submission, the inputs and the plan, never expected outputs. It reports through files
-in JOB/out: `progress` (a line before and after each call), `import.json`, and per call `N.json`
-and `N.npz`. The grader trusts none of them: it validates everything it reads back.
+in JOB/out: `progress` (a line before and after each call), `import.json`, per call `N.json`
+and `N.npz`, and `printed` (bytes printed, a line per run). The grader trusts none of them: it
+validates everything it reads back.
 """
 
+import collections
 import io
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 import zipfile
@@ -116,6 +119,73 @@ def _run_call(call, fn, inputs, submission):
     return status, arrays
 
 
+class _OutputCap:
+    """Routes fds 1 and 2 through a pipe read here: the first HEAD bytes go on to the grader, then only a
+    rolling TAIL is kept and sent at the end. A flood then costs what it costs the student's own process:
+    Docker's log and attach pipeline is several times slower than a pipe, and slows the writer down."""
+
+    HEAD = TAIL = 1 << 20  # at least what the grader keeps (limits.output_kb)
+
+    def __init__(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.real = os.dup(1)
+        self.r, w = os.pipe()
+        os.dup2(w, 1)
+        os.dup2(w, 2)
+        os.close(w)
+        self.total = self.sent = self.tail_len = 0
+        self.tail = collections.deque()
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self):
+        while True:
+            try:
+                chunk = os.read(self.r, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.total += len(chunk)
+            room = self.HEAD - self.sent
+            if room > 0:
+                _write_all(self.real, chunk[:room])
+                self.sent += len(chunk[:room])
+                chunk = chunk[room:]
+            if chunk:
+                self.tail.append(chunk)
+                self.tail_len += len(chunk)
+                while self.tail_len - len(self.tail[0]) >= self.TAIL:
+                    self.tail_len -= len(self.tail.popleft())
+
+    def finish(self, out):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # the student may have closed or replaced them
+            pass
+        os.dup2(self.real, 1)  # drops this process's write ends: the pump sees EOF unless a child holds one
+        os.dup2(self.real, 2)
+        self.thread.join(0.5)
+        tail = b"".join(list(self.tail))[-self.TAIL :]
+        cut = self.total - self.sent - len(tail)
+        if cut > 0:
+            _write_all(1, f"\n[... {cut} bytes of output discarded in the sandbox ...]\n".encode())
+        _write_all(1, tail)
+        fd = os.open(os.path.join(out, "printed"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, f"{self.total}\n".encode())
+        os.close(fd)
+
+
+def _write_all(fd, data):
+    while data:
+        try:
+            data = data[os.write(fd, data) :]
+        except OSError:
+            return
+
+
 def main(argv):
     if "--await-job" in argv:
         # Started early, while the grader is still starting up: wait for the job, then run it.
@@ -127,6 +197,14 @@ def main(argv):
     job = os.path.abspath(argv[1])
     calls_wanted = [int(i) for i in argv[3].split(",") if i] if len(argv) > 3 and argv[2] == "--calls" else []
     out = os.path.join(job, "out")
+    cap = _OutputCap()
+    try:
+        return _run(job, out, calls_wanted)
+    finally:
+        cap.finish(out)
+
+
+def _run(job, out, calls_wanted):
     with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)
     with np.load(os.path.join(job, "inputs.npz"), allow_pickle=False) as z:

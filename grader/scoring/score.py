@@ -177,7 +177,7 @@ def build_report(
         max_score=sum(p.max_score for p in problems),
         error=run.import_error,
         problems=problems,
-        output=Output(text=run.output, truncated=run.output_truncated),
+        output=Output(text=run.output, truncated=run.output_truncated, bytes=run.output_bytes),
         explore=summary,
         timing=Timing(started=started.isoformat(timespec="seconds"), seconds=round(run.seconds, 3)),
     )

@@ -108,7 +108,7 @@ def test_container_settings(docker_backend, tmp_path, public_cases):
     job.mkdir()
     write_job(job, submission=load_submission(ROOT / "submissions_example" / "correct"), cases=public_cases[:1])
     session = docker_backend.open(job)
-    attempt = session.start([0], Capture(keep=1024, limit=1 << 20), Limits())
+    attempt = session.start([0], Capture(keep=1024), Limits())
     try:
         attempt.container.reload()
         hc = attempt.container.attrs["HostConfig"]
