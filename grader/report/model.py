@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
 Status = Literal["passed", "failed", "error", "timeout", "crashed"]
 
 
@@ -29,7 +29,7 @@ class CaseReport(_Model):
     weight: float = Field(description="Weight in the problem's partial credit.")
     points: float = Field(0.0, description="Points this case earned: max_points if it passed, else 0.")
     max_points: float = Field(0.0, description="Points this case is worth: the problem's points x its share of weight.")
-    error: float | None = Field(None, description="The comparison metric, when values were compared.")
+    relative_error: float | None = Field(None, description="The comparison metric, when values were compared.")
     message: str = Field("", description="Why it did not pass, in plain words.")
     notes: list[str] = Field(default_factory=list, description="Things accepted with a remark.")
     mistake: str | None = Field(None, description="Id of the known mistake this answer matches.")

@@ -48,11 +48,26 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     if report.output.text.strip():
         cut = f" ({output_note(report)})" if report.output.truncated else ""
         lines += ["", paint(f"Output of your code{cut}:", "dim")]
-        lines += ["  | " + line for line in report.output.text.rstrip().splitlines()[:40]]
+        lines += ["  | " + line for line in _capped(report.output.text)]
     ok = sum(all(c.status == "passed" for c in p.cases) and not _random_failed(report, p.id) for p in report.problems)
     summary = f"{ok} of {len(report.problems)} problems pass; score {report.score:g} / {report.max_score:g}"
     lines += ["", paint(summary, "green" if report.passed else "red")]
     return "\n".join(lines) + "\n"
+
+
+def _capped(text: str, max_lines: int = 40, max_line: int = 200, max_chars: int = 4000) -> list[str]:
+    """The output as the terminal shows it: so many lines, each so long, so many characters in all."""
+    out, used = [], 0
+    lines = text.rstrip().splitlines()
+    for n, line in enumerate(lines):
+        if n == max_lines or used >= max_chars:
+            out.append(f"[... {len(lines) - n} more line(s) not shown; the JSON report has the kept output]")
+            break
+        if len(line) > max_line:
+            line = line[:max_line] + f" [... {len(line) - max_line} more characters]"
+        out.append(line)
+        used += len(line)
+    return out
 
 
 def _random_failed(report: Report, pid: str) -> int:

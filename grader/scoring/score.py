@@ -68,12 +68,14 @@ def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
         return Outcome(case, report, nonfinite, tuple(found), values, reading.array)
     e = rel_error(reading.array, R, problem.tau)
     if e <= problem.tol:
-        return Outcome(case, CaseReport(status="passed", error=e, notes=notes, **base), got=reading.array)
+        return Outcome(case, CaseReport(status="passed", relative_error=e, notes=notes, **base), got=reading.array)
     worst = None
     if not case.hidden:
         worst = Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R), strict=True)))
     message = f"relative error {e:.3g} is above the tolerance {problem.tol:g}"
-    report = CaseReport(status="failed", error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base)
+    report = CaseReport(
+        status="failed", relative_error=e, message=message, notes=notes, mistake=mistake, worst=worst, **base
+    )
     return Outcome(case, report, False, tuple(found), values, reading.array)
 
 

@@ -128,3 +128,25 @@ def test_random_checks_show_their_seed_and_replay_in_every_renderer(fixed_report
     assert "seed 4242" in json.loads(render(report, "gradescope"))["output"]
     assert 'name="random_checks" value="2 of 6 failed (seed 4242)"' in render(report, "junit")
     assert Report.model_validate_json(render(report, "json")).explore == explore
+
+
+def test_text_caps_each_output_line_and_the_output_shown(fixed_report):
+    from grader.report.model import Output
+
+    flood = "x" * (1 << 20) + "\n" + "".join(f"line {i}\n" for i in range(1000))
+    report = fixed_report.model_copy(update={"output": Output(text=flood, truncated=True, bytes=50 << 20)})
+    text = render(report, "text")
+    shown = [line for line in text.splitlines() if line.startswith("  | ")]
+    assert max(len(line) for line in shown) < 260 and len(shown) <= 41
+    assert f"[... {(1 << 20) - 200} more characters]" in shown[0]
+    assert "more line(s) not shown" in shown[-1]
+    assert "printed 50.0 MiB" in text and "output never costs points" in text
+    assert len(text) < len(render(fixed_report, "text")) + 10_000
+
+
+def test_cases_carry_relative_error_and_the_schema_says_version_2(fixed_report):
+    data = json.loads(render(fixed_report, "json"))
+    assert data["schema_version"] == 2
+    case = data["problems"][0]["cases"][0]
+    assert "relative_error" in case and "error" not in case
+    assert data["error"] is None  # the report's error is a message, and keeps its name
