@@ -27,11 +27,17 @@ def full_correlation(dy, w):
     return out
 
 
+def padded(dy, w):
+    """dy with (Kh-1)/2 rows and (Kw-1)/2 columns of zeros on each side."""
+    rh, rw = w.shape[0] // 2, w.shape[1] // 2
+    out = np.zeros((dy.shape[0] + 2 * rh, dy.shape[1] + 2 * rw))
+    out[rh : rh + dy.shape[0], rw : rw + dy.shape[1]] = dy
+    return out
+
+
 def dw_loops(x, w, dy, overwrite=False):
     (H, W), (Kh, Kw) = x.shape, w.shape
-    rh, rw = Kh // 2, Kw // 2
-    dyp = np.zeros((H + 2 * rh, W + 2 * rw))
-    dyp[rh : rh + H, rw : rw + W] = dy
+    dyp = padded(dy, w)
     dw = np.zeros((Kh, Kw))
     for a in range(Kh):
         for b in range(Kw):
@@ -55,9 +61,7 @@ def crop_for_3x3(x, w, dy):
 
 def overwrite_taps(x, w, dy):
     (H, W), (Kh, Kw) = x.shape, w.shape
-    rh, rw = Kh // 2, Kw // 2
-    dyp = np.zeros((H + 2 * rh, W + 2 * rw))
-    dyp[rh : rh + H, rw : rw + W] = dy
+    dyp = padded(dy, w)
     dx = np.zeros((H, W))
     for i in range(H):
         for j in range(W):
@@ -74,9 +78,7 @@ def overwrite_pixels(x, w, dy):
 
 def swapped_loops(x, w, dy):
     (H, W), (Kh, Kw) = x.shape, w.shape
-    rh, rw = Kh // 2, Kw // 2
-    dyp = np.zeros((H + 2 * rh, W + 2 * rw))
-    dyp[rh : rh + H, rw : rw + W] = dy
+    dyp = padded(dy, w)
     dx = np.zeros((H, W))
     for i in range(W):  # the row loop runs over the width
         for j in range(H):
