@@ -23,3 +23,13 @@ class Case:
     expected: dict[str, np.ndarray]
     mistakes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     weight: float = 1.0
+
+    @property
+    def size(self) -> int:
+        """How many numbers the inputs hold: what makes one failing case smaller than another."""
+        return sum(int(np.size(v)) for v in self.inputs.values())
+
+    @property
+    def integral(self) -> bool:
+        """Whether every input value is an integer (easier to check by hand)."""
+        return all(np.array_equal(v, np.round(v)) for v in self.inputs.values())

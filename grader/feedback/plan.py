@@ -1,15 +1,13 @@
-"""The unscored calls of one run: which run right after the graded cases, which only when something failed."""
+"""The unscored calls of one run: which run right after the graded cases, and who chooses any more."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from grader.cases.model import Case
 from grader.feedback.explore import explore_cases
 from grader.feedback.probes import probe_cases
-from grader.feedback.shrink import candidates, layers_to_shrink
-from grader.results import CallResult
+from grader.feedback.shrink import Shrinker, candidates
 from grader.spec import Spec
 
 
@@ -24,21 +22,11 @@ class Feedback:
     @property
     def first(self) -> list[Case]:
         """Run right after the graded cases, within the feedback budget."""
-        return list(self.probes)
+        return [*self.probes, *self.candidates]
 
-    @property
-    def fresh(self) -> list[Case]:
-        """Where minimal failing cases may come from, besides the probes and explore cases."""
-        return list(self.candidates)
-
-    def picker(self, spec: Spec, graded: list[Case]) -> Callable[[dict[str, CallResult]], set[str]]:
-        """Chooses, from the first results, the candidates to run: those of the layers that failed."""
-
-        def pick(calls: dict[str, CallResult]) -> set[str]:
-            layers = layers_to_shrink(spec, [*graded, *self.explore, *self.first], calls)
-            return {c.id for c in self.candidates if c.layer in layers}
-
-        return pick
+    def shrinker(self, spec: Spec) -> Shrinker:
+        """The runner's `more`: shrinks further, round by round, when no fixed candidate is the smallest failure."""
+        return Shrinker(spec, fresh=[*self.explore, *self.probes], fixed=list(self.candidates))
 
 
 def plan_feedback(spec: Spec, *, explore: int = 0, seed: int | None = None) -> Feedback:

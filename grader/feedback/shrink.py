@@ -1,7 +1,7 @@
-"""Shrink candidates: fresh inputs from 1x1 images and the smallest odd kernels up, small integers first.
-
-They run after the graded cases and the probes, only for the layers that failed there, and the smallest
-one that still fails becomes the problem's minimal failing case. Being fresh, they reveal no hidden case.
+"""Shrinking: fresh inputs from 1x1 images and the smallest odd kernels up, small integers first, and
+steps down from the smallest failing probe or random case; the smallest that still fails becomes the
+problem's minimal failing case. They run after the graded cases, in rounds, in the same session; being
+fresh, they reveal no hidden case.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import numpy as np
 
 from grader.cases.model import Case
 from grader.contract import LAYERS
+from grader.feedback.derive import derive
 from grader.feedback.oracle import expected
 from grader.results import CallResult
 from grader.scoring.score import judge
 from grader.spec import Spec
 
 SEED = 1729
-IMAGES = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4))
-KERNELS = ((1, 1), (1, 3), (3, 1), (3, 3), (3, 5), (5, 3), (5, 5))
-FLOAT_CONV = (((2, 3), (1, 3)), ((2, 3), (3, 3)), ((3, 4), (3, 5)), ((3, 4), (5, 5)))
-FC = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3))  # (M, N)
-FLOAT_FC = ((2, 3), (3, 4))
+# Few enough to run with every submission (a call costs a few ms); bugs that need more are shrunk in rounds.
+IMAGES = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2))
+KERNELS = ((1, 1), (1, 3), (3, 1), (3, 3), (3, 5), (5, 3))
+FLOAT_CONV = (((2, 3), (3, 3)), ((3, 4), (3, 5)))
+FC = ((1, 1), (1, 2), (2, 1), (2, 2), (2, 3), (3, 2), (3, 4))  # (M, N)
+FLOAT_FC = ((3, 4),)
 
 
 def candidates(spec: Spec) -> list[Case]:
@@ -78,15 +80,49 @@ def _softmax(rng):
 _DRAW = {"conv": _conv, "fc": _fc, "softmax": _softmax}
 
 
-def layers_to_shrink(spec: Spec, ran: list[Case], calls: dict[str, CallResult]) -> set[str]:
-    """Layers with a call that ran and did not pass; not those where a call timed out (shrinking would hang)."""
-    failing, hung = set(), set()
-    for case in ran:
-        call = calls.get(case.id)
-        if call is None:
-            continue
-        if call.status == "timeout":
-            hung.add(case.layer)
-        elif any(judge(p, case, call).failed for p in spec.problems_of(case.layer) if p.id in case.expected):
-            failing.add(case.layer)
-    return failing - hung
+class Shrinker:
+    """Chooses each round's candidates from the results so far, for the runner's `more`.
+
+    The fixed candidates run with the probes, right after the graded cases: usually one of them is the
+    smallest failing case, and nothing more runs. Otherwise each round steps down from the smallest failing
+    case found so far, while that keeps shrinking (never from a fixed candidate: all smaller ones ran
+    already). A round costs a restart of the student's code, so they are few.
+    """
+
+    ROUNDS = 5
+
+    def __init__(self, spec: Spec, *, fresh: list[Case], fixed: list[Case]):
+        self.spec, self.fresh = spec, [*fresh, *fixed]
+        self.fixed_ids = {c.id for c in fixed}
+        self.tried: list[Case] = []
+        self.rounds = self.made = 0
+        self.source: dict[str, str] = {}  # problem id -> id of the case last shrunk from
+
+    def __call__(self, calls: dict[str, CallResult]) -> list[Case]:
+        self.rounds += 1
+        if self.rounds > self.ROUNDS:
+            return []
+        batch = []
+        for pid, case in self._smallest_failing(calls).items():
+            if self.source.get(pid) != case.id and case.id not in self.fixed_ids:
+                self.source[pid] = case.id
+                batch += derive(case, {pid}, self._next_id)
+        self.tried += batch
+        return batch
+
+    def _smallest_failing(self, calls: dict[str, CallResult]) -> dict[str, Case]:
+        best: dict[str, Case] = {}
+        for case in [*self.fresh, *self.tried]:
+            call = calls.get(case.id)
+            if call is None or call.status == "timeout":
+                continue
+            for p in self.spec.problems_of(case.layer):
+                if p.id in case.expected and judge(p, case, call, diagnose=False).failed:
+                    key = (case.size, not case.integral)
+                    if p.id not in best or key < (best[p.id].size, not best[p.id].integral):
+                        best[p.id] = case
+        return best
+
+    def _next_id(self, layer: str) -> str:
+        self.made += 1
+        return f"shrink-{layer}-d{self.made:04d}"

@@ -44,6 +44,13 @@ def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
     """Lay out a job: the submission, the harness, the inputs and the plan. Nothing else goes in."""
     copy_into(submission, job / "submission")
     shutil.copyfile(HARNESS, job / "harness.py")
+    write_plan(job, cases)
+    for d in JOB_DIRS:
+        (job / d).mkdir(exist_ok=True)  # new_job_dir made them already; a bare folder (tests) has not
+
+
+def write_plan(job: Path, cases: list[Case]) -> None:
+    """The inputs and the plan of every call; written again, between attempts, when calls are added at the end."""
     inputs, calls = {}, []
     for i, c in enumerate(cases):
         names = []
@@ -55,8 +62,6 @@ def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
         calls.append({"function": FUNCTIONS[c.layer], "args": names, "ints": ints, "n_outputs": N_OUTPUTS[c.layer]})
     write_npz(job / "inputs.npz", inputs)
     (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls}), encoding="utf-8")
-    for d in JOB_DIRS:
-        (job / d).mkdir(exist_ok=True)  # new_job_dir made them already; a bare folder (tests) has not
 
 
 def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -13,7 +13,7 @@ from grader.cases.model import Case
 from grader.contract import LAYERS
 from grader.results import CallResult, RunResult
 from grader.sandbox.capture import Capture
-from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job
+from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job, write_plan
 from grader.spec import Limits
 from grader.submission import Submission
 
@@ -52,20 +52,19 @@ def run_submission(
     redact: tuple[str, ...] = (),
     cancel=None,
     extra: Sequence[Case] = (),
-    later: Sequence[Case] = (),
-    pick: Callable[[dict[str, CallResult]], Collection[str]] | None = None,
+    more: Callable[[dict[str, CallResult]], list[Case]] | None = None,
 ) -> RunResult:
     """Run the graded cases, then the unscored `extra` ones in the same session (after the graded calls, so
     they never change them); every case that runs ends as exactly one CallResult, whatever the student code does.
 
-    Then, in the same session, the cases of `later` whose ids `pick` chooses from the results so far (shrink
-    candidates for the layers that failed). The unscored calls share limits.feedback_seconds, counted from
-    the first of them, within the submission's limit.
+    Then, in rounds and in the same session, the cases `more` asks for given the results so far (shrink
+    candidates), until it asks for none. The unscored calls share limits.feedback_seconds, counted from the
+    first of them, within the submission's limit.
     """
     t0 = time.monotonic()
     clock = _Clock(t0, limits, first_extra=len(cases))
     first = len(cases) + len(extra)
-    cases = [*cases, *extra, *later]
+    cases = [*cases, *extra]
     capture = Capture(keep=limits.output_kb << 10)
     job = backend.new_job()
     results: dict[int, CallResult] = {}
@@ -77,11 +76,14 @@ def run_submission(
         try:
             todo = list(range(first))
             import_error = _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
-            if later and pick and import_error is None:
-                wanted = set(pick({cases[i].id: r for i, r in results.items()}))
-                todo = [i for i in range(first, len(cases)) if cases[i].id in wanted]
-                if todo and clock.open(time.monotonic()):
-                    _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
+            while more is not None and import_error is None and clock.open(time.monotonic()):
+                added = more({cases[i].id: r for i, r in results.items()})
+                if not added:
+                    break
+                todo = list(range(len(cases), len(cases) + len(added)))
+                cases += added
+                write_plan(job, cases)
+                _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
         finally:
             session.close()
         printed = _printed(job)

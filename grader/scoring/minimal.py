@@ -17,7 +17,7 @@ def minimal_case(problem_id: str, fresh: list[Outcome]) -> MinimalCase | None:
     failing = [o for o in fresh if o.failed and o.report.status != "timeout"]
     if not failing:
         return None
-    o = min(enumerate(failing), key=lambda io: (_size(io[1]), not _integral(io[1]), io[0]))[1]
+    o = min(enumerate(failing), key=lambda io: (io[1].case.size, not io[1].case.integral, io[0]))[1]
     layer = layer_of(problem_id)
     R = o.case.expected[problem_id]
     arrays = {a: o.case.inputs[a] for a in layer.arguments}
@@ -33,14 +33,6 @@ def minimal_case(problem_id: str, fresh: list[Outcome]) -> MinimalCase | None:
         message=o.report.message,
         source=_source(o),
     )
-
-
-def _size(o: Outcome) -> int:
-    return sum(int(np.size(v)) for v in o.case.inputs.values())
-
-
-def _integral(o: Outcome) -> bool:
-    return all(np.array_equal(v, np.round(v)) for v in o.case.inputs.values())
 
 
 def _source(o: Outcome) -> str:

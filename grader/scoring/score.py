@@ -39,8 +39,9 @@ from grader.scoring.minimal import minimal_case
 from grader.spec import Problem, Spec
 
 
-def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
-    """One case of one problem: its report, whether the output held NaN or inf, and the mistakes it matches."""
+def judge(problem: Problem, case: Case, call: CallResult, *, diagnose: bool = True) -> Outcome:
+    """One case of one problem: its report, whether the output held NaN or inf, and the mistakes it matches
+    (unless `diagnose` is False: unscored cases that only look for a minimal failure skip that work)."""
     args = layer_of(problem.id).arguments
     shapes = {a: list(np.shape(case.inputs[a])) for a in args if a in case.inputs and np.ndim(case.inputs[a])}
     base = dict(
@@ -60,7 +61,7 @@ def judge(problem: Problem, case: Case, call: CallResult) -> Outcome:
         notes.append(
             f"the function modified its input(s) {', '.join(call.modified_inputs)}; graded on what it returned"
         )
-    found, values = diagnose_all(problem.id, case, reading.array, problem.tol, problem.tau)
+    found, values = diagnose_all(problem.id, case, reading.array, problem.tol, problem.tau) if diagnose else ([], {})
     mistake = found[0] if found else None
     if reading.failure:
         nonfinite = reading.array is not None and reading.array.shape == R.shape
@@ -113,7 +114,7 @@ def score_problem(
             report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
         reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
     failing = any(o.failed for o in [*outcomes, *explored])
-    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run), *explored]) if failing else None
+    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run, False), *explored]) if failing else None
     return ProblemReport(
         id=problem.id,
         title=problem.title,
@@ -127,9 +128,10 @@ def score_problem(
     )
 
 
-def _judged(problem: Problem, cases: Sequence[Case], run: RunResult) -> list[Outcome]:
+def _judged(problem: Problem, cases: Sequence[Case], run: RunResult, diagnose: bool = True) -> list[Outcome]:
     """The unscored cases of this problem that ran."""
-    return [judge(problem, c, run.calls[c.id]) for c in cases if c.id in run.calls and problem.id in c.expected]
+    ran = [c for c in cases if c.id in run.calls and problem.id in c.expected]
+    return [judge(problem, c, run.calls[c.id], diagnose=diagnose) for c in ran]
 
 
 def _with_points(report: CaseReport, worth: float) -> CaseReport:
@@ -158,7 +160,7 @@ def build_report(
     def of(layer: str, some: Sequence[Case]) -> list[Case]:
         return [c for c in some if c.layer == layer]
 
-    explored = {p.id: _judged(p, of(p.layer, explore), run) for p in spec.problems}
+    explored = {p.id: _judged(p, of(p.layer, explore), run, False) for p in spec.problems}
     problems = [
         score_problem(p, of(p.layer, cases), run, of(p.layer, probes), of(p.layer, fresh), explored[p.id])
         for p in spec.problems

@@ -53,6 +53,7 @@ def evaluate(
     """Run and score `cases`, with the unscored feedback calls; `explore` random cases from `seed` if asked for."""
     started = dt.datetime.now(dt.timezone.utc)
     feedback = plan_feedback(spec, explore=explore, seed=seed)
+    shrinker = feedback.shrinker(spec)
     run = run_submission(
         submission=submission,
         cases=[*cases, *feedback.explore],  # under the submission's limit, not the feedback budget
@@ -61,8 +62,7 @@ def evaluate(
         redact=redact,
         cancel=cancel,
         extra=feedback.first,
-        later=feedback.candidates,
-        pick=feedback.picker(spec, cases),
+        more=shrinker,
     )
     return build_report(
         spec=spec,
@@ -73,7 +73,7 @@ def evaluate(
         mode=mode,
         started=started,
         probes=feedback.probes,
-        fresh=feedback.fresh,
+        fresh=[*feedback.candidates, *shrinker.tried],
         explore=feedback.explore,
         explore_seed=seed if explore else None,
     )

@@ -48,21 +48,38 @@ def test_a_failing_problem_gets_its_smallest_failing_input_in_full(process_backe
     assert all(p.minimal_case is None for p in report.problems if p.id != "conv.dx")
 
 
-def test_only_the_failing_layers_are_shrunk(process_backend, tmp_path, spec, public_cases):
+def test_no_more_rounds_when_a_fixed_candidate_is_the_smallest_failure(process_backend, tmp_path, spec, public_cases):
     (tmp_path / "backprop.py").write_text(UNFLIPPED)
     feedback = plan_feedback(spec)
+    shrinker = feedback.shrinker(spec)
     run = run_submission(
         submission=load_submission(tmp_path),
         cases=public_cases,
         backend=process_backend,
         limits=spec.limits,
         extra=feedback.first,
-        later=feedback.candidates,
-        pick=feedback.picker(spec, public_cases),
+        more=shrinker,
     )
-    ran = {cid.split("-")[1] for cid in run.calls if cid.startswith("shrink-")}
-    assert ran == {"conv"}
-    assert all(run.calls[c.id].status == "ok" for c in public_cases)
+    assert shrinker.tried == [] and all(run.calls[c.id].status == "ok" for c in public_cases)
+
+
+# Right except on inputs longer than 12, which no fixed candidate has: shrinking must step down from a random case.
+LONG_ONLY = correct_except(
+    fc_backward="import numpy as np\nx, W, dy = args\ndx = W.T @ dy\n"
+    "return (2 * dx if len(x) > 12 else dx), np.outer(dy, x)"
+)
+
+
+def test_a_failure_only_on_large_inputs_is_shrunk_to_its_edge(process_backend, tmp_path, spec):
+    (tmp_path / "backprop.py").write_text(LONG_ONLY)
+    report = check(submission=tmp_path, spec=spec, backend=process_backend, explore=60, seed=3)
+    m = next(p for p in report.problems if p.id == "fc.dx").minimal_case
+    assert m is not None and m.source == "shrink"
+    x, W, dy = (np.array(m.inputs[k]) for k in ("x", "W", "dy"))
+    assert x.shape == (13,) and W.shape == (1, 13) and dy.shape == (1,), "the smallest length that fails, one row"
+    assert all(np.array_equal(a, np.round(a)) and np.abs(a).max() <= 3 for a in (x, W, dy))
+    np.testing.assert_allclose(m.expected, W.T @ dy)
+    np.testing.assert_allclose(m.got, 2 * (W.T @ dy))
 
 
 def _outcome(cid, shape, status="failed", floats=False):

@@ -38,7 +38,7 @@ def fixed_report(spec):
     cases += generate(spec=spec, seed=42, hidden=True)[:2]
     feedback = plan_feedback(spec)
     run = RunResult(
-        calls={c.id: _outputs(c) for c in [*cases, *feedback.probes, *feedback.fresh]},
+        calls={c.id: _outputs(c) for c in [*cases, *feedback.probes, *feedback.candidates]},
         import_error=None,
         output="hello from backprop.py\n",
         output_truncated=False,
@@ -56,5 +56,5 @@ def fixed_report(spec):
         mode="grade",
         started=dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc),
         probes=feedback.probes,
-        fresh=feedback.fresh,
+        fresh=feedback.candidates,
     )
