@@ -8,6 +8,7 @@ tests use). Throughput is submissions over the time from the first upload to the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import statistics
 import sys
@@ -21,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from grader.report.model import Report  # noqa: E402
 from grader.service import db  # noqa: E402
 from tests.grader.service.scale.cluster import Cluster, Proc  # noqa: E402
 from tests.grader.service.scale.servers import Postgres, Redis, free_port, missing, server_folder  # noqa: E402
@@ -49,7 +49,7 @@ def queue_waits(c: Cluster) -> list[float]:
         ).all()
     out = []
     for submitted, body in rows:
-        started = dt.datetime.fromisoformat(Report.model_validate_json(body).timing.started)
+        started = dt.datetime.fromisoformat(json.loads(body)["timing"]["started"])  # only this field matters here
         out.append((started.replace(tzinfo=None) - submitted).total_seconds())
     return out
 
