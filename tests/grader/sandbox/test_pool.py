@@ -1,5 +1,6 @@
 """The warm pool: ready sandboxes, replaced when they die idle, each serving one submission and nothing after."""
 
+import os
 import time
 
 import pytest
@@ -171,3 +172,37 @@ def test_a_pool_started_with_other_limits_falls_back_to_a_cold_start(bwrap_backe
         assert pool.served == 1
     call = next(iter(run.calls.values()))
     assert call.status == "crashed" and "CPU time limit" in call.message  # the run's limit, not the pool's
+
+
+@pytest.mark.parametrize("sandbox", [pytest.param("bwrap", marks=pytest.mark.bwrap)])
+def test_ctrl_c_during_a_pooled_batch_leaves_no_sandbox_and_no_job(sandbox, tmp_path, request):
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    request.getfixturevalue(f"{sandbox}_backend")  # skips (or fails, when required) where it cannot run
+    examples = Path(__file__).resolve().parents[3] / "submissions_example"
+    klass = tmp_path / "class"
+    klass.mkdir()
+    (klass / "a-first").mkdir()
+    (klass / "a-first" / "backprop.py").write_text(hostile.CORRECT)
+    for i in range(4):
+        (klass / f"hang{i}").mkdir()
+        (klass / f"hang{i}" / "backprop.py").write_text(hostile.INFINITE_LOOP_CALL)
+    out, spec = tmp_path / "reports", tmp_path / "spec.toml"
+    spec.write_text("[limits]\ncall_timeout = 30\n")
+    cmd = [sys.executable, "-m", "grader", "batch", str(klass), "--out", str(out), "--jobs", "2"]
+    cmd += ["--sandbox", sandbox, "--insecure-default-secret", "--spec", str(spec)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=examples.parent)
+    wait_for(lambda: (out / "a-first.json").exists(), timeout=60)
+    time.sleep(1.0)  # two hanging submissions are in their sandboxes, two more sandboxes wait in the pool
+    proc.send_signal(signal.SIGINT)
+    _stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    time.sleep(0.2)
+    assert not harness_processes(), "a sandbox outlived the interrupted batch"
+    jobs_root = Path(tempfile.gettempdir()) / f"pa5-grader-{os.getuid()}"
+    assert not list(jobs_root.glob("job-*")), "a job folder outlived the interrupted batch"
