@@ -67,6 +67,7 @@ def make_data(tmp: Path, students=STUDENTS) -> Service:
     roster.write_text("student_id\n" + "\n".join(students) + "\n")
     store = admin.open_store(data, None)
     admin.students(store=store, roster=roster, out=tmp / "TOKENS.csv")
+    store.engine.dispose()
     with (tmp / "TOKENS.csv").open() as f:
         tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
     return Service(data=data, instructor=instructor, tokens=tokens, secret=secret_path.read_bytes().strip())

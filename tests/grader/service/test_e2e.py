@@ -1,0 +1,148 @@
+"""A real `pa5-grader serve` process with its worker pool: scores as `pa5-grader grade`, and a kill -9 loses nothing."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from grader.service.client import pack
+from tests.grader.service.live import EXAMPLES, free_port, make_data
+
+pytestmark = pytest.mark.slow
+CLI = [sys.executable, "-m", "grader"]
+SAMPLES = ["correct", "unflipped_kernel", "naive_softmax", "helpers_split", "transposed_fc"]
+
+
+@contextmanager
+def serve(data, *args):
+    port = free_port()
+    log = open(data.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--data", str(data), "--port", str(port), "--sandbox", "process", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (data.parent / f"serve-{port}.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def post(url, token, path):
+    name, data = pack(path)
+    r = httpx.post(f"{url}/api/submissions", headers={"Authorization": f"Bearer {token}"}, files={"file": (name, data)})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def state(url, token, sid):
+    return httpx.get(f"{url}/api/submissions/{sid}", headers={"Authorization": f"Bearer {token}"}).json()
+
+
+def wait_all(url, token, ids, timeout=300):
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {sid: state(url, token, sid) for sid in ids}
+        if all(s["status"] in ("done", "failed", "superseded") for s in states.values()):
+            return states
+        assert time.monotonic() < deadline, {k: v["status"] for k, v in states.items()}
+        time.sleep(0.25)
+
+
+def test_scores_equal_those_of_pa5_grader_grade(tmp_path):
+    students = [f"s{i}" for i in range(len(SAMPLES))]
+    svc = make_data(tmp_path, students=students)
+    with serve(svc.data, "--workers", "2") as (_, url):
+        pairs = zip(students, SAMPLES, strict=True)
+        ids = {post(url, svc.tokens[st], EXAMPLES / name): (st, name) for st, name in pairs}
+        states = wait_all(url, svc.instructor, ids)
+    for sid, (student, name) in ids.items():
+        args = ["--student-id", student, "--sandbox", "process", "--format", "json"]
+        cli = subprocess.run(
+            [*CLI, "grade", str(EXAMPLES / name), *args, "--secret-file", str(svc.data / "secret")],
+            capture_output=True,
+            text=True,
+        )
+        assert cli.returncode in (0, 1), cli.stderr
+        expected = json.loads(cli.stdout)
+        got = states[sid]["report"]
+        assert states[sid]["status"] == "done"
+        assert got["score"] == expected["score"], name
+        assert got["submission_sha256"] == expected["submission_sha256"]
+        assert [(p["id"], p["score"], [c["status"] for c in p["cases"]]) for p in got["problems"]] == [
+            (p["id"], p["score"], [c["status"] for c in p["cases"]]) for p in expected["problems"]
+        ], name
+
+
+def test_kill_9_with_jobs_queued_and_running_loses_nothing_and_grades_each_once(tmp_path):
+    students = [f"k{i}" for i in range(5)]
+    svc = make_data(tmp_path, students=students)
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    correct = (EXAMPLES / "correct" / "backprop.py").read_text()
+    (slow / "backprop.py").write_text("import time\ntime.sleep(3)\n" + correct)
+    with serve(svc.data, "--workers", "1", "--lease-seconds", "2") as (proc, url):
+        ids = [post(url, svc.tokens[students[0]], slow)]
+        ids += [post(url, svc.tokens[st], EXAMPLES / "correct") for st in students[1:]]
+        deadline = time.monotonic() + 60
+        while state(url, svc.instructor, ids[0])["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        statuses = [state(url, svc.instructor, sid)["status"] for sid in ids]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert statuses[0] == "running" and "queued" in statuses[1:]
+    with serve(svc.data, "--workers", "2", "--lease-seconds", "2") as (_, url):
+        states = wait_all(url, svc.instructor, ids)
+    assert all(s["status"] == "done" and s["score"] == 100 for s in states.values())
+    db = sqlite3.connect(svc.data / "pa5.db")
+    reports = dict(db.execute("SELECT submission_id, COUNT(*) FROM reports GROUP BY submission_id"))
+    done_jobs = dict(
+        db.execute("SELECT submission_id, COUNT(*) FROM jobs WHERE status = 'done' GROUP BY submission_id")
+    )
+    attempts = dict(db.execute("SELECT submission_id, attempts FROM jobs"))
+    db.close()
+    assert reports == {sid: 1 for sid in ids}
+    assert done_jobs == {sid: 1 for sid in ids}
+    assert attempts[ids[0]] == 2  # the job the kill interrupted ran again, once
+
+
+def test_serve_refuses_a_public_address_and_a_missing_data_folder(tmp_path):
+    svc = make_data(tmp_path, students=["a"])
+    r = subprocess.run(
+        [*CLI, "serve", "--data", str(svc.data), "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2 and "--public" in r.stderr and "unencrypted" in r.stderr
+    r = subprocess.run([*CLI, "serve", "--data", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "admin init" in r.stderr
+    for p in svc.data.glob("pa5.db-*"):  # the write-ahead log would still hold the tables
+        p.unlink()
+    (svc.data / "pa5.db").write_bytes(b"this is not a database" * 100)
+    args = ["--data", str(svc.data), "--sandbox", "process", "--port", str(free_port())]
+    r = subprocess.run([*CLI, "serve", *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "pa5.db" in r.stderr and "Traceback" not in r.stderr
