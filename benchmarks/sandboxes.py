@@ -50,12 +50,12 @@ def bwrap_ready() -> str:
 def bwrap_import(folder: Path, code: str = "import numpy, backprop") -> list[str]:
     """The floor for one student under bwrap: a fresh sandbox (same namespaces and mounts as the grader's,
     as this user) whose interpreter imports numpy and the student's module."""
-    from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem
+    from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, namespaces
 
     python, _ = choose_python(None if os.geteuid() else 61999)
     fs, sites = filesystem(python)
     setup = f"import sys; sys.path[:0] = ['/s', *{sites!r}]; "
-    return [bwrap(), *NAMESPACES, *fs, "--ro-bind", str(folder), "/s", "--", python, "-I", "-S", "-c", setup + code]
+    return [bwrap(), *namespaces(), *fs, "--ro-bind", str(folder), "/s", "--", python, "-I", "-S", "-c", setup + code]
 
 
 def batch(klass: Path, work: Path, jobs: int, sandbox: str, spec: Path, *, warm: bool = True) -> float:

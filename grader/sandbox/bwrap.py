@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
-from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem, ids, job_mounts, unavailable
+from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, ids, job_mounts, namespaces, unavailable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
 from grader.sandbox.pool import WarmPool
@@ -88,7 +88,7 @@ class BwrapBackend:
             python, why = choose_python(probe_uid)
         if why:
             raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
-        self.python, self.program = python, bwrap()
+        self.python, self.program, self.options = python, bwrap(), namespaces()
         self.fs, self.sites = filesystem(python)
         self._pool: WarmPool | None = None
         self._taken: dict[Path, BwrapWarm] = {}
@@ -131,7 +131,7 @@ class BwrapBackend:
 
     def command(self, job: Path, calls: list[int] | None) -> list[str]:
         argv = harness_argv(self.python, "/job/harness.py", "/job", calls, self.sites)
-        return [self.program, *NAMESPACES, *self.fs, *job_mounts(job), "--", *argv]
+        return [self.program, *self.options, *self.fs, *job_mounts(job), "--", *argv]
 
     def spawn(self, job: Path, calls: list[int] | None, uid: int | None, limits: Limits | None) -> subprocess.Popen:
         pairs = rlimits(limits, count_processes=uid is not None) if limits is not None else []

@@ -16,11 +16,11 @@ from grader.sandbox.siteview import allowed_entries, prefixes
 # a pip-installed scipy 1.17 (measured: 0.54 s against 1.40 s here), so it is tried first.
 DEBIAN_PYTHON = "/usr/bin/python3"
 TMPFS_BYTES = 64 << 20
-# New namespaces for everything; no further user namespaces inside (less kernel to attack).
+# New namespaces for everything, the sandbox dies with its parent and has a session of its own.
 NAMESPACES = ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
-NAMESPACES += ["--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session"]
+NAMESPACES += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
 _checked: dict[tuple, str] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # unavailable() asks namespaces() while holding it
 
 
 def ids(uid: int | None) -> dict:
@@ -31,6 +31,21 @@ def ids(uid: int | None) -> dict:
 def bwrap() -> str:
     """The bwrap program: $PA5_BWRAP, else `bwrap` on PATH."""
     return os.environ.get("PA5_BWRAP", "bwrap")
+
+
+def namespaces() -> list[str]:
+    """NAMESPACES, plus no further user namespaces inside (less kernel to attack) where this bwrap can
+    (0.8 and later; Ubuntu 22.04 ships 0.6)."""
+    key = ("options", bwrap())
+    with _lock:
+        if key not in _checked:
+            try:
+                r = subprocess.run([bwrap(), "--help"], capture_output=True, text=True, timeout=30, check=False)
+                _checked[key] = "--disable-userns" if "--disable-userns" in r.stdout + r.stderr else ""
+            except (OSError, subprocess.TimeoutExpired):
+                _checked[key] = ""
+        extra = _checked[key]
+    return [*NAMESPACES, extra] if extra else list(NAMESPACES)
 
 
 def unavailable(uid: int | None) -> str:
@@ -47,7 +62,7 @@ def _try_bwrap(program: str, uid: int | None) -> str:
         return f"bubblewrap is not installed (no `{program}` on PATH): install the package `bubblewrap`"
     try:
         r = subprocess.run(
-            [program, *NAMESPACES, "--ro-bind", "/", "/", "true"],
+            [program, *namespaces(), "--ro-bind", "/", "/", "true"],
             capture_output=True,
             text=True,
             timeout=30,
