@@ -104,3 +104,12 @@ def publish(app: Celery, job_id: int, priority: int) -> bool:
     except Exception as e:
         log.warning("publishing job %s failed (%s: %s); the sweeper will send it again", job_id, type(e).__name__, e)
         return False
+
+
+def backlog(app: Celery) -> int | None:
+    """Messages waiting in the broker (every priority), or None when it cannot be asked."""
+    try:
+        with app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(QUEUE, passive=True).message_count
+    except Exception:
+        return None

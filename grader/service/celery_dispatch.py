@@ -12,7 +12,7 @@ import traceback
 from celery import Celery
 from sqlalchemy import select
 
-from grader.service.celery_app import publish
+from grader.service.celery_app import backlog, publish
 from grader.service.db import Job, utcnow
 from grader.service.store import Store
 
@@ -26,9 +26,9 @@ class CeleryDispatcher:
 
     The sweeper, every `sweep_seconds`: puts jobs whose worker stopped renewing its lease back in the queue, and
     sends a message for each queued job that has none recently: one never sent (a crash between commit and
-    publish), or one sent `stale_seconds` ago and still unclaimed (a broker restart lost it). Each job waits
-    twice as long before its next resend, so a long but healthy queue is not flooded with duplicates. A job
-    that returns to the queue (a new attempt) counts as new.
+    publish), or one sent `stale_seconds` ago and still unclaimed (a broker restart lost it), unless the broker
+    holds as many messages as there are queued jobs. Each job waits twice as long before its next resend, so a
+    long but healthy queue is not flooded with duplicates. A job back in the queue (a new attempt) counts as new.
     """
 
     def __init__(self, *, store: Store, app: Celery, stale_seconds: float = 60.0, sweep_seconds: float = 5.0):
@@ -81,12 +81,17 @@ class CeleryDispatcher:
         with self.store.session() as s:
             rows = s.execute(q.order_by(Job.priority, Job.created_at, Job.id)).all()
         now, stale_before = time.monotonic(), utcnow() - dt.timedelta(seconds=self.stale)
+        # As many messages waiting as queued jobs: none is missing, the queue is just long. Resending then would
+        # only add no-op messages (each costs a worker a database read), so only first sends go out.
+        waiting = backlog(self.app) if rows and only is None else None
+        resend = waiting is None or waiting < len(rows)
         sent = 0
         for job_id, priority, attempts, created in rows:
             key = (job_id, attempts)
             last = self._sent.get(key)
             # never sent for this attempt: now if asked, or if it came back to the queue, or is old (sent elsewhere?)
             due = (force or attempts > 0 or created < stale_before) if last is None else now - last[0] >= last[1]
+            due = due and (resend or last is None)
             if due and publish(self.app, job_id, priority):
                 interval = self.stale if last is None else min(2 * last[1], MAX_INTERVAL)
                 self._sent[key] = (now, interval)

@@ -43,7 +43,7 @@ def make_report(
             shapes={"x": [7, 13], "w": [5, 7], "dy": [7, 13]},
             status="passed" if ok else "failed",
             weight=1.0,
-            error=0.0 if ok else 1.52,
+            relative_error=0.0 if ok else 1.52,
             message="" if ok else message,
             mistake=None if ok or pid not in diagnoses else diagnoses[pid].id,
             worst=None if ok else Worst(index=[5, 9], got=-1711.84, expected=2007.88),

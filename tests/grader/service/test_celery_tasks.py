@@ -70,6 +70,19 @@ def test_the_sweeper_sends_each_queued_job_once_then_backs_off(store, sent, monk
     assert d.sweep() == 1 and sent[-1] == (b.job_id, 0)  # a finished job is never sent again
 
 
+def test_no_resend_while_the_broker_holds_a_message_per_queued_job(store, sent, monkeypatch):
+    clock, waiting = Clock(), [2]
+    monkeypatch.setattr(celery_dispatch.time, "monotonic", clock)
+    monkeypatch.setattr(celery_dispatch, "backlog", lambda app: waiting[0])
+    d = CeleryDispatcher(store=store, app=None, stale_seconds=10)
+    add(store, "alice"), add(store, "bob")
+    assert d.sweep(force=True) == 2
+    clock.t += 10
+    assert d.sweep() == 0  # a long queue, not a lost message
+    waiting[0] = 1  # one message is missing (or the broker restarted): resend
+    assert d.sweep() == 2 and len(sent) == 4
+
+
 def test_a_job_back_from_a_dead_worker_is_sent_at_once(store, sent):
     d = CeleryDispatcher(store=store, app=None, stale_seconds=3600)
     a = add(store, "alice")
