@@ -89,6 +89,12 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
     help="Where student code runs; 'process' is not isolated and is used only when asked for.",
 )
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@click.option(
+    "--warm-pool/--no-warm-pool",
+    default=True,
+    show_default=True,
+    help="Keep one sandbox per worker started ahead of its next job (bwrap, docker).",
+)
 @broker_option
 @click.option(
     "--resend-after",
@@ -110,6 +116,7 @@ def serve(
     workers,
     sandbox,
     lease_seconds,
+    warm_pool,
     broker_url,
     resend_seconds,
     secret_file,
@@ -135,6 +142,7 @@ def serve(
         insecure_default_secret=insecure_default_secret,
         lease_seconds=lease_seconds,
         recovery_seconds=min(5.0, lease_seconds / 2),
+        warm_pool=warm_pool,
     )
 
     def ready(backend):

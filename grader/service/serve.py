@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -66,7 +67,7 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
     secret = grading_secret(settings) if settings.workers else b""
     settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
     _sweep_tmp(settings.tmp_dir)
-    with make_backend(settings.sandbox) as backend:
+    with make_backend(settings.sandbox) as backend, _warm(backend, settings, spec):
         if settings.workers:
             dispatcher = EmbeddedDispatcher(
                 store=store,
@@ -87,6 +88,13 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
             on_ready(backend)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)
         uvicorn.Server(config).run()
+
+
+def _warm(backend, settings: ServiceSettings, spec):
+    """A started sandbox waiting for each worker, so a job skips the interpreter's start-up (bwrap, docker)."""
+    if settings.workers and settings.warm_pool:
+        return backend.pool(settings.workers, spec.limits)
+    return contextlib.nullcontext()
 
 
 def _sweep_tmp(tmp: Path) -> None:

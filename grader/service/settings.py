@@ -29,6 +29,7 @@ class ServiceSettings(BaseModel):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///DATA/pa5.db.")
     sandbox: str = Field(DEFAULT_SANDBOX, description="Sandbox backend name, as for `pa5-grader grade`.")
     workers: int = Field(2, ge=0, le=64, description="Embedded worker threads; 0 accepts without grading.")
+    warm_pool: bool = Field(True, description="Keep one started sandbox per worker, ready for the next job.")
     spec_path: Path | None = Field(None, description="TOML spec overriding the built-in one.")
     secret_file: Path | None = Field(None, description="Grading secret; default DATA/secret, else $PA5_GRADER_SECRET.")
     insecure_default_secret: bool = Field(False, description="Use the public demo secret (demos only).")
