@@ -348,6 +348,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-sandboxes", action="store_true", help="skip the bwrap/warm-pool rows (sandboxes.py)")
     ap.add_argument("--big-class", type=int, default=1000, help="the large bwrap class of sandboxes.py (0: skip)")
     ap.add_argument("--no-scale", action="store_true", help="skip the Celery/Redis/PostgreSQL rows (scale.py)")
+    ap.add_argument("--no-service", action="store_true", help="skip the service rows (service.py)")
     a = ap.parse_args(argv)
     n, repeats = (4, 1) if a.quick else (a.class_size, a.repeats)
     sizes = [2, 4] if a.quick else [n // 4, n // 2, n]
@@ -373,6 +374,12 @@ def main(argv=None) -> int:
         bench_scaling(t, sizes, work, spec)
         print("reference ...", file=sys.stderr)
         bench_reference(t, repeats)
+        if not a.no_service:
+            from service import bench_service
+
+            print("service: idle latency and a 10-client burst ...", file=sys.stderr)
+            sandbox = "auto" if use_docker else "bwrap"
+            bench_service(t, work=work, n_latency=5 if a.quick else 50, n_burst=12 if a.quick else n, sandbox=sandbox)
         if not a.no_scale:
             from scale import bench_scale
 

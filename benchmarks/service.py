@@ -1,0 +1,222 @@
+"""Service benchmarks (issue 12): idle latency against `pa5-grader grade`, throughput under 10 clients against `batch`.
+
+Usage: python benchmarks/service.py [--quick] [--sandbox auto] [--jobs 2]  (run.py calls bench_service)
+
+Both sides use the same sandbox, the same secret and the same submissions; `serve` runs as a real process on a
+loopback port with its embedded pool (warm sandboxes on, as by default) and is driven over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "submissions_example"
+MIX = ["correct", "unflipped_kernel", "naive_softmax", "helpers_split", "transposed_fc", "p_without_t"]
+CLI = [sys.executable, "-m", "grader"]
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+class Service:
+    """`admin init`, tokens for n students, and `serve` on a free port until close()."""
+
+    def __init__(self, work: Path, n: int, *, sandbox: str, workers: int):
+        self.data, self.students = work / "data", [f"s{i:04d}" for i in range(n)]
+        self.instructor = _run([*CLI, "admin", "init", "--data", str(self.data)]).strip().splitlines()[-1]
+        roster = work / "roster.csv"
+        roster.write_text("student_id\n" + "\n".join(self.students) + "\n")
+        _run([*CLI, "admin", "students", "--data", str(self.data), str(roster), "--out", str(work / "T.csv")])
+        with (work / "T.csv").open() as f:
+            self.tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(work / "serve.log", "w")  # noqa: SIM115 - closed in close()
+        args = ["--data", str(self.data), "--port", str(port), "--sandbox", sandbox, "--workers", str(workers)]
+        self.proc = subprocess.Popen([*CLI, "serve", *args], stdout=self.log, stderr=subprocess.STDOUT)
+        self.http = httpx.Client(base_url=self.url, timeout=60)
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited: {(work / 'serve.log').read_text()[-2000:]}")
+            try:
+                if self.http.get("/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve did not start")
+            time.sleep(0.1)
+
+    def submit(self, student: str, name: str, data: bytes) -> int:
+        r = self.http.post(
+            "/api/submissions",
+            headers={"Authorization": f"Bearer {self.tokens[student]}"},
+            files={"file": (name, data)},
+        )
+        r.raise_for_status()
+        return r.json()["id"]
+
+    def status(self, sid: int) -> str:
+        r = self.http.get(f"/api/submissions/{sid}", headers={"Authorization": f"Bearer {self.instructor}"})
+        return r.json()["status"]
+
+    def counts(self) -> dict:
+        return self.http.get("/api/queue", headers={"Authorization": f"Bearer {self.instructor}"}).json()["counts"]
+
+    def close(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _run(cmd: list[str]) -> str:
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {r.stderr[-2000:]}")
+    return r.stdout
+
+
+def _packed(name: str) -> tuple[str, bytes]:
+    from grader.service.client import pack
+
+    return pack(EXAMPLES / name)
+
+
+def idle_latency(svc: Service, n: int, first: int = 0) -> list[float]:
+    """Upload to finished report, one submission at a time on an idle service (10 ms polling)."""
+    name, data = _packed("correct")
+    out = []
+    for i in range(first, first + n):
+        t0 = time.perf_counter()
+        sid = svc.submit(svc.students[i], name, data)
+        while svc.status(sid) not in ("done", "failed"):
+            time.sleep(0.01)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def cli_latency(svc: Service, n: int, sandbox: str) -> list[float]:
+    secret = str(svc.data / "secret")
+    out = []
+    for i in range(n):
+        cmd = [*CLI, "grade", str(EXAMPLES / "correct"), "--student-id", svc.students[i], "--sandbox", sandbox]
+        t0 = time.perf_counter()
+        subprocess.run([*cmd, "--secret-file", secret], capture_output=True, check=False)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def burst(svc: Service, n: int, clients: int) -> float:
+    """n submissions (one per student, cycling through MIX) from `clients` threads; seconds to the last report."""
+    packed = {m: _packed(m) for m in MIX}
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda i: svc.submit(svc.students[i], *packed[MIX[i % len(MIX)]]), range(n)))
+    while (c := svc.counts())["done"] + c["failed"] < n:
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def batch_time(work: Path, n: int, jobs: int, sandbox: str, secret: Path) -> float:
+    klass = work / "class"
+    klass.mkdir()
+    for i in range(n):
+        shutil.copytree(EXAMPLES / MIX[i % len(MIX)], klass / f"s{i:04d}")
+    cmd = [*CLI, "batch", str(klass), "--out", str(work / "out"), "--jobs", str(jobs), "--sandbox", sandbox]
+    t0 = time.perf_counter()
+    _run([*cmd, "--secret-file", str(secret)])
+    return time.perf_counter() - t0
+
+
+def bench_service(t, *, work: Path, n_latency: int, n_burst: int, clients: int = 10, jobs: int = 2, sandbox="auto"):
+    """Adds the service's rows to run.py's table `t`."""
+    from grader.errors import SandboxUnavailable
+    from grader.sandbox.select import make_backend
+
+    try:
+        with make_backend(sandbox):
+            pass
+    except SandboxUnavailable as e:
+        t.add("S1-S2. service latency and throughput", "skipped", str(e)[:120], "-", "-", "-")
+        return None
+    for d in ("svc-latency", "svc-burst", "svc-batch"):
+        (work / d).mkdir()
+    svc = Service(work / "svc-latency", n_latency + 3, sandbox=sandbox, workers=jobs)
+    try:
+        idle_latency(svc, 3, first=n_latency)  # warm the service's caches with 3 students not measured
+        service = idle_latency(svc, n_latency)
+        cli = cli_latency(svc, min(n_latency, 20), sandbox)
+    finally:
+        svc.close()
+    p50, p95, c50, c95 = pct(service, 0.5), pct(service, 0.95), pct(cli, 0.5), pct(cli, 0.95)
+    t.add(
+        f"S1. service idle latency, upload to report ({sandbox}, p50 / p95 of {n_latency} sequential)",
+        f"{p50:.3f} s / {p95:.3f} s",
+        f"`pa5-grader grade`, same submission: {c50:.3f} s / {c95:.3f} s (of {len(cli)})",
+        f"{p50 / c50:.2f}x (p50)",
+        "<= 0.3x (p50)",
+        "yes" if p50 <= 0.3 * c50 else "no",
+    )
+    svc = Service(work / "svc-burst", n_burst, sandbox=sandbox, workers=jobs)
+    try:
+        served = burst(svc, n_burst, clients)
+    finally:
+        svc.close()
+    batched = batch_time(work / "svc-batch", n_burst, jobs, sandbox, svc.data / "secret")
+    ratio = batched / served
+    t.add(
+        f"S2. service throughput, {n_burst} submissions from {clients} clients, --workers {jobs} ({sandbox})",
+        f"{n_burst / served:.2f}/s ({served:.1f} s)",
+        f"`batch --jobs {jobs}`: {n_burst / batched:.2f}/s ({batched:.1f} s)",
+        f"{ratio:.2f}x",
+        ">= 0.9x",
+        "yes" if ratio >= 0.9 else "no",
+    )
+    return {"latency": service, "cli": cli, "burst_seconds": served, "batch_seconds": batched}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sandbox", default="auto")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from run import Table
+
+    t = Table()
+    with tempfile.TemporaryDirectory(prefix="pa5-bench-service-") as tmp:
+        n_lat, n_burst = (5, 12) if a.quick else (50, 200)
+        r = bench_service(t, work=Path(tmp), n_latency=n_lat, n_burst=n_burst, jobs=a.jobs, sandbox=a.sandbox)
+    print(t.markdown())
+    if r:
+        print(f"service latency: median {statistics.median(r['latency']):.3f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
