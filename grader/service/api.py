@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import func, select
 
@@ -15,13 +18,15 @@ from grader.report.summary import ClassSummary, summarize
 from grader.service.auth import Principal, get_principal, require_instructor
 from grader.service.db import Job
 from grader.service.ratelimit import RateLimited
-from grader.service.store import Store, SubmissionView, iso
+from grader.service.store import ACTIVE, Store, SubmissionView, iso
 from grader.service.uploads import UploadRejected, check_upload
 from grader.service.visibility import student_view
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(get_principal)]
 Instructor = Annotated[Principal, Depends(require_instructor)]
+MAX_WAIT = 60.0
+WAIT_POLL = 0.05
 MEDIA = {"json": "application/json", "junit": "application/xml", "text": "text/plain", "gradescope": "application/json"}
 
 
@@ -121,9 +126,24 @@ def list_submissions(
 
 
 @router.get("/api/submissions/{submission_id}")
-def get_submission(request: Request, who: Caller, submission_id: int) -> dict:
-    view = owned(request, who, submission_id)
-    return submission_json(view, visible_report(request, who, view))
+async def get_submission(
+    request: Request,
+    who: Caller,
+    submission_id: int,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT, description="Seconds to wait for a queued or running submission's status to change."),
+    ] = 0,
+) -> dict:
+    """The submission and, once done, its report. With `wait`, answers as soon as the status changes (long poll)."""
+    view = await run_in_threadpool(owned, request, who, submission_id)
+    deadline = time.monotonic() + wait
+    while view.status in ACTIVE and time.monotonic() < deadline:
+        await asyncio.sleep(WAIT_POLL)  # a primary-key read: far cheaper than the client asking again over HTTP
+        if await run_in_threadpool(_store(request).status_of, submission_id) != view.status:
+            view = await run_in_threadpool(owned, request, who, submission_id)
+            break
+    return await run_in_threadpool(lambda: submission_json(view, visible_report(request, who, view)))
 
 
 @router.get("/api/submissions/{submission_id}/report")

@@ -17,6 +17,7 @@ from grader.report.model import Report
 from grader.submission import load_submission
 
 TOKEN_ENV = "PA5_GRADER_TOKEN"
+LONG_POLL = 30.0  # seconds the service may hold each status request
 
 
 class ServiceError(GraderError):
@@ -92,27 +93,32 @@ def submit(
 
 
 def _wait(http: httpx.Client, sid: int, timeout: float, poll: float, on_status) -> dict:
+    """Long-poll the submission (the service answers when its status changes) until it ends."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
+        err = None
+        left = max(0.0, deadline - time.monotonic())
         try:
-            r = http.get(f"/api/submissions/{sid}")
+            r = http.get(f"/api/submissions/{sid}", params={"wait": min(LONG_POLL, left)}, timeout=LONG_POLL + 30)
         except httpx.HTTPError as e:  # the service may be restarting; the submission is in its database
             r, err = None, e
+        changed = False
         if r is not None:
             if r.status_code != 200:
                 raise ServiceError(f"cannot read submission {sid}: {_detail(r)}")
             state = r.json()
             if (state["status"], state["queue_position"]) != last:
-                last = (state["status"], state["queue_position"])
+                changed, last = True, (state["status"], state["queue_position"])
                 on_status(state)
             if state["status"] in ("done", "failed", "superseded"):
                 return state
         if time.monotonic() > deadline:
-            why = f" (last error: {err})" if r is None else ""
+            why = f" (last error: {err})" if err is not None else ""
             raise ServiceError(f"submission {sid} was not graded within {timeout:g} s{why}; it stays queued")
-        time.sleep(poll)
-        poll = min(poll * 1.5, 5.0)
+        if not changed:  # an error, or a service that does not long-poll: back off
+            time.sleep(poll)
+            poll = min(poll * 1.5, 5.0)
 
 
 def report_text(http: httpx.Client, sid: int, fmt: str) -> str:

@@ -132,6 +132,10 @@ class Store(LeaseOps):
         views = self._views([submission_id], with_report=with_report)
         return views[0] if views else None
 
+    def status_of(self, submission_id: int) -> str | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.status).where(Submission.id == submission_id))
+
     def list_submissions(self, *, student_id: str | None = None, limit: int = 500) -> list[SubmissionView]:
         """Newest first; one student's or everyone's."""
         q = select(Submission.id).order_by(Submission.id.desc()).limit(limit)

@@ -47,7 +47,7 @@ class Service:
     def client(self, who: str | None = None, **kw) -> httpx.Client:
         token = self.instructor if who == "instructor" else self.tokens.get(who or "", None)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, **kw)
+        return httpx.Client(base_url=self.url, headers=headers, **{"timeout": 30.0, **kw})
 
     def wait_done(self, submission_id: int, timeout: float = 120.0) -> dict:
         with self.client("instructor") as c:

@@ -245,3 +245,21 @@ def test_a_session_cookie_needs_the_csrf_header_to_post(api):
         assert CSRF_COOKIE in c.cookies
     with httpx.Client(base_url=api.url, cookies={SESSION_COOKIE: cookie + "0"}) as c:
         assert c.get("/api/submissions").status_code == 401  # a tampered cookie is nobody
+
+
+def test_long_poll_answers_when_the_status_changes(api):
+    import threading
+
+    with api.client("alice") as c:
+        sid = submit(c).json()["id"]
+    report = make_report("alice", total=70)
+    done = threading.Timer(0.5, finish, args=(api, sid, report))
+    done.start()
+    with api.client("alice", timeout=20) as c:  # far below the 60 s asked for: only a change can answer in time
+        r = c.get(f"/api/submissions/{sid}", params={"wait": 60})
+        first = r.json()["status"]
+        if first == "running":  # queued -> running is a change too; ask again for the end
+            first = c.get(f"/api/submissions/{sid}", params={"wait": 60}).json()["status"]
+        assert c.get(f"/api/submissions/{sid}", params={"wait": 61}).status_code == 422
+    done.join()
+    assert first == "done"
