@@ -65,6 +65,31 @@ def owned(request: Request, who: Principal, submission_id: int, *, with_report: 
     return view
 
 
+def accept(request: Request, student_id: str, filename: str, data: bytes) -> SubmissionView:
+    """Check an upload and store it with its job; refusals become HTTP errors (4xx, 429 with Retry-After)."""
+    settings = request.app.state.settings
+    try:
+        accepted = check_upload(
+            filename=filename,
+            data=data,
+            tmp_dir=settings.tmp_dir,
+            max_bytes=settings.upload_max_bytes,
+            max_members=settings.zip_max_members,
+            max_unpacked=settings.zip_max_unpacked,
+        )
+        return _store(request).add_submission(
+            student_id=student_id,
+            filename=accepted.filename,
+            files_zip=accepted.files_zip,
+            sha256=accepted.sha256,
+            limits=settings.rate_limits,
+        )
+    except UploadRejected as e:
+        raise HTTPException(e.status, str(e)) from None
+    except RateLimited as e:
+        raise HTTPException(429, str(e), {"Retry-After": str(e.retry_after)}) from None
+
+
 @router.post("/api/submissions", status_code=202)
 async def create_submission(
     request: Request,
@@ -81,26 +106,8 @@ async def create_submission(
         raise HTTPException(403, "a student token can only submit for its own student")
     sid = who.student_id if not who.is_instructor else student_id
     data = await file.read(settings.upload_max_bytes + 1)
-    try:
-        accepted = check_upload(
-            filename=file.filename or "",
-            data=data,
-            tmp_dir=settings.tmp_dir,
-            max_bytes=settings.upload_max_bytes,
-            max_members=settings.zip_max_members,
-            max_unpacked=settings.zip_max_unpacked,
-        )
-        view = _store(request).add_submission(
-            student_id=sid,
-            filename=accepted.filename,
-            files_zip=accepted.files_zip,
-            sha256=accepted.sha256,
-            limits=settings.rate_limits,
-        )
-    except UploadRejected as e:
-        raise HTTPException(e.status, str(e)) from None
-    except RateLimited as e:
-        raise HTTPException(429, str(e), {"Retry-After": str(e.retry_after)}) from None
+    # Checking and storing block (compile, files, the database's write lock): not on the event loop.
+    view = await run_in_threadpool(accept, request, sid, file.filename or "", data)
     request.app.state.dispatcher.notify(view.job_id)
     return JSONResponse(
         {"id": view.id, "status": view.status, "queue_position": view.queue_position},
