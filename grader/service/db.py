@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+READ_ONLY = "pa5_read_only"  # execution option of the store's read sessions
+
 
 def utcnow() -> dt.datetime:
     """Naive UTC: SQLite drops time zones, so every stored time is UTC without one, on every database."""
@@ -104,8 +106,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; IMMEDIATE waits instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; IMMEDIATE waits
+            # instead. Read-only sessions need no lock at all under WAL, so they never queue behind a writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     # "postgresql://" would pick psycopg2; the scale extra installs psycopg 3. A dead host fails in 10 s, not minutes.

@@ -56,7 +56,8 @@ class Store(LeaseOps):
     def __init__(self, url: str, *, max_attempts: int = 3, queue_cap: int = 1000):
         self.url = url
         self.engine = db.make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)  # `with sessions.begin()`: writes
+        self.readers = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}), expire_on_commit=False)
         self.max_attempts = max_attempts
         self.queue_cap = queue_cap
 
@@ -81,7 +82,8 @@ class Store(LeaseOps):
             raise StoreUnavailable(f"database {url} is not usable: {e.__class__.__name__}: {e.args[0]}") from None
 
     def session(self) -> Session:
-        return self.sessions()
+        """A session for reading only (on SQLite it takes no lock); write with `with store.sessions.begin()`."""
+        return self.readers()
 
     # -- submissions ------------------------------------------------------------------------------------------
 
