@@ -8,6 +8,7 @@ named one a fresh message. Completion is conditional on the lease, so every subm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -52,14 +53,16 @@ def _context() -> dict:
         from grader.spec import load_spec
 
         assert _config is not None, "the worker was not configured"
-        backend_cm = make_backend(_config.sandbox)
+        spec, stack = load_spec(_config.spec_path), contextlib.ExitStack()
+        backend = stack.enter_context(make_backend(_config.sandbox))
+        stack.enter_context(backend.pool(1, spec.limits))  # one started sandbox waits for the next job (bwrap, docker)
         _local.clear()
         _local.update(
             pid=os.getpid(),
             store=Store(_config.database_url),
-            spec=load_spec(_config.spec_path),
-            backend_cm=backend_cm,
-            backend=backend_cm.__enter__(),
+            spec=spec,
+            stack=stack,
+            backend=backend,
             worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )
     return _local
@@ -75,7 +78,7 @@ def process_init(index: int) -> None:
 
 def process_shutdown() -> None:
     if _local.get("pid") == os.getpid():
-        _local["backend_cm"].__exit__(None, None, None)
+        _local["stack"].close()
         _local["store"].engine.dispose()
         _local.clear()
 
