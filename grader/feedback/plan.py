@@ -21,12 +21,15 @@ class Feedback:
 
     @property
     def first(self) -> list[Case]:
-        """Run right after the graded cases, within the feedback budget."""
+        """Run after the graded cases, for the layers that failed one, within the feedback budget."""
         return [*self.probes, *self.candidates]
 
-    def shrinker(self, spec: Spec) -> Shrinker:
-        """The runner's `more`: shrinks further, round by round, when no fixed candidate is the smallest failure."""
-        return Shrinker(spec, fresh=[*self.explore, *self.probes], fixed=list(self.candidates))
+    def shrinker(self, spec: Spec, graded: list[Case]) -> Shrinker:
+        """The runner's `more`: the probes and fixed candidates of the layers that failed a graded case, then
+        further shrink rounds when no fixed candidate is the smallest failure."""
+        return Shrinker(
+            spec, fresh=[*self.explore, *self.probes], fixed=list(self.candidates), graded=graded, first=self.first
+        )
 
 
 def plan_feedback(spec: Spec, *, explore: int = 0, seed: int | None = None) -> Feedback:

@@ -83,22 +83,31 @@ _DRAW = {"conv": _conv, "fc": _fc, "softmax": _softmax}
 class Shrinker:
     """Chooses each round's candidates from the results so far, for the runner's `more`.
 
-    The fixed candidates run with the probes, right after the graded cases: usually one of them is the
-    smallest failing case, and nothing more runs. Otherwise each round steps down from the smallest failing
-    case found so far, while that keeps shrinking (never from a fixed candidate: all smaller ones ran
-    already). A round costs a restart of the student's code, so they are few.
+    The `first` round (probes and fixed candidates) runs only for the layers with a failing graded or
+    explored case, so a submission that passes everything pays for no unscored call. Usually one fixed
+    candidate is the smallest failing case, and nothing more runs. Otherwise each round steps down from
+    the smallest failing case found so far, while that keeps shrinking (never from a fixed candidate: all
+    smaller ones ran already). A round costs a restart of the student's code, so they are few.
     """
 
     ROUNDS = 5
 
-    def __init__(self, spec: Spec, *, fresh: list[Case], fixed: list[Case]):
+    def __init__(
+        self, spec: Spec, *, fresh: list[Case], fixed: list[Case], graded: list[Case] = (), first: list[Case] = ()
+    ):
         self.spec, self.fresh = spec, [*fresh, *fixed]
         self.fixed_ids = {c.id for c in fixed}
+        self.graded, self.first = [*graded, *fresh], list(first)
+        self.first_done = not self.first
         self.tried: list[Case] = []
         self.rounds = self.made = 0
         self.source: dict[str, str] = {}  # problem id -> id of the case last shrunk from
 
     def __call__(self, calls: dict[str, CallResult]) -> list[Case]:
+        if not self.first_done:
+            self.first_done = True
+            failing = {c.layer for c in self.graded if self._fails(c, calls.get(c.id))}
+            return [c for c in self.first if c.layer in failing]
         self.rounds += 1
         if self.rounds > self.ROUNDS:
             return []
@@ -109,6 +118,14 @@ class Shrinker:
                 batch += derive(case, {pid}, self._next_id)
         self.tried += batch
         return batch
+
+    def _fails(self, case: Case, call: CallResult | None) -> bool:
+        if call is None or call.status == "timeout":  # a layer that hangs would hang on its probes too
+            return False
+        return any(
+            p.id in case.expected and judge(p, case, call, diagnose=False).failed
+            for p in self.spec.problems_of(case.layer)
+        )
 
     def _smallest_failing(self, calls: dict[str, CallResult]) -> dict[str, Case]:
         best: dict[str, Case] = {}

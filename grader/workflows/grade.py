@@ -53,7 +53,7 @@ def evaluate(
     """Run and score `cases`, with the unscored feedback calls; `explore` random cases from `seed` if asked for."""
     started = dt.datetime.now(dt.timezone.utc)
     feedback = plan_feedback(spec, explore=explore, seed=seed)
-    shrinker = feedback.shrinker(spec)
+    shrinker = feedback.shrinker(spec, graded=cases)
     run = run_submission(
         submission=submission,
         cases=[*cases, *feedback.explore],  # under the submission's limit, not the feedback budget
@@ -61,7 +61,6 @@ def evaluate(
         limits=spec.limits,
         redact=redact,
         cancel=cancel,
-        extra=feedback.first,
         more=shrinker,
     )
     return build_report(

@@ -12,6 +12,7 @@ from grader.scoring.explain import Outcome
 from grader.scoring.minimal import minimal_case
 from grader.submission import load_submission
 from grader.workflows.grade import check
+from tests.conftest import EXAMPLES
 from tests.grader.sandbox.hostile import correct_except
 
 UNFLIPPED = correct_except(
@@ -51,16 +52,29 @@ def test_a_failing_problem_gets_its_smallest_failing_input_in_full(process_backe
 def test_no_more_rounds_when_a_fixed_candidate_is_the_smallest_failure(process_backend, tmp_path, spec, public_cases):
     (tmp_path / "backprop.py").write_text(UNFLIPPED)
     feedback = plan_feedback(spec)
-    shrinker = feedback.shrinker(spec)
+    shrinker = feedback.shrinker(spec, graded=public_cases)
     run = run_submission(
         submission=load_submission(tmp_path),
         cases=public_cases,
         backend=process_backend,
         limits=spec.limits,
-        extra=feedback.first,
         more=shrinker,
     )
     assert shrinker.tried == [] and all(run.calls[c.id].status == "ok" for c in public_cases)
+    unscored = {c.layer for c in feedback.first if c.id in run.calls}
+    assert unscored == {"conv"}, "probes and candidates run only for the layer that failed a graded case"
+
+
+def test_a_submission_that_passes_runs_no_unscored_call(process_backend, spec, public_cases):
+    feedback = plan_feedback(spec)
+    run = run_submission(
+        submission=load_submission(EXAMPLES / "correct"),
+        cases=public_cases,
+        backend=process_backend,
+        limits=spec.limits,
+        more=feedback.shrinker(spec, graded=public_cases),
+    )
+    assert set(run.calls) == {c.id for c in public_cases}
 
 
 # Right except on inputs longer than 12, which no fixed candidate has: shrinking must step down from a random case.
