@@ -16,7 +16,6 @@ import click
 from grader import __version__
 from grader.errors import GraderError
 from grader.report.render import FORMATS
-from grader.sandbox.image import IMAGE, OFFLINE_BASE
 from grader.sandbox.select import BACKENDS
 
 ISSUES_URL = "the pa5-grader issue tracker (give the log file named here)"
@@ -291,90 +290,8 @@ def generate(out_dir, spec_path):
     click.echo(f"wrote {manifest}")
 
 
-@cli.group()
-def image():
-    """The Docker runner image."""
+from grader.cli_packaging import register as register_packaging  # noqa: E402 - they reuse the helpers above
+from grader.cli_service import register as register_service  # noqa: E402
 
-
-@image.command("build")
-@click.option(
-    "--base", default=None, help=f"Base image (default: {OFFLINE_BASE} if present, else the Dockerfile's default)."
-)
-@click.option("--tag", default=IMAGE, show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="Do not show the build log.")
-@edge
-def image_build(base, tag, quiet):
-    """Build the runner image: Python, numpy, scipy and the harness only.
-
-    \b
-    Example (offline, no registry):
-      docker/build-base-image.sh && pa5-grader image build
-    """
-    from grader.sandbox.image import build_image
-
-    used = build_image(tag=tag, base=base, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
-    click.echo(f"built {tag} from {used}")
-
-
-@cli.group()
-def bundle():
-    """Packages for Gradescope and for students."""
-
-
-@bundle.command("gradescope")
-@click.option("--out", "out_file", default="autograder.zip", show_default=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--per",
-    type=click.Choice(["problem", "case"]),
-    default="problem",
-    show_default=True,
-    help="One Gradescope test per problem (public and hidden apart) or per case.",
-)
-@secret_options
-@spec_option
-@edge
-def bundle_gradescope(out_file, per, secret_file, insecure_default_secret, spec_path):
-    """Build a Gradescope autograder zip (setup.sh, run_autograder, the grader and the secret).
-
-    \b
-    Example:
-      pa5-grader bundle gradescope --out autograder.zip --secret-file secret.txt
-    """
-    from grader.spec import load_spec
-    from grader.workflows.bundle import build_gradescope
-    from grader.workflows.grade import read_secret
-
-    load_spec(spec_path)  # an invalid spec stops here, before a zip exists that looks fine
-    secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
-    path = build_gradescope(out=Path(out_file), secret=secret, spec_path=spec_path and Path(spec_path), per=per)
-    click.echo(f"wrote {path}")
-
-
-@bundle.command("student")
-@click.option("--out", "out_dir", default="pa5-student-kit", show_default=True, type=click.Path(file_okay=False))
-@edge
-def bundle_student(out_dir):
-    """Build the student kit: the grader without reference/, the public cases and the starter file.
-
-    \b
-    Example:
-      pa5-grader bundle student --out pa5-student-kit
-    """
-    from grader.workflows.bundle import build_student_kit
-
-    click.echo(f"wrote {build_student_kit(out=Path(out_dir))}")
-
-
-@cli.command("gradescope-run", hidden=True)
-@click.option("--root", default="/autograder", show_default=True, type=click.Path(file_okay=False))
-@edge
-def gradescope_run(root):
-    """Inside Gradescope: grade ROOT/submission, write ROOT/results/results.json."""
-    from grader.workflows.gradescope_run import run_in_gradescope
-
-    run_in_gradescope(root=Path(root))
-
-
-from grader.cli_service import register  # noqa: E402 - the service's commands reuse the helpers above
-
-register(cli)
+register_packaging(cli)
+register_service(cli)
