@@ -12,7 +12,7 @@ from grader.sandbox.runner import Backend
 from grader.service.uploads import unpack_files
 from grader.spec import Spec
 from grader.submission import load_submission
-from grader.workflows.grade import failed_report, grade, grading_cases
+from grader.workflows.grade import failed_grade, grade
 
 
 def run_job(
@@ -33,12 +33,5 @@ def run_job(
         try:
             sub = load_submission(folder)
         except SubmissionError as e:  # accepted uploads hold backprop.py, but a spec or limit change may differ
-            return failed_report(
-                message=str(e),
-                cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
-                spec=spec,
-                backend=backend,
-                student_id=student_id,
-                mode="grade",
-            )
+            return failed_grade(message=str(e), student_id=student_id, secret=secret, spec=spec, backend=backend)
         return grade(submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel)

@@ -22,7 +22,7 @@ from grader.report.summary import summarize
 from grader.sandbox.runner import Backend, Cancelled
 from grader.spec import Spec
 from grader.submission import load_submission
-from grader.workflows.grade import failed_report, grade, grading_cases
+from grader.workflows.grade import failed_grade, grade
 
 log = logging.getLogger("pa5-grader")
 
@@ -103,14 +103,7 @@ def run_batch(
         try:
             sub = load_submission(path)
         except SubmissionError as e:
-            report = failed_report(
-                message=str(e),
-                cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
-                spec=spec,
-                backend=backend,
-                student_id=student_id,
-                mode="grade",
-            )
+            report = failed_grade(message=str(e), student_id=student_id, secret=secret, spec=spec, backend=backend)
             write(target, report.model_dump_json(indent=2))
             return student_id, report.score, False
         if not force and _up_to_date(target, sub.sha256, spec):
@@ -124,13 +117,12 @@ def run_batch(
         except Exception:  # a grader bug costs this student's report, not the batch
             log.error("grading %s failed:\n%s", student_id, traceback.format_exc())
             result.failed_to_grade.append(student_id)
-            report = failed_report(
+            report = failed_grade(
                 message="autograder failed on this submission; the instructor has the details in the log",
-                cases=grading_cases(spec=spec, secret=secret, student_id=student_id),
+                student_id=student_id,
+                secret=secret,
                 spec=spec,
                 backend=backend,
-                student_id=student_id,
-                mode="grade",
                 sha256=sub.sha256,
             )
         write(target, report.model_dump_json(indent=2))

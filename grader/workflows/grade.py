@@ -171,6 +171,16 @@ def failed_report(
     )
 
 
+def failed_grade(
+    *, message: str, student_id: str, secret: bytes, spec: Spec, backend: Backend, sha256: str = ""
+) -> Report:
+    """The zero report of `grade` for a submission that could not run: each public and hidden case an error."""
+    cases = grading_cases(spec=spec, secret=secret, student_id=student_id)
+    return failed_report(
+        message=message, cases=cases, spec=spec, backend=backend, student_id=student_id, mode="grade", sha256=sha256
+    )
+
+
 def read_secret(*, secret_file: str | Path | None, insecure_default: bool) -> bytes:
     """The grading secret from a file or $PA5_GRADER_SECRET; refuses to run without one unless told to."""
     if secret_file:
