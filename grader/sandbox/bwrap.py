@@ -20,7 +20,7 @@ from grader.sandbox import reaper
 from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, ids, job_mounts, namespaces, unavailable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
-from grader.sandbox.pool import WarmPool
+from grader.sandbox.pool import Pooled, WarmPool
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -72,7 +72,7 @@ class BwrapWarm:
         shutil.rmtree(self.job, ignore_errors=True)
 
 
-class BwrapBackend:
+class BwrapBackend(Pooled):
     name = "bwrap"
     isolated = True
     note = (
@@ -103,17 +103,6 @@ class BwrapBackend:
         """Start one sandbox now, so its numpy import overlaps the grader's start-up (limits follow by prlimit)."""
         if self._pool is None and not self.root:  # root here lacks CAP_SYS_RESOURCE for another uid's limits
             self._pool = WarmPool(lambda: self._spawn_warm(None), 1, refill=False)
-
-    def pool(self, size: int, limits: Limits) -> WarmPool:
-        """Keep `size` sandboxes ready, started with `limits`, until the returned pool is closed."""
-        self.close_pool()
-        self._pool = WarmPool(lambda: self._spawn_warm(limits), size)
-        return self._pool
-
-    def close_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
 
     def new_job(self) -> Path:
         warm = self._pool.take() if self._pool is not None else None

@@ -18,7 +18,7 @@ from grader.sandbox.capture import Capture
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
 from grader.sandbox.launch import JOB_DIRS, harness_argv, job_request, new_job_dir, sandbox_env
-from grader.sandbox.pool import WarmPool
+from grader.sandbox.pool import Pooled, WarmPool
 from grader.spec import Limits
 
 LABEL = "pa5-grader.sandbox"
@@ -61,7 +61,7 @@ class DockerAttempt:
         return describe_signal_exit(code)
 
 
-class DockerBackend:
+class DockerBackend(Pooled):
     name = "docker"
     isolated = True
     note = "isolated: container without network, read-only root, no capabilities, unprivileged user, resource limits"
@@ -82,17 +82,6 @@ class DockerBackend:
 
     def prestart(self) -> None:
         """Nothing to start early without the limits a container is created with; see pool()."""
-
-    def pool(self, size: int, limits: Limits) -> WarmPool:
-        """Keep `size` containers running the harness, created with `limits`, each waiting for its job."""
-        self.close_pool()
-        self._pool = WarmPool(lambda: self._spawn_warm(limits), size)
-        return self._pool
-
-    def close_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
 
     def new_job(self) -> Path:
         warm = self._pool.take() if self._pool is not None else None

@@ -107,3 +107,20 @@ class WarmPool:
             with self._cond:
                 if not self._closed and len(self.ready) >= self.size:
                     self._cond.wait(self.POLL)
+
+
+class Pooled:
+    """What a backend with warm sandboxes shares: `pool()` and `close_pool()` over its `_spawn_warm(limits)`."""
+
+    _pool: WarmPool | None = None
+
+    def pool(self, size: int, limits) -> WarmPool:
+        """Keep `size` sandboxes ready, started with `limits`, until the returned pool is closed."""
+        self.close_pool()
+        self._pool = WarmPool(lambda: self._spawn_warm(limits), size)
+        return self._pool
+
+    def close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
