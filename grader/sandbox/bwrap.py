@@ -19,7 +19,7 @@ from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
 from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, ids, job_mounts, namespaces, unavailable
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, jobs_root, new_job_dir, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class BwrapBackend(Pooled):
         self.fs, self.sites = filesystem(python)
         self._pool: WarmPool | None = None
         self._taken: dict[Path, BwrapWarm] = {}
+        if self.root:
+            reaper.sweep_stale_jobs(jobs_root())
 
     def __enter__(self):
         return self

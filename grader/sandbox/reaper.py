@@ -42,6 +42,34 @@ def allocate_uid() -> int:
     return uid
 
 
+def uid_in_use(uid: int) -> bool:
+    """Whether a live sandbox of any grader on this machine holds `uid`."""
+    if uid in _held:
+        return True
+    try:
+        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False  # closing the fd below drops the lock again
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def sweep_stale_jobs(root: Path) -> None:
+    """Remove job folders of throwaway uids nobody holds: a grader killed with its warm pool full leaves them."""
+    for job in root.glob("job-*"):
+        try:
+            owner = job.lstat().st_uid
+        except OSError:
+            continue
+        if UID_BASE <= owner < UID_BASE + 10_000 and not uid_in_use(owner):
+            shutil.rmtree(job, ignore_errors=True)
+
+
 def release_uid(uid: int) -> None:
     with _slots_lock:
         fd = _held.pop(uid, None)
