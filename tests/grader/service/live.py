@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -109,3 +112,38 @@ def running(service: Service, *, workers: int = 0, backend=None, **overrides):
         server.should_exit = True
         thread.join(timeout=30)
         store.engine.dispose()
+
+
+@contextmanager
+def serve_process(data: Path, *args: str):
+    """A real `pa5-grader serve` subprocess (process sandbox) on a free loopback port: yields (process, url)."""
+    port = free_port()
+    log = open(data.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below, after the process
+    cmd = [sys.executable, "-m", "grader", "serve", "--data", str(data), "--port", str(port), "--sandbox", "process"]
+    proc = subprocess.Popen(
+        [*cmd, *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (data.parent / f"serve-{port}.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()

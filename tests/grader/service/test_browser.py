@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from grader.report.model import ProblemReport
-from tests.grader.service.live import EXAMPLES, ROOT, free_port
+from tests.grader.service.live import EXAMPLES, ROOT, serve_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -103,35 +102,9 @@ def server(tmp_path_factory):
     with (tmp / "tokens.csv").open() as f:
         tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
     tokens["instructor"] = instructor
-    port = free_port()
-    log = (tmp / "serve.log").open("w")
-    serve = ["serve", "--data", str(data), "--port", str(port), "--workers", "2", "--sandbox", "process"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "grader", *serve],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"pa5-grader serve did not start:\n{(tmp / 'serve.log').read_text()}")
-        time.sleep(0.2)
-    print(f"\nscreenshots: {SHOTS}")
-    yield url, tokens
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with serve_process(data, "--workers", "2") as (_, url):
+        print(f"\nscreenshots: {SHOTS}")
+        yield url, tokens
 
 
 @pytest.fixture

@@ -7,50 +7,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
 from grader.service.client import pack
-from tests.grader.service.live import EXAMPLES, free_port, make_data
+from tests.grader.service.live import EXAMPLES, free_port, make_data, serve_process
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "grader"]
 SAMPLES = ["correct", "unflipped_kernel", "naive_softmax", "helpers_split", "transposed_fc"]
-
-
-@contextmanager
-def serve(data, *args):
-    port = free_port()
-    log = open(data.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below, after the process
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--data", str(data), "--port", str(port), "--sandbox", "process", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (data.parent / f"serve-{port}.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
 
 
 def post(url, token, path):
@@ -77,7 +43,7 @@ def wait_all(url, token, ids, timeout=300):
 def test_scores_equal_those_of_pa5_grader_grade(tmp_path):
     students = [f"s{i}" for i in range(len(SAMPLES))]
     svc = make_data(tmp_path, students=students)
-    with serve(svc.data, "--workers", "2") as (_, url):
+    with serve_process(svc.data, "--workers", "2") as (_, url):
         pairs = zip(students, SAMPLES, strict=True)
         ids = {post(url, svc.tokens[st], EXAMPLES / name): (st, name) for st, name in pairs}
         states = wait_all(url, svc.instructor, ids)
@@ -106,7 +72,7 @@ def test_kill_9_with_jobs_queued_and_running_loses_nothing_and_grades_each_once(
     slow.mkdir()
     correct = (EXAMPLES / "correct" / "backprop.py").read_text()
     (slow / "backprop.py").write_text("import time\ntime.sleep(3)\n" + correct)
-    with serve(svc.data, "--workers", "1", "--lease-seconds", "2") as (proc, url):
+    with serve_process(svc.data, "--workers", "1", "--lease-seconds", "2") as (proc, url):
         ids = [post(url, svc.tokens[students[0]], slow)]
         ids += [post(url, svc.tokens[st], EXAMPLES / "correct") for st in students[1:]]
         deadline = time.monotonic() + 60
@@ -117,7 +83,7 @@ def test_kill_9_with_jobs_queued_and_running_loses_nothing_and_grades_each_once(
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert statuses[0] == "running" and "queued" in statuses[1:]
-    with serve(svc.data, "--workers", "2", "--lease-seconds", "2") as (_, url):
+    with serve_process(svc.data, "--workers", "2", "--lease-seconds", "2") as (_, url):
         states = wait_all(url, svc.instructor, ids)
     assert all(s["status"] == "done" and s["score"] == 100 for s in states.values())
     db = sqlite3.connect(svc.data / "pa5.db")
