@@ -22,10 +22,14 @@ _slots_lock = threading.Lock()
 
 
 def allocate_uid() -> int:
-    """A uid no live sandbox on this machine has, so that killing "everything of that uid" is exact."""
+    """A uid no live sandbox on this machine has, so that killing "everything of that uid" is exact.
+
+    A uid is handed out only once no task of it is left, zombies included: killed children of a
+    process-backend sandbox are orphans that PID 1 reaps when it gets round to it (seconds, on some
+    machines), and until then they count against the next sandbox's process limit."""
     UID_LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with _slots_lock:
-        for uid in range(UID_BASE, UID_BASE + 10_000):
+    for uid in range(UID_BASE, UID_BASE + 10_000):
+        with _slots_lock:
             if uid in _held:
                 continue
             fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
@@ -35,11 +39,11 @@ def allocate_uid() -> int:
                 os.close(fd)
                 continue
             _held[uid] = fd
-            break
-        else:
-            raise RuntimeError("no free sandbox uid")
-    kill_uid(uid)  # what a crashed grader may have left under it
-    return uid
+        kill_uid(uid)  # what a crashed grader may have left under it
+        if not pids_where(lambda d, uid=uid: uid_of(d, zombies=True) == uid):
+            return uid
+        release_uid(uid)  # still being reaped: take the next one
+    raise RuntimeError("no free sandbox uid")
 
 
 def uid_in_use(uid: int) -> bool:
@@ -96,11 +100,11 @@ def pids_where(test) -> list[int]:
     return out
 
 
-def uid_of(d: str) -> int:
-    """The real uid of a live process; -1 for a zombie (already dead, only waiting to be reaped)."""
+def uid_of(d: str, zombies: bool = False) -> int:
+    """The real uid of a process; -1 for a zombie (already dead, only waiting to be reaped) unless `zombies`."""
     with open(f"/proc/{d}/status", "rb") as f:
         for line in f:
-            if line.startswith(b"State:") and line.split()[1] == b"Z":
+            if line.startswith(b"State:") and line.split()[1] == b"Z" and not zombies:
                 return -1
             if line.startswith(b"Uid:"):
                 return int(line.split()[1])
