@@ -58,23 +58,23 @@ class ClassSummary(_Model):
 def summarize(reports: Iterable[Report], *, points: dict[str, float] | None = None) -> ClassSummary:
     """Summarise reports (one per student). `points` (problem id -> points, e.g. from the spec) fixes the
     problems and their order even when no report lists them; without it they come from the reports."""
-    reports = list(reports)
     points = dict(points or {})
-    for r in reports:
-        for p in r.problems:
-            points.setdefault(p.id, p.max_score)
-    rows = [_row(r) for r in reports]
+    rows: list[StudentRow] = []
+    could_not_run = 0
     mistakes: Counter[tuple[str, str]] = Counter()
     messages: dict[str, str] = {}
-    for r in reports:
+    for r in reports:  # one pass, one report at a time: a class of 1,000 never sits in memory at once
+        rows.append(_row(r))
+        could_not_run += r.error is not None
         for p in r.problems:
+            points.setdefault(p.id, p.max_score)
             if p.diagnosis:
                 mistakes[(p.id, p.diagnosis.id)] += 1
                 messages.setdefault(p.diagnosis.id, _generic(p.diagnosis.id, p.diagnosis.message))
     return ClassSummary(
-        students=len(reports),
-        could_not_run=sum(r.error is not None for r in reports),
-        score=_distribution([r.score for r in reports], sum(points.values())),
+        students=len(rows),
+        could_not_run=could_not_run,
+        score=_distribution([row.score for row in rows], sum(points.values())),
         problems={
             pid: _distribution([row.problems[pid] for row in rows if pid in row.problems], pts)
             for pid, pts in points.items()

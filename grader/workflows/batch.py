@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,16 +156,19 @@ def run_batch(
 
 def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
     """summary.csv (one row per student) and summary.json (the ClassSummary model), from the reports in `out`."""
-    reports = []
-    for path in sorted(out.glob("*.json")):
-        if path.name.startswith("summary"):
-            continue
-        try:
-            reports.append(Report.model_validate_json(path.read_bytes()))
-        except (OSError, ValidationError):
-            continue
-    summary = summarize(reports, points={p.id: p.points for p in spec.problems})
+    summary = summarize(_reports(out), points={p.id: p.points for p in spec.problems})
     csv_path, json_path = out / "summary.csv", out / "summary.json"
     write(csv_path, render_summary_csv(summary))
     write(json_path, summary.model_dump_json(indent=2) + "\n")
     return csv_path, json_path
+
+
+def _reports(out: Path) -> Iterator[Report]:
+    """The students' reports in `out`, read one at a time; unreadable ones are skipped."""
+    for path in sorted(out.glob("*.json")):
+        if path.name.startswith("summary"):
+            continue
+        try:
+            yield Report.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            continue
