@@ -40,17 +40,18 @@ class CallStatus(BaseModel):
     )
 
 
-def write_job(job: Path, *, submission: Submission, cases: list[Case]) -> None:
-    """Lay out a job: the submission, the harness, the inputs and the plan. Nothing else goes in."""
+def write_job(job: Path, *, submission: Submission, cases: list[Case], rounds: bool = False) -> None:
+    """Lay out a job: the submission, the harness, the inputs and the plan. Nothing else goes in.
+    With `rounds`, the harness waits after its calls for the next round (see write_round)."""
     copy_into(submission, job / "submission")
     shutil.copyfile(HARNESS, job / "harness.py")
-    write_plan(job, cases)
+    write_plan(job, cases, rounds=rounds)
     for d in JOB_DIRS:
         (job / d).mkdir(exist_ok=True)  # new_job_dir made them already; a bare folder (tests) has not
 
 
-def write_plan(job: Path, cases: list[Case]) -> None:
-    """The inputs and the plan of every call; written again, between attempts, when calls are added at the end."""
+def write_plan(job: Path, cases: list[Case], *, rounds: bool = False) -> None:
+    """The inputs and the plan of every call; written again, between rounds, when calls are added at the end."""
     inputs, calls = {}, []
     for i, c in enumerate(cases):
         names = []
@@ -61,7 +62,21 @@ def write_plan(job: Path, cases: list[Case]) -> None:
         ints = [f"{i}.{a}" for a in ARGUMENTS[c.layer] if a in INT_ARGUMENTS]
         calls.append({"function": FUNCTIONS[c.layer], "args": names, "ints": ints, "n_outputs": N_OUTPUTS[c.layer]})
     write_npz(job / "inputs.npz", inputs)
-    (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls}), encoding="utf-8")
+    (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls, "rounds": rounds}), encoding="utf-8")
+
+
+def write_round(job: Path, number: int, calls: list[int]) -> None:
+    """Ask a harness waiting after its calls (plan "rounds") to run more: `round-N.json`, N counting from 1 in
+    each harness process, renamed into place whole. No calls: the harness ends as it would without rounds."""
+    tmp = job / f".round-{number}.tmp"
+    tmp.write_text(json.dumps({"calls": calls}), encoding="utf-8")
+    tmp.replace(job / f"round-{number}.json")
+
+
+def clear_rounds(job: Path) -> None:
+    """Before a new harness process starts: earlier processes' round files would be taken for its own."""
+    for f in job.glob("round-*.json"):
+        f.unlink(missing_ok=True)
 
 
 def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:

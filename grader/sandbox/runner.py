@@ -13,7 +13,15 @@ from grader.cases.model import Case
 from grader.contract import LAYERS
 from grader.results import CallResult, RunResult
 from grader.sandbox.capture import Capture
-from grader.sandbox.protocol import read_call, read_import_status, read_progress, write_job, write_plan
+from grader.sandbox.protocol import (
+    clear_rounds,
+    read_call,
+    read_import_status,
+    read_progress,
+    write_job,
+    write_plan,
+    write_round,
+)
 from grader.spec import Limits
 from grader.submission import Submission
 
@@ -67,26 +75,27 @@ def run_submission(
     cases = [*cases, *extra]
     capture = Capture(keep=limits.output_kb << 10)
     job = backend.new_job()
-    results: dict[int, CallResult] = {}
     import_error = None
     try:
         job.chmod(0o755)
-        write_job(job, submission=submission, cases=cases)
-        session = backend.open(job)
+        write_job(job, submission=submission, cases=cases, rounds=more is not None)
+        run = _Calls(backend.open(job), job, cases, limits, capture, clock, cancel, rounds=more is not None)
         try:
-            todo = list(range(first))
-            import_error = _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
+            import_error = run.run(list(range(first)))
             while more is not None and import_error is None and clock.open(time.monotonic()):
-                added = more({cases[i].id: r for i, r in results.items()})
+                added = more({cases[i].id: r for i, r in run.results.items()})
                 if not added:
                     break
                 todo = list(range(len(cases), len(cases) + len(added)))
                 cases += added
-                write_plan(job, cases)
-                _attempts(session, job, cases, todo, limits, capture, clock, results, cancel)
+                write_plan(job, cases, rounds=True)
+                run.run(todo)
+            run.close(gently=True)
         finally:
-            session.close()
+            run.close(gently=False)
+            run.session.close()
         printed = _printed(job)
+        results = run.results
     finally:
         shutil.rmtree(job, ignore_errors=True)
     if import_error is not None:
@@ -143,50 +152,90 @@ class _Clock:
         return None
 
 
-def _attempts(session, job, cases, todo, limits, capture, clock, results, cancel) -> str | None:
-    """Start the harness until every case in `todo` has a result; returns the import error, if any."""
-    while todo:
-        attempt = session.start(todo, capture, limits)
+class _Calls:
+    """One submission's calls through one backend session: attempts, restarted after a crash or timeout,
+    and with rounds a harness kept waiting between them, so the next round needs no new interpreter."""
+
+    def __init__(self, session, job, cases, limits, capture, clock, cancel, *, rounds: bool):
+        self.session, self.job, self.cases, self.limits = session, job, cases, limits
+        self.capture, self.clock, self.cancel, self.rounds = capture, clock, cancel, rounds
+        self.results: dict[int, CallResult] = {}
+        self.waiting: Attempt | None = None  # a harness that ran its calls and waits for round-N.json
+        self.asked = 0  # rounds asked of it
+
+    def ask(self, calls: list[int]) -> Attempt:
+        self.asked += 1
+        write_round(self.job, self.asked, calls)
+        return self.waiting
+
+    def close(self, *, gently: bool) -> None:
+        """Finish a waiting harness; gently: first let it end as it would without rounds (its last output)."""
+        if self.waiting is None:
+            return
         try:
-            reason, code = _watch(attempt, job, limits, clock, cancel)
+            if gently:
+                self.ask([]).poll(5)
         finally:
-            session.finish(attempt)
-        started, current, ended = read_progress(job)
-        status = read_import_status(job)
-        if status is None or not status.ok:
-            return _import_failure(status, started, reason, code, attempt, limits)
-        for i in todo:
-            if i in ended:
-                results[i] = _finished(job, i, cases[i])
-        remaining = [i for i in todo if i not in ended]
-        if current is not None and current in remaining:
-            results[current] = _interrupted(cases[current], reason, code, attempt, limits)
-            remaining.remove(current)
-            if reason == "call-timeout":
-                # Its siblings would most likely hang too; charging each another timeout helps nobody.
-                for i in [i for i in remaining if cases[i].layer == cases[current].layer]:
-                    results[i] = CallResult(
-                        cases[i].id, "timeout", "not run: an earlier call of the same function timed out"
-                    )
-                    remaining.remove(i)
-        elif remaining and reason == "exited":
-            # The harness stopped between calls: treat the next call as the one that was cut off.
-            results[remaining[0]] = _interrupted(cases[remaining[0]], reason, code, attempt, limits)
-            remaining.pop(0)
-        if reason in ("deadline", "feedback-budget"):
-            for i in remaining:
-                results[i] = CallResult(cases[i].id, "timeout", "not run: " + _LATE[reason](limits))
-            remaining = []
-        todo = remaining
-    return None
+            self.session.finish(self.waiting)
+            self.waiting = None
+
+    def run(self, todo: list[int]) -> str | None:
+        """Until every case in `todo` has a result; returns the import error, if any."""
+        cases, job, limits = self.cases, self.job, self.limits
+        while todo:
+            if self.waiting is not None:
+                attempt = self.ask(todo)
+            else:
+                clear_rounds(job)
+                attempt, self.asked = self.session.start(todo, self.capture, limits), 0
+            self.waiting = None
+            try:
+                reason, code = _watch(attempt, job, limits, self.clock, self.cancel, todo if self.rounds else None)
+            except BaseException:
+                self.session.finish(attempt)
+                raise
+            if reason == "waiting":
+                self.waiting = attempt
+            else:
+                self.session.finish(attempt)
+            started, current, ended = read_progress(job)
+            status = read_import_status(job)
+            if status is None or not status.ok:
+                return _import_failure(status, started, reason, code, attempt, limits)
+            results = self.results
+            for i in todo:
+                if i in ended:
+                    results[i] = _finished(job, i, cases[i])
+            remaining = [i for i in todo if i not in ended]
+            if current is not None and current in remaining:
+                results[current] = _interrupted(cases[current], reason, code, attempt, limits)
+                remaining.remove(current)
+                if reason == "call-timeout":
+                    # Its siblings would most likely hang too; charging each another timeout helps nobody.
+                    for i in [i for i in remaining if cases[i].layer == cases[current].layer]:
+                        results[i] = CallResult(
+                            cases[i].id, "timeout", "not run: an earlier call of the same function timed out"
+                        )
+                        remaining.remove(i)
+            elif remaining and reason == "exited":
+                # The harness stopped between calls: treat the next call as the one that was cut off.
+                results[remaining[0]] = _interrupted(cases[remaining[0]], reason, code, attempt, limits)
+                remaining.pop(0)
+            if reason in ("deadline", "feedback-budget"):
+                for i in remaining:
+                    results[i] = CallResult(cases[i].id, "timeout", "not run: " + _LATE[reason](limits))
+                remaining = []
+            todo = remaining
+        return None
 
 
 class Cancelled(Exception):
     """The caller asked to stop (Ctrl-C in a batch); the attempt was killed."""
 
 
-def _watch(attempt: Attempt, job: Path, limits: Limits, clock: _Clock, cancel) -> tuple[str, int]:
-    """Wait for the attempt to end or break a limit; returns (reason, exit code)."""
+def _watch(attempt: Attempt, job: Path, limits: Limits, clock: _Clock, cancel, todo: list[int] | None):
+    """Wait for the attempt to end or break a limit; with rounds, also for it to finish `todo` and wait for
+    the next round ("waiting"). Returns (reason, exit code)."""
     seen: dict[object, float] = {}
     while True:
         code = attempt.poll(POLL)
@@ -194,6 +243,8 @@ def _watch(attempt: Attempt, job: Path, limits: Limits, clock: _Clock, cancel) -
             return "exited", code
         now = time.monotonic()
         _, current, ended = read_progress(job)
+        if todo is not None and current is None and ended.issuperset(todo):
+            return "waiting", 0
         key = ("call", current) if current is not None else ("between", len(ended))
         if cancel is not None and cancel.is_set():
             attempt.kill()
