@@ -88,6 +88,8 @@ def harness_processes() -> list[int]:
     A harness process is this session's when its job folder, which lies under SESSION_TMP, shows in its
     command line, environment (HOME, TMPDIR), working folder or mounts (a Docker job folder is a bind mount).
     Its children (a fork bomb, a daemon) inherit all of those. Another grader's harness never matches.
+    An idle template of the fork backend (bwrap and zygote.py, which never run student code) is not a
+    leftover; anything forked from one is.
     """
     tag = SESSION_TAG.encode()
     found = []
@@ -101,7 +103,19 @@ def harness_processes() -> list[int]:
             continue
         if any(tag in _proc_read(d, what) for what in ("cmdline", "environ", "cwd", "mountinfo")):
             found.append(int(d))
-    return found
+    return [pid for pid in found if not _idle_template(pid)]
+
+
+def _idle_template(pid: int) -> bool:
+    """A template's bwrap or its zygote.py interpreter itself: no zygote.py interpreter above it."""
+    chain = []
+    while pid > 1 and b"zygote.py" in _proc_read(str(pid), "cmdline"):
+        chain.append(_proc_read(str(pid), "cmdline").split(b"\0")[0])
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return bool(chain) and not any(os.path.basename(argv0).startswith(b"python") for argv0 in chain[1:])
 
 
 def _proc_read(pid: str, what: str) -> bytes:

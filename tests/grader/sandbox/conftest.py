@@ -25,8 +25,22 @@ def bwrap_backend():
     return require_bwrap()
 
 
+@pytest.fixture(scope="session")
+def fork_backend(bwrap_backend):
+    """bwrap sandboxes forked from a pre-imported template (grader/sandbox/forkserver.py)."""
+    from grader.sandbox.forkserver import ForkBackend
+
+    with ForkBackend() as backend:
+        yield backend
+
+
 @pytest.fixture(
-    params=["process", pytest.param("docker", marks=pytest.mark.docker), pytest.param("bwrap", marks=pytest.mark.bwrap)]
+    params=[
+        "process",
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("bwrap", marks=pytest.mark.bwrap),
+        pytest.param("fork", marks=pytest.mark.bwrap),
+    ]
 )
 def backend(request):
     return request.getfixturevalue(f"{request.param}_backend")

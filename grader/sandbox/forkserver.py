@@ -1,0 +1,338 @@
+"""The bwrap backend with a pre-imported template: each harness run is a fork, in namespaces of its own.
+
+A template is a bubblewrap sandbox running zygote.py: an interpreter that has imported numpy and
+scipy.signal and never runs student code. For every attempt it forks a child that unshares user, mount,
+PID, network, IPC and UTS namespaces, sees only its own job folder, drops every capability and runs the
+harness (see zygote.py). A template serves one submission at a time and then the next; nothing of one
+submission survives into the next but the template's own memory, which no student code ever ran in.
+
+The student's output comes back through a FIFO in the job folder; the template's stdout carries only
+`ready` and `exit CODE`. When the template misbehaves it is destroyed and replaced, never trusted again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.errors import SandboxUnavailable
+from grader.sandbox import reaper
+from grader.sandbox.bwrap import _give
+from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem, ids, unavailable
+from grader.sandbox.exits import describe_signal_exit
+from grader.sandbox.launch import HARNESS, jobs_root, new_job_dir, rlimits, sandbox_env
+
+if TYPE_CHECKING:
+    from grader.sandbox.capture import Capture
+    from grader.spec import Limits
+
+ZYGOTE = Path(__file__).with_name("zygote.py")
+START_SECONDS = 30  # for a template to import numpy and scipy and say `ready`
+SETUP_FAILED = 71  # zygote.py's exit code when a child could not build its sandbox
+
+
+class TemplateDied(Exception):
+    pass
+
+
+class Template:
+    """One zygote sandbox and its control pipes."""
+
+    def __init__(self, command: list[str], uid: int | None):
+        self.uid, self.buffer, self.broken, self.ready = uid, b"", False, False
+        self.proc = subprocess.Popen(
+            command,
+            cwd="/",
+            env=sandbox_env(job="/job", tmp="/tmp"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            **ids(uid),
+        )
+
+    def wait_ready(self) -> None:
+        """Once: wait for its `ready` (numpy and scipy imported); SandboxUnavailable, and destroyed, if it fails."""
+        if self.ready:
+            return
+        try:
+            line = self.line(START_SECONDS, stop=lambda: self.proc.poll() is not None)
+        except TemplateDied:
+            line = None
+        if line != "ready":
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                pass
+            err = self.stderr()
+            self.destroy()
+            raise SandboxUnavailable(f"the bwrap template did not start ({err or line or 'no answer'})")
+        self.ready = True
+
+    def line(self, timeout: float, stop=lambda: False) -> str | None:
+        """The next control line, None after `timeout`; TemplateDied when its stdout closed, or `stop()`
+        (checked every 0.1 s: the bwrap it ran under has died, though what it started may hold the pipe)."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not select.select([fd], [], [], min(left, 0.1))[0]:
+                if stop():
+                    self.broken = True
+                    raise TemplateDied()
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                self.broken = True
+                raise TemplateDied()
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode(errors="replace").strip()
+
+    def send(self, message: dict) -> bool:
+        try:
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, ValueError):
+            self.broken = True
+            return False
+
+    def stderr(self) -> str:
+        """The last line the template printed before it died (why it could not start)."""
+        if self.proc.poll() is None:
+            return ""
+        lines = self.proc.stderr.read(8000).decode(errors="replace").strip().splitlines()
+        return lines[-1][:300] if lines else ""
+
+    def alive(self) -> bool:
+        return not self.broken and self.proc.poll() is None
+
+    def destroy(self) -> None:
+        self.broken = True
+        reaper.killpg(self.proc.pid)
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            f.close()
+        if self.uid is not None:
+            reaper.kill_uid(self.uid)
+            reaper.release_uid(self.uid)
+            self.uid = None
+
+
+class ForkBackend:
+    """bwrap sandboxes forked from pre-imported templates: about 10 ms per attempt instead of an interpreter
+    start and its numpy and scipy imports. Up to `pool()` size templates, one per concurrent submission."""
+
+    name = "bwrap"
+    isolated = True
+    note = (
+        "isolated: bubblewrap namespaces (user, pid, net, ipc, uts, mount) made fresh for each run by a fork "
+        "of a pre-imported template, read-only interpreter, private /tmp, no capabilities, rlimits"
+    )
+
+    def __init__(self, python: str | None = None):
+        self.root = os.geteuid() == 0
+        probe_uid = reaper.UID_BASE if self.root else None
+        why = unavailable(probe_uid)
+        if not why and python is None:
+            python, why = choose_python(probe_uid)
+        if why:
+            raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
+        fs, sites = filesystem(python)
+        # The template must make user namespaces for its children, so no --disable-userns here;
+        # each child sets user.max_user_namespaces to 0 in its own before any student code runs.
+        self.command = [
+            bwrap(),
+            *NAMESPACES,
+            *fs,
+            *("--bind", str(jobs_root()), "/jobs"),
+            *("--dir", "/job"),
+            *("--ro-bind", str(HARNESS), "/zygote/harness.py"),
+            *("--ro-bind", str(ZYGOTE), "/zygote/zygote.py"),
+            *("--remount-ro", "/", "--remount-ro", "/dev"),  # both belong to the sandbox's uid otherwise
+            "--",
+            *(python, "-I", "-S", "-B", "-u", "/zygote/zygote.py", "--path", *sites),
+        ]
+        self._idle: list[Template] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-spawner")
+        if self.root:
+            reaper.sweep_stale_jobs(jobs_root())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _spawn(self) -> Template:
+        """A new template, started but perhaps not ready yet. Started from the backend's own long-lived thread:
+        bwrap's --die-with-parent follows the thread that started it, and grading threads come and go."""
+        return self._spawner.submit(self._start).result()
+
+    def _start(self) -> Template:
+        uid = reaper.allocate_uid() if self.root else None
+        try:
+            return Template(self.command, uid)
+        except BaseException:
+            if uid is not None:
+                reaper.release_uid(uid)
+            raise
+
+    def _take(self) -> Template:
+        """An idle template, ready; else a new one (SandboxUnavailable when even a new one cannot start)."""
+        while True:
+            with self._lock:
+                template = self._idle.pop() if self._idle else None
+            if template is None:
+                break
+            if template.alive():
+                try:
+                    template.wait_ready()
+                except SandboxUnavailable:  # it died starting: a new one says why, if it fails too
+                    continue
+                if template.alive():
+                    return template
+            template.destroy()
+        template = self._spawn()
+        template.wait_ready()
+        return template
+
+    def _put(self, template: Template) -> None:
+        with self._lock:
+            if template.alive() and not self._closed:
+                self._idle.append(template)
+                return
+        template.destroy()
+
+    def prestart(self) -> None:
+        """Start one template now, so that its imports overlap the grader's start-up."""
+        self.pool(1, None)
+
+    def pool(self, size: int, limits: Limits | None) -> contextlib.AbstractContextManager:
+        """Start up to `size` templates now, side by side, without waiting for them; they serve submission after
+        submission until close_pool() (on leaving the returned context). Limits come with each request, so
+        any template serves any limits."""
+        with self._lock:
+            missing = max(0, size - len(self._idle))
+        started = []
+        for _ in range(missing):
+            try:
+                started.append(self._spawn())
+            except OSError:  # an optimisation only: open() starts one and reports the cause
+                break
+        with self._lock:
+            self._idle += started
+        return contextlib.closing(_ClosePool(self))
+
+    def close_pool(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for template in idle:
+            template.destroy()
+
+    def close(self) -> None:
+        self._closed = True
+        self.close_pool()
+        self._spawner.shutdown(wait=False)
+
+    def new_job(self) -> Path:
+        return new_job_dir()
+
+    def open(self, job: Path) -> ForkSession:
+        if job.parent != jobs_root():
+            raise ValueError(f"{job} is not in the jobs folder the templates see")
+        template = self._take()
+        if template.uid is not None:
+            _give(job, template.uid)
+        return ForkSession(self, job, template)
+
+
+class _ClosePool:
+    def __init__(self, backend: ForkBackend):
+        self.close = backend.close_pool
+
+
+class ForkAttempt:
+    def __init__(self, template: Template, writer: int, stream, reader: threading.Thread):
+        self.template, self.writer, self.stream, self.reader = template, writer, stream, reader
+        self.code: int | None = None
+
+    def poll(self, timeout: float) -> int | None:
+        if self.code is None:
+            try:
+                line = self.template.line(timeout, stop=lambda: self.template.proc.poll() is not None)
+            except TemplateDied:
+                line = f"exit {128 + 9}"
+            if line is None:
+                return None
+            if not line.startswith("exit "):  # not a line the template writes: never trust it again
+                self.template.broken = True
+                line = f"exit {128 + 9}"
+            code = int(line.split()[1])
+            self.code = -(code - 128) if code > 128 else code
+        return self.code
+
+    def kill(self) -> None:
+        if self.code is None and not self.template.send({"kill": True}):
+            self.template.destroy()
+
+    def describe_exit(self, code: int) -> str:
+        if code == SETUP_FAILED:
+            return "the sandbox could not be set up for this run"
+        return describe_signal_exit(code)
+
+
+class ForkSession:
+    def __init__(self, backend: ForkBackend, job: Path, template: Template):
+        self.backend, self.job, self.template = backend, job, template
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> ForkAttempt:
+        if not self.template.alive():  # it died or was destroyed in an earlier attempt
+            self.template.destroy()
+            self.template = self.backend._take()
+            if self.template.uid is not None:
+                _give(self.job, self.template.uid)
+        fifo = self.job / "stdout"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo, 0o600)
+        if self.template.uid is not None:
+            os.chown(fifo, self.template.uid, self.template.uid)
+        read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        write_fd = os.open(fifo, os.O_WRONLY)  # held until the run ends, so the reader sees no early EOF
+        os.set_blocking(read_fd, True)
+        stream = os.fdopen(read_fd, "rb", buffering=0)
+        reader = capture.drain(stream)
+        pairs = rlimits(limits, count_processes=self.template.uid is not None)
+        request = {"job": self.job.name, "calls": calls, "rlimits": [[w, s, h] for w, (s, h) in pairs]}
+        attempt = ForkAttempt(self.template, write_fd, stream, reader)
+        if not self.template.send(request):
+            attempt.code = -9
+        return attempt
+
+    def finish(self, attempt: ForkAttempt) -> None:
+        if attempt.poll(0) is None:
+            attempt.kill()
+            if attempt.poll(5) is None:  # it would not end: the template goes
+                self.template.destroy()
+        os.close(attempt.writer)
+        attempt.reader.join(5)
+        attempt.stream.close()
+        (self.job / "stdout").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        template, self.template = self.template, None
+        if template is not None:
+            self.backend._put(template)

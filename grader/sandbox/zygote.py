@@ -1,0 +1,233 @@
+"""A pre-imported template inside a bubblewrap sandbox: it forks one fresh sandbox per harness run.
+
+Stdlib, numpy and ctypes only; it runs inside the sandbox next to harness.py, as
+`python -I -S -B -u zygote.py --path SITES...`, and never runs student code itself. It imports the harness,
+numpy and scipy.signal once, then for each request on stdin, {"job": NAME, "calls": [...], "rlimits": [...]},
+forks a child that gets its own user, mount, PID, network, IPC and UTS namespaces, sees only its own job
+folder (/jobs/NAME at /job), a fresh /tmp, /dev/shm and /job/work, a /proc of its own PID namespace, no
+capabilities and no way to make user namespaces; that child's child (PID 1 there) runs the harness with
+its output on the job's FIFO /job/stdout. Everything it started dies with it. To stdout the template
+writes `ready`, then `exit CODE` per request (CODE: the exit code, or 128 + the signal that killed it).
+{"kill": true} on stdin kills the running request.
+"""
+
+import ctypes
+import importlib.util
+import json
+import os
+import resource
+import select
+import signal
+import sys
+
+
+def _load_harness():
+    """harness.py from beside this file, without putting this folder on the students' sys.path (-I leaves it
+    off); loading it adds the --path site folders and imports numpy."""
+    spec = importlib.util.spec_from_file_location("harness", os.path.join(os.path.dirname(__file__), "harness.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _vm_bytes():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) << 10 for line in f if line.startswith("VmSize:"))
+
+
+harness = _load_harness()
+_numpy_vm = _vm_bytes()
+PRELOAD = ("scipy.signal",)  # what most students import; half a second each time otherwise
+for name in PRELOAD:
+    try:
+        __import__(name)
+    except ImportError:
+        pass
+# The memory limit counts address space; a fresh harness starts with numpy's, a fork with the preloads'
+# too. Each run gets that much more, so a student's room is what it would be in a fresh harness.
+PRELOADED_VM = max(0, _vm_bytes() - _numpy_vm)
+
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+TMPFS = "size=67108864,mode=1777"
+SETUP_FAILED = 71
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _enc(s):
+    return s.encode() if s is not None else None
+
+
+def _mount(source, target, fstype, flags, data=None):
+    enc = _enc
+    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _enter_namespaces():
+    """In the forked child: new namespaces, mapped to the same uid and gid. Returns once in the grandchild."""
+    uid, gid = os.getuid(), os.getgid()
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the template is not dumpable; this child must write its uid_map
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    _check(libc.unshare(flags), "unshare")
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    pid = os.fork()
+    if pid:  # stays outside, waits for PID 1 of the new namespace, and passes on how it ended
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        _, status = os.waitpid(pid, 0)
+        os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+
+
+def _filesystem(job):
+    """Only this job's folder, fresh scratch space, a /proc of this PID namespace; everything else read-only."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount(f"/jobs/{job}", "/job", None, MS_BIND | MS_REC)
+    _mount(None, "/job", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _mount(f"/jobs/{job}/out", "/job/out", None, MS_BIND)
+    _mount(None, "/job/out", None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
+    _mount("tmpfs", "/jobs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0")  # the other jobs
+    for scratch in ("/job/work", "/tmp", "/dev/shm"):
+        _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, TMPFS)
+    # No further user namespaces in here (set in this namespace, through the template's /proc).
+    _write("/proc/sys/user/max_user_namespaces", "0")
+    try:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:  # a kernel that refuses it: no /proc at all rather than the template's
+        _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0")
+
+
+def _drop_capabilities():
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def _child(request):
+    """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness."""
+    try:
+        _enter_namespaces()
+        _filesystem(request["job"])
+        out = os.open("/job/stdout", os.O_WRONLY)  # the grader holds the other end
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.closerange(3, 1 << 16)  # the template's pipes to the grader above all
+        os.chdir("/job/work")
+        _drop_capabilities()
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        pid = os.fork()
+    except BaseException as e:
+        try:
+            os.write(2, f"sandbox set-up failed: {e}\n".encode())
+        finally:
+            os._exit(SETUP_FAILED)
+    if pid:
+        _init(pid)
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as any process: its own uid may trace it (it is all student code)
+    _run_harness(request)
+
+
+def _init(pid):
+    """PID 1: a namespace's init ignores signals it has no handler for (SIGXCPU, SIGTERM), so the harness
+    runs as PID 2. This reaps whatever is orphaned and ends with the harness, which ends everything left."""
+    while True:
+        try:
+            child, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(SETUP_FAILED)
+        if child == pid:
+            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+def _run_harness(request):
+    code = 0
+    try:
+        for which, soft, hard in request["rlimits"]:
+            if which == resource.RLIMIT_AS:
+                soft, hard = (v + PRELOADED_VM if v != resource.RLIM_INFINITY else v for v in (soft, hard))
+            resource.setrlimit(which, (soft, hard))
+        sys.argv = ["/job/harness.py", "/job", "--calls", ",".join(map(str, request["calls"]))]
+        code = harness.main(sys.argv)
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        import atexit
+
+        atexit._run_exitfuncs()  # the student's own hooks, as at the end of a harness process
+    os._exit(code if isinstance(code, int) else 0)
+
+
+def _wait(pid, buffered):
+    """Wait for the request's child, killing it if asked; returns its code and what stdin said meanwhile."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            ready, _, _ = select.select([0, pidfd], [], [])
+            if pidfd in ready:
+                _, status = os.waitpid(pid, 0)
+                return (128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)), buffered
+            data = os.read(0, 1 << 16)
+            if not data:  # the grader is gone
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                os._exit(0)
+            buffered += data
+            while b"\n" in buffered:
+                line, buffered = buffered.split(b"\n", 1)
+                if line.strip() and json.loads(line).get("kill"):
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
+
+
+def main():
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nothing of the same uid may trace it or read its memory
+    os.chdir("/")
+    os.write(1, b"ready\n")
+    buffered = b""
+    while True:
+        while b"\n" not in buffered:
+            data = os.read(0, 1 << 16)
+            if not data:
+                return
+            buffered += data
+        line, buffered = buffered.split(b"\n", 1)
+        request = json.loads(line) if line.strip() else {}
+        if "job" not in request:
+            continue  # a kill that came after its request ended
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        code, buffered = _wait(pid, buffered)
+        os.write(1, f"exit {code}\n".encode())
+
+
+if __name__ == "__main__":
+    main()
