@@ -185,11 +185,11 @@ def bench_latency(t: Table, repeats: int, use_docker: bool, work: Path) -> None:
     )
 
 
-def run_batch(klass: Path, out: Path, jobs: int, sandbox: str, spec: Path) -> float:
+def run_batch(klass: Path, out: Path, jobs: int, sandbox: str, spec: Path, env: dict | None = None) -> float:
     shutil.rmtree(out, ignore_errors=True)
     cmd = [*CLI, "batch", str(klass), "--out", str(out), "--jobs", str(jobs), "--sandbox", sandbox]
     cmd += ["--insecure-default-secret", "--spec", str(spec)]
-    return timed(cmd, cwd=ROOT)
+    return timed(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
 def bench_batch(t: Table, n: int, use_docker: bool, work: Path, spec: Path) -> None:

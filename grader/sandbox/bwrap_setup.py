@@ -57,6 +57,26 @@ def unavailable(uid: int | None) -> str:
         return _checked[key]
 
 
+def nested_unavailable(uid: int | None) -> str:
+    """Why a sandbox cannot make its own namespaces inside a bwrap sandbox (what the pre-imported template's
+    forks do); '' when it can. Checked once per process with a bwrap inside a bwrap."""
+    key = ("nested", bwrap(), uid)
+    with _lock:
+        if key not in _checked:
+            inner = [bwrap(), "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
+            inner += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+            outer = [bwrap(), *NAMESPACES, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--"]
+            try:
+                r = subprocess.run(
+                    [*outer, *inner], capture_output=True, text=True, timeout=30, cwd="/", check=False, **ids(uid)
+                )
+                said = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1][:200]
+                _checked[key] = "" if r.returncode == 0 else f"namespaces inside a bwrap sandbox fail ({said})"
+            except (OSError, subprocess.TimeoutExpired) as e:
+                _checked[key] = f"bubblewrap could not run: {e}"
+        return _checked[key]
+
+
 def _try_bwrap(program: str, uid: int | None) -> str:
     if not shutil.which(program):
         return f"bubblewrap is not installed (no `{program}` on PATH): install the package `bubblewrap`"

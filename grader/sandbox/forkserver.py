@@ -13,10 +13,13 @@ The student's output comes back through a FIFO in the job folder; the template's
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import select
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +29,15 @@ from typing import TYPE_CHECKING
 from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
 from grader.sandbox.bwrap import _give
-from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, choose_python, filesystem, ids, unavailable
+from grader.sandbox.bwrap_setup import (
+    NAMESPACES,
+    bwrap,
+    choose_python,
+    filesystem,
+    ids,
+    nested_unavailable,
+    unavailable,
+)
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, jobs_root, new_job_dir, rlimits, sandbox_env
 
@@ -144,12 +155,13 @@ class ForkBackend:
     def __init__(self, python: str | None = None):
         self.root = os.geteuid() == 0
         probe_uid = reaper.UID_BASE if self.root else None
-        why = unavailable(probe_uid)
+        why = unavailable(probe_uid) or nested_unavailable(probe_uid)
         if not why and python is None:
             python, why = choose_python(probe_uid)
         if why:
             raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
         fs, sites = filesystem(python)
+        files = _readable_copy()
         # The template must make user namespaces for its children, so no --disable-userns here;
         # each child sets user.max_user_namespaces to 0 in its own before any student code runs.
         self.command = [
@@ -158,8 +170,8 @@ class ForkBackend:
             *fs,
             *("--bind", str(jobs_root()), "/jobs"),
             *("--dir", "/job"),
-            *("--ro-bind", str(HARNESS), "/zygote/harness.py"),
-            *("--ro-bind", str(ZYGOTE), "/zygote/zygote.py"),
+            *("--ro-bind", str(files / "harness.py"), "/zygote/harness.py"),
+            *("--ro-bind", str(files / "zygote.py"), "/zygote/zygote.py"),
             *("--remount-ro", "/", "--remount-ro", "/dev"),  # both belong to the sandbox's uid otherwise
             "--",
             *(python, "-I", "-S", "-B", "-u", "/zygote/zygote.py", "--path", *sites),
@@ -258,6 +270,25 @@ class ForkBackend:
         if template.uid is not None:
             _give(job, template.uid)
         return ForkSession(self, job, template)
+
+
+def _readable_copy() -> Path:
+    """harness.py and zygote.py where the sandbox's uid can read them (the grader may be installed in a folder
+    only its own user can enter): a folder named after their contents in the jobs folder, made once."""
+    data = {f.name: f.read_bytes() for f in (HARNESS, ZYGOTE)}
+    digest = hashlib.sha256(b"".join(data[k] for k in sorted(data))).hexdigest()[:16]
+    folder = jobs_root() / f"template-{digest}"
+    if not folder.is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=".template-", dir=jobs_root()))
+        for name, content in data.items():
+            (tmp / name).write_bytes(content)
+            (tmp / name).chmod(0o644)
+        tmp.chmod(0o755)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another grader made it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 class _ClosePool:

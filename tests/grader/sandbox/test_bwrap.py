@@ -116,3 +116,32 @@ def test_gradescope_uses_bwrap_where_it_works(bwrap_backend):
     from grader.workflows import gradescope_run
 
     assert gradescope_run._backend().name == "bwrap"
+
+
+@pytest.mark.bwrap
+def test_bwrap_uses_the_template_where_nested_namespaces_work_else_one_sandbox_per_run(bwrap_backend, monkeypatch):
+    from grader.sandbox.bwrap import BwrapBackend
+    from grader.sandbox.forkserver import ForkBackend
+    from grader.sandbox.select import make_backend
+
+    with make_backend("bwrap") as backend:
+        assert isinstance(backend, ForkBackend) and "pre-imported template" in backend.note
+    monkeypatch.setenv("PA5_BWRAP_TEMPLATE", "0")
+    with make_backend("bwrap") as backend:
+        assert type(backend) is BwrapBackend
+    monkeypatch.delenv("PA5_BWRAP_TEMPLATE")
+    folder = Path(tempfile.mkdtemp())  # not under pytest's tmp_path: the sandbox uid must reach it
+    folder.chmod(0o755)
+    # A bwrap that works, except inside another bwrap sandbox (as where the kernel refuses nested namespaces).
+    fake = folder / "bwrap"
+    fake.write_text(
+        '#!/bin/sh\nif [ -n "$PA5_IN_BWRAP" ]; then echo "bwrap: nested refused" >&2; exit 1; fi\n'
+        'PA5_IN_BWRAP=1 exec /usr/bin/bwrap "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PA5_BWRAP", str(fake))
+    try:
+        with make_backend("bwrap") as backend:
+            assert type(backend) is BwrapBackend
+    finally:
+        shutil.rmtree(folder)
