@@ -152,7 +152,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
     """
     from grader.sandbox.select import make_backend
 
-    with make_backend(sandbox, self_test=True) as backend:
+    with make_backend(sandbox, self_test=True, single=True) as backend:
         backend.prestart()  # its numpy import overlaps ours from here on
         from grader.spec import load_spec
         from grader.workflows.grade import check as run_check
@@ -189,7 +189,7 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
 
     spec = load_spec(spec_path)
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
-    with make_backend(sandbox) as backend:
+    with make_backend(sandbox, single=True) as backend:
         report = run_grade(submission=submission, student_id=student_id, secret=secret, spec=spec, backend=backend)
     _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)

@@ -9,17 +9,20 @@ from grader.errors import GraderError, SandboxUnavailable
 BACKENDS = ("auto", "bwrap", "docker", "process")
 
 
-def make_backend(name: str, *, python: str | None = None, image: str | None = None, self_test: bool = False):
+def make_backend(
+    name: str, *, python: str | None = None, image: str | None = None, self_test: bool = False, single: bool = False
+):
     """The backend called `name`. `auto` is bwrap where it works, else Docker; for a self-test (`self_test`),
-    bwrap else the process backend, whose report says it is not isolated. Grading never falls back to it."""
+    bwrap else the process backend, whose report says it is not isolated. Grading never falls back to it.
+    `single`: for one submission (`check`, `grade`), where a template's preloads would only add start-up time."""
     if name == "auto":
-        return _auto(python=python, image=image, self_test=self_test)
+        return _auto(python=python, image=image, self_test=self_test, single=single)
     if name == "process":
         from grader.sandbox.process import ProcessBackend
 
         return ProcessBackend(python=python)
     if name == "bwrap":
-        return _bwrap(python)
+        return _bwrap(python, single)
     if name == "docker":
         from grader.sandbox.docker_backend import DockerBackend
         from grader.sandbox.image import IMAGE
@@ -28,9 +31,9 @@ def make_backend(name: str, *, python: str | None = None, image: str | None = No
     raise GraderError(f"unknown sandbox {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def _auto(*, python: str | None, image: str | None, self_test: bool):
+def _auto(*, python: str | None, image: str | None, self_test: bool, single: bool):
     try:
-        return make_backend("bwrap", python=python)
+        return make_backend("bwrap", python=python, single=single)
     except SandboxUnavailable as e:
         no_bwrap = str(e)
     if self_test:
@@ -44,14 +47,14 @@ def _auto(*, python: str | None, image: str | None, self_test: bool):
         ) from None
 
 
-def _bwrap(python: str | None):
+def _bwrap(python: str | None, single: bool):
     """Sandboxes forked from a pre-imported template where the kernel lets a bwrap sandbox make namespaces
-    of its own; else, or with PA5_BWRAP_TEMPLATE=0, a fresh bwrap sandbox per run (an interpreter start
-    and its imports each time)."""
+    of its own; else, for a single submission, or with PA5_BWRAP_TEMPLATE=0, a fresh bwrap sandbox per run
+    (an interpreter start and its imports each time, only those the student's code asks for)."""
     from grader.sandbox.bwrap import BwrapBackend
     from grader.sandbox.forkserver import ForkBackend
 
-    if os.environ.get("PA5_BWRAP_TEMPLATE") == "0":
+    if single or os.environ.get("PA5_BWRAP_TEMPLATE") == "0":
         return BwrapBackend(python=python)
     try:
         return ForkBackend(python=python)

@@ -126,6 +126,8 @@ def test_bwrap_uses_the_template_where_nested_namespaces_work_else_one_sandbox_p
 
     with make_backend("bwrap") as backend:
         assert isinstance(backend, ForkBackend) and "pre-imported template" in backend.note
+    with make_backend("auto", single=True) as backend:
+        assert type(backend) is BwrapBackend, "one submission: preloading scipy for it would only cost time"
     monkeypatch.setenv("PA5_BWRAP_TEMPLATE", "0")
     with make_backend("bwrap") as backend:
         assert type(backend) is BwrapBackend
