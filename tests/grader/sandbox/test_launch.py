@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 from grader.sandbox.launch import JOB_DIRS, harness_argv, job_request, new_job_dir, sandbox_env
 
@@ -46,3 +47,31 @@ def test_new_job_dir_is_private_to_this_user_and_ready():
         for d in JOB_DIRS:
             (job / d).rmdir()
         job.rmdir()
+
+
+def test_jobs_go_where_asked_else_to_a_roomy_tmpfs_unless_tmpdir_is_set(monkeypatch, tmp_path):
+    from grader.sandbox import launch
+
+    monkeypatch.setenv("PA5_JOBS_DIR", str(tmp_path))
+    assert launch.jobs_parent() == tmp_path
+    monkeypatch.delenv("PA5_JOBS_DIR")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(launch.tempfile, "tempdir", None)
+    assert launch.jobs_parent() == tmp_path  # an explicit TMPDIR wins (the tests keep their jobs in theirs)
+    monkeypatch.delenv("TMPDIR")
+    monkeypatch.setattr(launch, "_roomy_tmpfs", lambda path, room=0: path == "/dev/shm")
+    assert launch.jobs_parent() == launch.Path("/dev/shm")
+    monkeypatch.setattr(launch, "_roomy_tmpfs", lambda path, room=0: False)
+    monkeypatch.setattr(launch.tempfile, "tempdir", str(tmp_path / "t"))
+    assert launch.jobs_parent() == tmp_path / "t"
+
+
+def test_a_roomy_tmpfs_is_a_tmpfs_with_a_gibibyte_free():
+    from grader.sandbox.launch import _roomy_tmpfs
+
+    mounts = {line.split()[1]: line.split()[2] for line in Path("/proc/self/mounts").read_text().splitlines()}
+    if mounts.get("/dev/shm") == "tmpfs":
+        st = os.statvfs("/dev/shm")
+        assert _roomy_tmpfs("/dev/shm") == (st.f_bavail * st.f_frsize >= 1 << 30)
+    assert not _roomy_tmpfs("/proc")  # not a tmpfs
+    assert not _roomy_tmpfs("/nonexistent")
