@@ -59,13 +59,15 @@ class Template:
 
     def __init__(self, command: list[str], uid: int | None):
         self.uid, self.buffer, self.broken, self.ready = uid, b"", False, False
+        # A file, not a pipe: nobody reads it until the template fails, and a full pipe would block a writer.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the template; closed in destroy)
         self.proc = subprocess.Popen(
             command,
             cwd="/",
             env=sandbox_env(job="/job", tmp="/tmp"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.errors,
             start_new_session=True,
             **ids(uid),
         )
@@ -120,10 +122,9 @@ class Template:
             return False
 
     def stderr(self) -> str:
-        """The last line the template printed before it died (why it could not start)."""
-        if self.proc.poll() is None:
-            return ""
-        lines = self.proc.stderr.read(8000).decode(errors="replace").strip().splitlines()
+        """The last line the template (or a child that failed to set up) wrote to its stderr."""
+        self.errors.seek(max(0, os.fstat(self.errors.fileno()).st_size - 8000))
+        lines = self.errors.read().decode(errors="replace").strip().splitlines()
         return lines[-1][:300] if lines else ""
 
     def alive(self) -> bool:
@@ -133,7 +134,7 @@ class Template:
         self.broken = True
         reaper.killpg(self.proc.pid)
         self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for f in (self.proc.stdin, self.proc.stdout, self.errors):
             f.close()
         if self.uid is not None:
             reaper.kill_uid(self.uid)

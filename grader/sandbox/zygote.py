@@ -167,7 +167,8 @@ def _init(pid):
 
 
 def _run_harness(request):
-    code = 0
+    """Never returns: the harness's exit code, whatever the student's code raised or registered."""
+    code = 1
     try:
         for which, soft, hard in request["rlimits"]:
             if which == resource.RLIMIT_AS:
@@ -177,11 +178,15 @@ def _run_harness(request):
         code = harness.main(sys.argv)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        code = 1
     finally:
-        import atexit
+        try:
+            import atexit
 
-        atexit._run_exitfuncs()  # the student's own hooks, as at the end of a harness process
-    os._exit(code if isinstance(code, int) else 0)
+            atexit._run_exitfuncs()  # the student's own hooks, as at the end of a harness process
+        finally:
+            os._exit(code if isinstance(code, int) else 0)
 
 
 def _wait(pid, buffered):
