@@ -212,7 +212,7 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     "--warm-pool/--no-warm-pool",
     default=True,
     show_default=True,
-    help="Keep --jobs sandboxes started ahead of their submissions (bwrap, docker); each serves one student.",
+    help="Start --jobs sandboxes ahead of their submissions (bwrap templates, docker containers).",
 )
 @secret_options
 @spec_option
