@@ -41,7 +41,7 @@ class BwrapAttempt:
         return -(code - 128) if code > 128 else code
 
     def kill(self) -> None:
-        reaper.killpg(self.proc.pid)  # --die-with-parent and the PID namespace take everything inside with it
+        reaper.kill_group(self.proc)  # --die-with-parent and the PID namespace take everything inside with it
 
     def describe_exit(self, code: int) -> str:
         return describe_signal_exit(code)
@@ -58,7 +58,7 @@ class BwrapWarm:
 
     def stop(self) -> None:
         """Kill it, keeping its job folder and uid (a session took them over)."""
-        reaper.killpg(self.proc.pid)
+        reaper.kill_group(self.proc)
         self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             f.close()
@@ -172,7 +172,7 @@ class BwrapSession:
         return attempt
 
     def finish(self, attempt: BwrapAttempt) -> None:
-        reaper.killpg(attempt.proc.pid)
+        reaper.kill_group(attempt.proc)
         if self.uid is not None:
             reaper.kill_uid(self.uid)
         attempt.proc.wait()

@@ -132,7 +132,7 @@ class Template:
 
     def destroy(self) -> None:
         self.broken = True
-        reaper.killpg(self.proc.pid)
+        reaper.kill_group(self.proc)
         self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout, self.errors):
             f.close()

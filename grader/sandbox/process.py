@@ -40,7 +40,7 @@ class ProcessAttempt:
             return None
 
     def kill(self) -> None:
-        reaper.killpg(self.proc.pid)
+        reaper.kill_group(self.proc)
 
     def describe_exit(self, code: int) -> str:
         return describe_signal_exit(code)
@@ -80,7 +80,7 @@ class ProcessBackend:
     def __exit__(self, *exc):
         warm, self._warm = self._warm, None
         if warm is not None:  # started but never used
-            reaper.killpg(warm.proc.pid)
+            reaper.kill_group(warm.proc)
             warm.proc.wait()
             warm.proc.stdin.close()
             warm.proc.stdout.close()
@@ -171,7 +171,7 @@ class ProcessSession:
 
     def finish(self, attempt: ProcessAttempt) -> None:
         """Kill the attempt's whole tree, detached daemons included, and sweep what it left."""
-        reaper.killpg(attempt.proc.pid)
+        reaper.kill_group(attempt.proc)
         if self.uid is not None:
             reaper.kill_uid(self.uid)
             reaper.sweep_files(self.uid)

@@ -81,6 +81,14 @@ def release_uid(uid: int) -> None:
         os.close(fd)  # drops the lock
 
 
+def kill_group(proc) -> None:
+    """SIGKILL the process group that the Popen `proc` leads, unless `proc` has been reaped: its pid, and so
+    the group's id, may then be somebody else's (pid_max is 32768 here, and a test run wraps it). What is left
+    of a reaped leader's group goes by the sandbox's own means: its uid, its PID namespace, its token."""
+    if proc.returncode is None:
+        killpg(proc.pid)
+
+
 def killpg(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
