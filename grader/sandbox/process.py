@@ -176,7 +176,8 @@ class ProcessSession:
             reaper.kill_uid(self.uid)
             reaper.sweep_files(self.uid)
         else:
-            reaper.kill_marked(attempt.proc.pid, self.token)
+            # Its session id only while the leader is unreaped (after that the id may be a new process's).
+            reaper.kill_marked(attempt.proc.pid if attempt.proc.returncode is None else -1, self.token)
         attempt.proc.wait()
         attempt.reader.join(5)  # EOF once every holder of the pipe is dead
         attempt.proc.stdout.close()

@@ -139,8 +139,9 @@ def kill_uid(uid: int) -> None:
 
 
 def kill_marked(sid: int, token: str) -> None:
-    """Without a uid of its own: kill what is left of the session, and any process carrying the token
-    in its environment (double forks that called setsid). One that cleared its environment and exec'd escapes."""
+    """Without a uid of its own: kill what is left of the session `sid` (-1: none; pass it only while its
+    leader is unreaped), and any process carrying the token in its environment (double forks that called
+    setsid). One that cleared its environment and exec'd escapes."""
     me, mark = os.getuid(), f"{TOKEN_VAR}={token}".encode()
 
     def ours(d: str) -> bool:
