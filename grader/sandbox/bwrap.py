@@ -8,16 +8,14 @@ so the kernel counts that uid's processes (the process limit holds) and root's f
 from __future__ import annotations
 
 import contextlib
-import os
 import resource
 import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
-from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, ids, job_mounts, namespaces, unavailable
+from grader.sandbox.bwrap_setup import bwrap, filesystem, give, ids, job_mounts, namespaces, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, jobs_root, new_job_dir, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
@@ -81,13 +79,7 @@ class BwrapBackend(Pooled):
     )
 
     def __init__(self, python: str | None = None):
-        self.root = os.geteuid() == 0
-        probe_uid = reaper.UID_BASE if self.root else None
-        why = unavailable(probe_uid)
-        if not why and python is None:
-            python, why = choose_python(probe_uid)
-        if why:
-            raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
+        self.root, python = usable(python)
         self.python, self.program, self.options = python, bwrap(), namespaces()
         self.fs, self.sites = filesystem(python)
         self._pool: WarmPool | None = None
@@ -117,7 +109,7 @@ class BwrapBackend(Pooled):
         warm = self._taken.pop(job, None)
         uid = warm.uid if warm is not None else (reaper.allocate_uid() if self.root else None)
         if uid is not None:
-            _give(job, uid)
+            give(job, uid)
         return BwrapSession(self, job, uid, warm)
 
     def command(self, job: Path, calls: list[int] | None) -> list[str]:
@@ -149,7 +141,7 @@ class BwrapBackend(Pooled):
         uid = reaper.allocate_uid() if self.root else None
         try:
             if uid is not None:
-                _give(job, uid)
+                give(job, uid)
             return BwrapWarm(job, self.spawn(job, None, uid, limits), uid, limits)
         except BaseException:
             if uid is not None:
@@ -224,10 +216,3 @@ def _tree(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             todo += [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
     return out
-
-
-def _give(job: Path, uid: int) -> None:
-    """Hand the job folder to the sandbox's uid (bwrap, running as that uid, binds it)."""
-    for p in [job, *job.rglob("*")]:
-        os.chown(p, uid, uid, follow_symlinks=False)
-    job.chmod(0o700)

@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+from grader.errors import SandboxUnavailable
+from grader.sandbox import reaper
 from grader.sandbox.siteview import allowed_entries, prefixes
 
 # Debian's python3 with python3-numpy and python3-scipy imports scipy.signal in about half the time of
@@ -55,6 +57,27 @@ def unavailable(uid: int | None) -> str:
         if key not in _checked:
             _checked[key] = _try_bwrap(bwrap(), uid)
         return _checked[key]
+
+
+def usable(python: str | None, *, nested: bool = False) -> tuple[bool, str]:
+    """(whether we run as root, the sandbox's interpreter) where bwrap can sandbox here, and with `nested` where
+    a bwrap sandbox can make namespaces of its own; else SandboxUnavailable with the cause and the fix.
+    As root, bwrap runs as a throwaway uid, so the checks run as the first of them."""
+    root = os.geteuid() == 0
+    probe_uid = reaper.UID_BASE if root else None
+    why = unavailable(probe_uid) or (nested_unavailable(probe_uid) if nested else "")
+    if not why and python is None:
+        python, why = choose_python(probe_uid)
+    if why:
+        raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
+    return root, python
+
+
+def give(job: Path, uid: int) -> None:
+    """Hand the job folder to the sandbox's uid (bwrap, running as that uid, binds it)."""
+    for p in [job, *job.rglob("*")]:
+        os.chown(p, uid, uid, follow_symlinks=False)
+    job.chmod(0o700)
 
 
 def nested_unavailable(uid: int | None) -> str:

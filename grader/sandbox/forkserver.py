@@ -28,16 +28,7 @@ from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
-from grader.sandbox.bwrap import _give
-from grader.sandbox.bwrap_setup import (
-    NAMESPACES,
-    bwrap,
-    choose_python,
-    filesystem,
-    ids,
-    nested_unavailable,
-    unavailable,
-)
+from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, filesystem, give, ids, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, jobs_root, new_job_dir, rlimits, sandbox_env
 
@@ -77,7 +68,7 @@ class Template:
         if self.ready:
             return
         try:
-            line = self.line(START_SECONDS, stop=lambda: self.proc.poll() is not None)
+            line = self.line(START_SECONDS)
         except TemplateDied:
             line = None
         if line != "ready":
@@ -90,9 +81,9 @@ class Template:
             raise SandboxUnavailable(f"the bwrap template did not start ({err or line or 'no answer'})")
         self.ready = True
 
-    def line(self, timeout: float, stop=lambda: False) -> str | None:
-        """The next control line, None after `timeout`; TemplateDied when its stdout closed, or `stop()`
-        (checked every 0.1 s: the bwrap it ran under has died, though what it started may hold the pipe)."""
+    def line(self, timeout: float) -> str | None:
+        """The next control line, None after `timeout`; TemplateDied when its stdout closed, or when its bwrap
+        has exited (checked every 0.1 s: what that bwrap started may still hold the pipe)."""
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while b"\n" not in self.buffer:
@@ -100,7 +91,7 @@ class Template:
             if left <= 0:
                 return None
             if not select.select([fd], [], [], min(left, 0.1))[0]:
-                if stop():
+                if self.proc.poll() is not None:
                     self.broken = True
                     raise TemplateDied()
                 continue
@@ -154,13 +145,7 @@ class ForkBackend:
     )
 
     def __init__(self, python: str | None = None):
-        self.root = os.geteuid() == 0
-        probe_uid = reaper.UID_BASE if self.root else None
-        why = unavailable(probe_uid) or nested_unavailable(probe_uid)
-        if not why and python is None:
-            python, why = choose_python(probe_uid)
-        if why:
-            raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
+        self.root, python = usable(python, nested=True)
         fs, sites = filesystem(python)
         files = _readable_copy()
         # The template must make user namespaces for its children, so no --disable-userns here;
@@ -269,7 +254,7 @@ class ForkBackend:
             raise ValueError(f"{job} is not in the jobs folder the templates see")
         template = self._take()
         if template.uid is not None:
-            _give(job, template.uid)
+            give(job, template.uid)
         return ForkSession(self, job, template)
 
 
@@ -305,7 +290,7 @@ class ForkAttempt:
     def poll(self, timeout: float) -> int | None:
         if self.code is None:
             try:
-                line = self.template.line(timeout, stop=lambda: self.template.proc.poll() is not None)
+                line = self.template.line(timeout)
             except TemplateDied:
                 line = f"exit {128 + 9}"
             if line is None:
@@ -336,7 +321,7 @@ class ForkSession:
             self.template.destroy()
             self.template = self.backend._take()
             if self.template.uid is not None:
-                _give(self.job, self.template.uid)
+                give(self.job, self.template.uid)
         fifo = self.job / "stdout"
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo, 0o600)

@@ -76,8 +76,7 @@ def _enc(s):
 
 
 def _mount(source, target, fstype, flags, data=None):
-    enc = _enc
-    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+    _check(libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)), f"mount {target}")
 
 
 def _write(path, text):
