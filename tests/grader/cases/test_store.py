@@ -15,12 +15,26 @@ from grader.workflows.generate import generate_public
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_committed_cases_regenerate_byte_for_byte(tmp_path):
+def test_committed_cases_regenerate_with_the_same_inputs_and_answers(tmp_path):
+    """Inputs and the manifest regenerate byte for byte. Expected answers and known wrong answers come out of
+    BLAS, whose last bit depends on the CPU's kernel (W.T @ dy differed by 1 ulp between two machines here),
+    so they must agree to 1e-12 of their scale, far inside every tolerance."""
     generate_public(spec=default_spec(), out=tmp_path)
     committed = sorted(p.name for p in (ROOT / "test_cases").iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
-    _match, mismatch, errors = filecmp.cmpfiles(ROOT / "test_cases", tmp_path, committed, shallow=False)
+    npz = [n for n in committed if n.endswith(".npz")]
+    _match, mismatch, errors = filecmp.cmpfiles(ROOT / "test_cases", tmp_path, sorted(set(committed) - set(npz)))
     assert mismatch == [] and errors == []
+    for name in npz:
+        with np.load(ROOT / "test_cases" / name) as old, np.load(tmp_path / name) as new:
+            assert old.files == new.files
+            for key in old.files:
+                a, b = old[key], new[key]
+                assert a.dtype == b.dtype and a.shape == b.shape, (name, key)
+                if key.startswith("in."):
+                    assert np.array_equal(a, b), (name, key)
+                else:
+                    assert np.allclose(a, b, rtol=0, atol=1e-12 * max(1.0, float(np.abs(a).max()))), (name, key)
 
 
 def test_public_cases_are_small_plain_arrays_without_pickle():
