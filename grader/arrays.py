@@ -29,40 +29,48 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_npz(
-    path: str | Path, *, max_file_bytes: int, max_elements: int, max_members: int = 64
+    source: str | Path | io.BytesIO,
+    *,
+    max_file_bytes: int | None = None,
+    max_elements: int,
+    max_members: int = 64,
+    name: str | None = None,
 ) -> dict[str, np.ndarray]:
-    """Load every array of an .npz without pickle, after checking sizes, member count and dtypes.
+    """Load every array of an .npz (a trusted path, or bytes already read under a cap) without pickle, after
+    checking sizes, member count and dtypes.
 
     Raises UnsafeArrayFile for zip bombs, object or structured arrays, oversized arrays and anything unreadable.
     """
-    path = Path(path)
+    name = name or (Path(source).name if not isinstance(source, io.BytesIO) else "the array file")
+    if not isinstance(source, io.BytesIO):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as e:
+            raise UnsafeArrayFile(f"cannot read {name}: {e.strerror}") from None
+        if max_file_bytes is not None and size > max_file_bytes:
+            raise UnsafeArrayFile(f"{name} is {size} bytes, more than the {max_file_bytes} allowed")
     try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise UnsafeArrayFile(f"cannot read {path.name}: {e.strerror}") from None
-    if size > max_file_bytes:
-        raise UnsafeArrayFile(f"{path.name} is {size} bytes, more than the {max_file_bytes} allowed")
-    try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(source) as zf:
             members = zf.infolist()
             if len(members) > max_members:
-                raise UnsafeArrayFile(f"{path.name} holds {len(members)} arrays, more than {max_members}")
+                raise UnsafeArrayFile(f"{name} holds {len(members)} arrays, more than {max_members}")
             limit = max_elements * 16 + 4096
             total = sum(m.file_size for m in members)
             if total > limit:
-                raise UnsafeArrayFile(f"{path.name} expands to {total} bytes, more than the {limit} allowed")
+                raise UnsafeArrayFile(f"{name} expands to {total} bytes, more than the {limit} allowed")
             out = {}
             for m in members:
                 if not m.filename.endswith(".npy"):
-                    raise UnsafeArrayFile(f"{path.name} holds a non-array member {m.filename[:60]!r}")
+                    raise UnsafeArrayFile(f"{name} holds a non-array member {m.filename[:60]!r}")
                 with zf.open(m) as f:
                     data = f.read(limit + 1)  # bounded even if the declared size lies
                 if len(data) > limit:
-                    raise UnsafeArrayFile(f"{path.name} expands beyond {limit} bytes")
+                    raise UnsafeArrayFile(f"{name} expands beyond {limit} bytes")
                 out[m.filename[:-4]] = _load_npy(io.BytesIO(data), max_elements, m.filename)
             return out
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, RuntimeError) as e:
-        raise UnsafeArrayFile(f"{path.name} is not a valid .npz file ({type(e).__name__}: {e})"[:300]) from None
+        raise UnsafeArrayFile(f"{name} is not a valid .npz file ({type(e).__name__}: {e})"[:300]) from None
 
 
 def _load_npy(f: io.BytesIO, max_elements: int, name: str) -> np.ndarray:

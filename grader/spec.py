@@ -81,6 +81,10 @@ class Limits(_Model):
     )
     max_processes: int = Field(32, ge=4, le=4096, description="Processes and threads the sandbox may have.")
     file_size_mb: int = Field(16, ge=1, le=4096, description="Largest file the sandbox may write, in MiB.")
+    disk_mb: int = Field(
+        64, ge=1, le=4096, description="Space for everything the sandbox writes (results, work folder, /tmp, /dev/shm)."
+    )
+    files: int = Field(2000, ge=16, le=1_000_000, description="Files and folders the sandbox may create in that space.")
     output_kb: int = Field(
         64,
         ge=1,

@@ -2,6 +2,7 @@ import atexit
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -86,12 +87,15 @@ def harness_processes() -> list[int]:
     """This session's processes running the sandbox harness: after a grade, any of them is a leftover.
 
     A harness process is this session's when its job folder, which lies under SESSION_TMP, shows in its
-    command line, environment (HOME, TMPDIR), working folder or mounts (a Docker job folder is a bind mount).
-    Its children (a fork bomb, a daemon) inherit all of those. Another grader's harness never matches.
+    command line, environment (HOME, TMPDIR) or working folder (the process backend), or in the command line
+    of a process it descends from (a bwrap sandbox or template binds job folders from there, and inside it
+    the job shows only as /job), or when it runs in a Docker container this process started.
+    Its children (a fork bomb, a daemon) share all of those. Another grader's harness never matches.
     An idle template of the fork backend (bwrap and zygote.py, which never run student code) is not a
     leftover; anything forked from one is.
     """
     tag = SESSION_TAG.encode()
+    containers = _our_containers()
     found = []
     for d in os.listdir("/proc"):
         if not d.isdigit() or int(d) == os.getpid():
@@ -101,9 +105,40 @@ def harness_processes() -> list[int]:
                 continue
         except OSError:
             continue
-        if any(tag in _proc_read(d, what) for what in ("cmdline", "environ", "cwd", "mountinfo")):
+        if (
+            any(tag in _proc_read(d, what) for what in ("cmdline", "environ", "cwd"))
+            or any(tag in _proc_read(str(a), "cmdline") for a in _ancestors(int(d)))
+            or any(c in _proc_read(d, "cgroup") for c in containers)
+        ):
             found.append(int(d))
     return [pid for pid in found if not _idle_template(pid)]
+
+
+def _ancestors(pid: int) -> list[int]:
+    out = []
+    while pid > 1 and len(out) < 64:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+        out.append(pid)
+    return out
+
+
+def _our_containers() -> list[bytes]:
+    """Ids of the sandbox containers this process started (their processes' cgroup paths name them)."""
+    if not Path("/var/run/docker.sock").exists():
+        return []
+    try:
+        r = subprocess.run(
+            ["docker", "ps", "-aq", "--no-trunc", "--filter", f"label=pa5-grader.sandbox.pid={os.getpid()}"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return r.stdout.split() if r.returncode == 0 else []
 
 
 def _idle_template(pid: int) -> bool:

@@ -45,9 +45,9 @@ def test_another_graders_harness_is_not_counted(started):
 
 
 def test_this_sessions_sandbox_is_counted(started):
-    from grader.sandbox.launch import new_job_dir
+    from grader.sandbox.storage import new_job_dir
 
     job = new_job_dir()
     assert SESSION_TMP in job.parents  # where the grader puts this session's job folders
-    ours = started(job, job / "work")
+    ours = started(job, job / "box" / "work")
     assert ours.pid in harness_processes()

@@ -8,17 +8,19 @@ so the kernel counts that uid's processes (the process limit holds) and root's f
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import reaper
-from grader.sandbox.bwrap_setup import bwrap, filesystem, give, ids, job_mounts, namespaces, usable
+from grader.sandbox import reaper, seccomp
+from grader.sandbox.bwrap_setup import bwrap, filesystem, ids, job_mounts, namespaces, usable
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.launch import HARNESS, harness_argv, job_request, jobs_root, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
+from grader.sandbox.storage import give, new_job_dir, remove_job
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -67,25 +69,24 @@ class BwrapWarm:
         if self.uid is not None:
             reaper.kill_uid(self.uid)
             reaper.release_uid(self.uid)
-        shutil.rmtree(self.job, ignore_errors=True)
+        remove_job(self.job)
 
 
 class BwrapBackend(Pooled):
     name = "bwrap"
     isolated = True
     note = (
-        "isolated: bubblewrap namespaces (user, pid, net, ipc, uts), read-only interpreter, private /tmp, "
-        "no capabilities, rlimits"
+        "isolated: bubblewrap namespaces (user, pid, net, ipc, uts), read-only file system but for the job's "
+        "capped folders, no capabilities, seccomp filter, own session keyring, rlimits"
     )
 
     def __init__(self, python: str | None = None):
         self.root, python = usable(python)
         self.python, self.program, self.options = python, bwrap(), namespaces()
         self.fs, self.sites = filesystem(python)
+        self.filter, self.numbers = seccomp.compiled()
         self._pool: WarmPool | None = None
         self._taken: dict[Path, BwrapWarm] = {}
-        if self.root:
-            reaper.sweep_stale_jobs(jobs_root())
 
     def __enter__(self):
         return self
@@ -98,55 +99,61 @@ class BwrapBackend(Pooled):
         if self._pool is None and not self.root:  # root here lacks CAP_SYS_RESOURCE for another uid's limits
             self._pool = WarmPool(lambda: self._spawn_warm(None), 1, refill=False)
 
-    def new_job(self) -> Path:
+    def new_job(self, limits: Limits) -> Path:
         warm = self._pool.take() if self._pool is not None else None
         if warm is None:
-            return new_job_dir()
+            return new_job_dir(limits)
         self._taken[warm.job] = warm
         return warm.job
 
     def open(self, job: Path) -> BwrapSession:
         warm = self._taken.pop(job, None)
         uid = warm.uid if warm is not None else (reaper.allocate_uid() if self.root else None)
-        if uid is not None:
-            give(job, uid)
+        give(job, uid)
         return BwrapSession(self, job, uid, warm)
 
-    def command(self, job: Path, calls: list[int] | None) -> list[str]:
+    def command(self, job: Path, calls: list[int] | None, limits: Limits | None, filter_fd: int) -> list[str]:
         argv = harness_argv(self.python, "/job/harness.py", "/job", calls, self.sites)
-        return [self.program, *self.options, *self.fs, *job_mounts(job), "--", *argv]
+        mounts = job_mounts(job, limits)
+        return [self.program, *self.options, *self.fs, *mounts, "--seccomp", str(filter_fd), "--", *argv]
 
     def spawn(self, job: Path, calls: list[int] | None, uid: int | None, limits: Limits | None) -> subprocess.Popen:
         pairs = rlimits(limits, count_processes=uid is not None) if limits is not None else []
+        keyring = seccomp.new_session_keyring(self.numbers)
 
         def apply():  # in the child, before bwrap and so before any student code
+            keyring()
             for which, pair in pairs:
                 resource.setrlimit(which, pair)
 
-        return subprocess.Popen(
-            self.command(job, calls),
-            cwd="/",
-            env=sandbox_env(job="/job", tmp="/tmp"),
-            stdin=subprocess.PIPE if calls is None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=apply,
-            **ids(uid),
-        )
+        filter_fd = seccomp.bpf_fd()
+        try:
+            return subprocess.Popen(
+                self.command(job, calls, limits, filter_fd),
+                cwd="/",
+                env=sandbox_env(job="/job", tmp="/tmp"),
+                stdin=subprocess.PIPE if calls is None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=apply,
+                pass_fds=(filter_fd,),
+                **ids(uid),
+            )
+        finally:
+            os.close(filter_fd)
 
     def _spawn_warm(self, limits: Limits | None) -> BwrapWarm:
-        job = new_job_dir()
+        job = new_job_dir(limits)
         shutil.copyfile(HARNESS, job / "harness.py")
         uid = reaper.allocate_uid() if self.root else None
         try:
-            if uid is not None:
-                give(job, uid)
+            give(job, uid)
             return BwrapWarm(job, self.spawn(job, None, uid, limits), uid, limits)
         except BaseException:
             if uid is not None:
                 reaper.release_uid(uid)
-            shutil.rmtree(job, ignore_errors=True)
+            remove_job(job)
             raise
 
 

@@ -9,15 +9,20 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper
 from grader.sandbox.siteview import allowed_entries, prefixes
+from grader.sandbox.storage import BOX, box_quota, capped
+
+if TYPE_CHECKING:
+    from grader.spec import Limits
 
 # Debian's python3 with python3-numpy and python3-scipy imports scipy.signal in about half the time of
 # a pip-installed scipy 1.17 (measured: 0.54 s against 1.40 s here), so it is tried first.
 DEBIAN_PYTHON = "/usr/bin/python3"
-TMPFS_BYTES = 64 << 20
+DEVICES = ("null", "zero", "full", "random", "urandom")
 # New namespaces for everything, the sandbox dies with its parent and has a session of its own.
 NAMESPACES = ["--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
 NAMESPACES += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
@@ -71,13 +76,6 @@ def usable(python: str | None, *, nested: bool = False) -> tuple[bool, str]:
     if why:
         raise SandboxUnavailable(f"the bwrap sandbox cannot run here: {why}")
     return root, python
-
-
-def give(job: Path, uid: int) -> None:
-    """Hand the job folder to the sandbox's uid (bwrap, running as that uid, binds it)."""
-    for p in [job, *job.rglob("*")]:
-        os.chown(p, uid, uid, follow_symlinks=False)
-    job.chmod(0o700)
 
 
 def nested_unavailable(uid: int | None) -> str:
@@ -181,7 +179,7 @@ def filesystem(python: str) -> tuple[list[str], list[str]]:
     """(bwrap options building the sandbox's file system, the site folders for the harness's --path).
 
     Read-only: /usr, the interpreter's prefixes, and of its site folders only numpy and scipy.
-    Fresh: /proc, /dev, and a size-capped tmpfs /tmp. The grader's own packages are masked wherever they lie.
+    Fresh: /proc and a minimal /dev. The grader's own packages are masked wherever they lie.
     """
     args = ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
@@ -208,18 +206,33 @@ def filesystem(python: str) -> tuple[list[str], list[str]]:
     for pkg in _grader_packages():
         if _within(pkg, bound) and not _within(pkg, sites):
             args += ["--tmpfs", pkg, "--remount-ro", pkg]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", *minimal_dev()]
     return args, sites
 
 
-def job_mounts(job: Path) -> list[str]:
-    """The job folder at /job read-only, its out/ the only writable bind, and a fresh working folder."""
-    return [
-        *("--ro-bind", str(job), "/job"),
-        *("--bind", str(job / "out"), "/job/out"),
-        *("--size", str(TMPFS_BYTES), "--tmpfs", "/job/work"),
-        *("--chdir", "/job/work"),
-    ]
+def minimal_dev() -> list[str]:
+    """A /dev with only what a numpy program needs: no tty, no pty master, no console (a pty counts against the
+    host's limit). /dev/shm is a mount point for the job's own, and /dev is made read-only by sealed()."""
+    args = ["--tmpfs", "/dev"]
+    for node in DEVICES:
+        args += ["--dev-bind", f"/dev/{node}", f"/dev/{node}"]
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1")):
+        args += ["--symlink", target, f"/dev/{name}"]
+    return [*args, "--symlink", "/proc/self/fd/2", "/dev/stderr", "--dir", "/dev/shm"]
+
+
+def job_mounts(job: Path, limits: Limits) -> list[str]:
+    """The job folder at /job read-only but for box/, where the sandbox writes (out/, its working folder, and
+    its /tmp and /dev/shm), then / and /dev made read-only. A job without a capped box of its own (no mount
+    privileges) gets size-capped tmpfs mounts for all but out/."""
+    args = ["--ro-bind", str(job), "/job", "--bind", str(job / BOX), "/job/box"]
+    if capped(job):
+        args += ["--bind", str(job / BOX / "tmp"), "/tmp", "--bind", str(job / BOX / "shm"), "/dev/shm"]
+    else:
+        size = str(box_quota(limits)[0])
+        for target in ("/tmp", "/dev/shm", "/job/box/work"):
+            args += ["--size", size, "--tmpfs", target]
+    return [*args, "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/job/box/work"]
 
 
 def _within(path: str, tops: list[str]) -> bool:

@@ -6,7 +6,6 @@ This is the only module that imports the docker SDK.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -14,11 +13,13 @@ import docker.errors
 from docker.types import LogConfig, Ulimit
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox import seccomp
 from grader.sandbox.capture import Capture
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
-from grader.sandbox.launch import JOB_DIRS, harness_argv, job_request, new_job_dir, sandbox_env
+from grader.sandbox.launch import harness_argv, job_request, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
+from grader.sandbox.storage import BOX, BOX_DIRS, box_quota, capped, give, new_job_dir, remove_job
 from grader.spec import Limits
 
 LABEL = "pa5-grader.sandbox"
@@ -64,7 +65,10 @@ class DockerAttempt:
 class DockerBackend(Pooled):
     name = "docker"
     isolated = True
-    note = "isolated: container without network, read-only root, no capabilities, unprivileged user, resource limits"
+    note = (
+        "isolated: container without network, read-only root but for the job's capped folders, no capabilities, "
+        "seccomp filter, unprivileged user, resource limits"
+    )
 
     def __init__(self, image: str = IMAGE, client=None):
         self.image = image
@@ -83,10 +87,10 @@ class DockerBackend(Pooled):
     def prestart(self) -> None:
         """Nothing to start early without the limits a container is created with; see pool()."""
 
-    def new_job(self) -> Path:
+    def new_job(self, limits: Limits) -> Path:
         warm = self._pool.take() if self._pool is not None else None
         if warm is None:
-            return _writable(new_job_dir())
+            return _writable(new_job_dir(limits))
         self._taken[warm.job] = warm
         return warm.job
 
@@ -102,19 +106,18 @@ class DockerBackend(Pooled):
                 command=harness_argv("python3", IMAGE_HARNESS, "/job", calls, IMAGE_SITE),
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
                 init=True,  # as PID 1 the harness would ignore SIGXCPU and other default-fatal signals
-                working_dir="/job/work",
+                working_dir="/job/box/work",
                 environment=sandbox_env(job="/job", tmp="/tmp"),
                 network_disabled=True,
                 network_mode="none",
                 read_only=True,
-                tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},
-                volumes={str(job): {"bind": "/job", "mode": "rw"}},
+                **_mounts(job, limits),
                 mem_limit=f"{limits.memory_mb}m",
                 memswap_limit=f"{limits.memory_mb}m",
                 nano_cpus=1_000_000_000,
                 pids_limit=limits.max_processes,
                 cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
+                security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
                 ulimits=[
                     Ulimit(name="cpu", soft=limits.cpu_seconds, hard=limits.cpu_seconds + 1),
                     Ulimit(name="fsize", soft=fsize, hard=fsize),
@@ -134,11 +137,11 @@ class DockerBackend(Pooled):
         return container
 
     def _spawn_warm(self, limits: Limits) -> DockerWarm:
-        job = _writable(new_job_dir())
+        job = _writable(new_job_dir(limits))
         try:
             container = self.create(job, None, limits)
         except BaseException:
-            shutil.rmtree(job, ignore_errors=True)
+            remove_job(job)
             raise
         return DockerWarm(job, container, limits)
 
@@ -161,7 +164,7 @@ class DockerWarm:
 
     def discard(self) -> None:
         self.stop()
-        shutil.rmtree(self.job, ignore_errors=True)
+        remove_job(self.job)
 
     def hand_over(self, calls: list[int]) -> bool:
         """Send the job; False when the container cannot take it (it died, or stdin would not open)."""
@@ -227,14 +230,27 @@ class DockerSession:
 
 
 def _writable(job: Path) -> Path:
-    """The container runs as nobody: give it the folders it writes to, nothing more."""
-    for d in JOB_DIRS:
-        p = job / d
-        if os.geteuid() == 0:
-            os.chown(p, SANDBOX_UID, SANDBOX_UID)
-        else:
-            p.chmod(0o777)
+    """The container runs as nobody: give it box/ and its folders, nothing more."""
+    give(job, SANDBOX_UID if os.geteuid() == 0 else None)
+    if os.geteuid() != 0:
+        for d in [job / BOX, *(job / BOX / d for d in BOX_DIRS)]:
+            d.chmod(0o777)
     return job
+
+
+def _mounts(job: Path, limits: Limits) -> dict:
+    """The job read-only at /job, its box read-write, and the box's folders as /tmp and /dev/shm; without a
+    capped box (no mount privileges here), capped tmpfs mounts for all but out/. /dev/pts is covered: no ptys."""
+    volumes = {str(job): {"bind": "/job", "mode": "ro"}, str(job / BOX): {"bind": "/job/box", "mode": "rw"}}
+    tmpfs = {"/dev/pts": "ro,nosuid,nodev,noexec,size=4k"}
+    if capped(job):
+        volumes[str(job / BOX / "tmp")] = {"bind": "/tmp", "mode": "rw"}
+        volumes[str(job / BOX / "shm")] = {"bind": "/dev/shm", "mode": "rw"}
+    else:
+        size, inodes = box_quota(limits)
+        for target in ("/tmp", "/dev/shm", "/job/box/work"):
+            tmpfs[target] = f"rw,nosuid,nodev,size={size},nr_inodes={inodes},uid={SANDBOX_UID},mode=0700"
+    return {"volumes": volumes, "tmpfs": tmpfs}
 
 
 def _close_stream(stream) -> None:

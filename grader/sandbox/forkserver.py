@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import reaper
-from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, filesystem, give, ids, usable
+from grader.sandbox import reaper, seccomp
+from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, filesystem, ids, usable
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.launch import HARNESS, jobs_root, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.launch import HARNESS, rlimits, sandbox_env
+from grader.sandbox.storage import box_quota, capped, give, jobs_root, new_job_dir
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -48,7 +49,7 @@ class TemplateDied(Exception):
 class Template:
     """One zygote sandbox and its control pipes."""
 
-    def __init__(self, command: list[str], uid: int | None):
+    def __init__(self, command: list[str], uid: int | None, numbers: dict[str, int]):
         self.uid, self.buffer, self.broken, self.ready = uid, b"", False, False
         # A file, not a pipe: nobody reads it until the template fails, and a full pipe would block a writer.
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the template; closed in destroy)
@@ -60,6 +61,7 @@ class Template:
             stdout=subprocess.PIPE,
             stderr=self.errors,
             start_new_session=True,
+            preexec_fn=seccomp.new_session_keyring(numbers),  # not the grader's: each run then makes its own
             **ids(uid),
         )
 
@@ -141,13 +143,15 @@ class ForkBackend:
     isolated = True
     note = (
         "isolated: bubblewrap namespaces (user, pid, net, ipc, uts, mount) made fresh for each run by a fork "
-        "of a pre-imported template, read-only interpreter, private /tmp, no capabilities, rlimits"
+        "of a pre-imported template, read-only file system but for the job's capped folders, no capabilities, "
+        "seccomp filter, own session keyring, rlimits"
     )
 
     def __init__(self, python: str | None = None):
         self.root, python = usable(python, nested=True)
         fs, sites = filesystem(python)
-        files = _readable_copy()
+        program, self.numbers = seccomp.compiled()
+        files = _readable_copy(program)
         # The template must make user namespaces for its children, so no --disable-userns here;
         # each child sets user.max_user_namespaces to 0 in its own before any student code runs.
         self.command = [
@@ -155,19 +159,29 @@ class ForkBackend:
             *NAMESPACES,
             *fs,
             *("--bind", str(jobs_root()), "/jobs"),
-            *("--dir", "/job"),
+            *("--dir", "/job", "--dir", "/tmp"),  # mount points for each run's own
             *("--ro-bind", str(files / "harness.py"), "/zygote/harness.py"),
             *("--ro-bind", str(files / "zygote.py"), "/zygote/zygote.py"),
+            *("--ro-bind", str(files / "seccomp.bpf"), "/zygote/seccomp.bpf"),
             *("--remount-ro", "/", "--remount-ro", "/dev"),  # both belong to the sandbox's uid otherwise
             "--",
-            *(python, "-I", "-S", "-B", "-u", "/zygote/zygote.py", "--path", *sites),
+            *(
+                python,
+                "-I",
+                "-S",
+                "-B",
+                "-u",
+                "/zygote/zygote.py",
+                "--syscalls",
+                json.dumps(self.numbers),
+                "--path",
+                *sites,
+            ),
         ]
         self._idle: list[Template] = []
         self._lock = threading.Lock()
         self._closed = False
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-spawner")
-        if self.root:
-            reaper.sweep_stale_jobs(jobs_root())
 
     def __enter__(self):
         return self
@@ -183,7 +197,7 @@ class ForkBackend:
     def _start(self) -> Template:
         uid = reaper.allocate_uid() if self.root else None
         try:
-            return Template(self.command, uid)
+            return Template(self.command, uid, self.numbers)
         except BaseException:
             if uid is not None:
                 reaper.release_uid(uid)
@@ -246,22 +260,21 @@ class ForkBackend:
         self.close_pool()
         self._spawner.shutdown(wait=False)
 
-    def new_job(self) -> Path:
-        return new_job_dir()
+    def new_job(self, limits: Limits) -> Path:
+        return new_job_dir(limits)
 
     def open(self, job: Path) -> ForkSession:
         if job.parent != jobs_root():
             raise ValueError(f"{job} is not in the jobs folder the templates see")
         template = self._take()
-        if template.uid is not None:
-            give(job, template.uid)
+        give(job, template.uid)
         return ForkSession(self, job, template)
 
 
-def _readable_copy() -> Path:
-    """harness.py and zygote.py where the sandbox's uid can read them (the grader may be installed in a folder
-    only its own user can enter): a folder named after their contents in the jobs folder, made once."""
-    data = {f.name: f.read_bytes() for f in (HARNESS, ZYGOTE)}
+def _readable_copy(program: bytes) -> Path:
+    """harness.py, zygote.py and the seccomp filter where the sandbox's uid can read them (the grader may be
+    installed in a folder only its own user can enter): a folder named after their contents, made once."""
+    data = {f.name: f.read_bytes() for f in (HARNESS, ZYGOTE)} | {"seccomp.bpf": program}
     digest = hashlib.sha256(b"".join(data[k] for k in sorted(data))).hexdigest()[:16]
     folder = jobs_root() / f"template-{digest}"
     if not folder.is_dir():
@@ -320,8 +333,7 @@ class ForkSession:
         if not self.template.alive():  # it died or was destroyed in an earlier attempt
             self.template.destroy()
             self.template = self.backend._take()
-            if self.template.uid is not None:
-                give(self.job, self.template.uid)
+            give(self.job, self.template.uid)
         fifo = self.job / "stdout"
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo, 0o600)
@@ -333,7 +345,12 @@ class ForkSession:
         stream = os.fdopen(read_fd, "rb", buffering=0)
         reader = capture.drain(stream)
         pairs = rlimits(limits, count_processes=self.template.uid is not None)
-        request = {"job": self.job.name, "calls": calls, "rlimits": [[w, s, h] for w, (s, h) in pairs]}
+        request = {
+            "job": self.job.name,
+            "calls": calls,
+            "rlimits": [[w, s, h] for w, (s, h) in pairs],
+            "quota": None if capped(self.job) else box_quota(limits),
+        }
         attempt = ForkAttempt(self.template, write_fd, stream, reader)
         if not self.template.send(request):
             attempt.code = -9

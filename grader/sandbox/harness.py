@@ -3,7 +3,7 @@
 This file is copied into each job folder and run as `python -I -S -B harness.py JOB --calls 0,1,2 [--path DIR...]`,
 or started early as `harness.py --await-job [--path DIR...]` and given {"job": ..., "calls": [...]} on stdin.
 It gets the submission, the inputs and the plan, never expected outputs. It reports through files
-in JOB/out: `progress` (a line before and after each call), `import.json`, per call `N.json`
+in JOB/box/out: `progress` (a line before and after each call), `import.json`, per call `N.json`
 and `N.npz`, and `printed` (bytes printed, a line per run). The grader trusts none of them: it
 validates everything it reads back. When the plan says "rounds", the harness then waits for JOB/round-1.json,
 round-2.json, ... ({"calls": [...]}; none: stop) and runs those calls in the same process.
@@ -199,7 +199,7 @@ def main(argv):
         argv = [argv[0], request["job"], "--calls", ",".join(map(str, request["calls"]))]
     job = os.path.abspath(argv[1])
     calls_wanted = [int(i) for i in argv[3].split(",") if i] if len(argv) > 3 and argv[2] == "--calls" else []
-    out = os.path.join(job, "out")
+    out = os.path.join(job, "box", "out")
     cap = _OutputCap()
     try:
         code = _run(job, out, calls_wanted)
@@ -238,7 +238,7 @@ def _run(job, out, calls_wanted):
     progress = os.open(os.path.join(out, "progress"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.write(progress, b"import\n")
     sys.path.insert(0, submission)
-    os.chdir(os.path.join(job, "work"))
+    os.chdir(os.path.join(job, "box", "work"))
     try:
         module = __import__(plan["module"])
     except BaseException as e:  # anything at import time costs the whole submission, with a clear message

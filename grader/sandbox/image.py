@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.errors import GraderError, SandboxUnavailable
 from grader.sandbox.launch import HARNESS
 
-IMAGE = "pa5-grader-runner:latest"
+IMAGE = os.environ.get("PA5_RUNNER_IMAGE", "pa5-grader-runner:latest")  # the tag to build and run
 OFFLINE_BASE = "pa5-grader-base:bookworm"
 DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
 HARNESS_LABEL = "pa5-grader.harness-sha256"

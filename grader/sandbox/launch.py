@@ -1,4 +1,4 @@
-"""The launch recipe every backend follows: job folders, the harness command line, the sandbox environment.
+"""The launch recipe every backend follows: the harness command line, the sandbox environment, the rlimits.
 
 Stdlib only: a backend starts its sandbox before the grader's heavy imports (protocol.py pulls in numpy
 and pydantic, about 0.5 s cold), so that the sandbox's own numpy import overlaps them.
@@ -9,64 +9,20 @@ from __future__ import annotations
 import json
 import os
 import resource
-import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from grader.errors import GraderError
 
 if TYPE_CHECKING:
     from grader.spec import Limits
 
 HARNESS = Path(__file__).with_name("harness.py")
-# The only folders of a job the sandbox writes to: its results, its working folder, its TMPDIR.
-JOB_DIRS = ("out", "work", "tmp")
 TOKEN_VAR = "PA5_SANDBOX_TOKEN"  # marks a sandbox's processes when they share the grader's uid
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # needed for OpenBLAS to run correctly on some CPUs
-
-
-def jobs_parent() -> Path:
-    """Where the jobs folder goes: $PA5_JOBS_DIR; else the temp folder when $TMPDIR names one; else /dev/shm
-    where it is a tmpfs with room (a grade creates and deletes a hundred small files, and on ext4 finding a
-    free inode that was not recently deleted cost a third of the CPU of a 2-core batch: measured with perf);
-    else the temp folder."""
-    if os.environ.get("PA5_JOBS_DIR"):
-        return Path(os.environ["PA5_JOBS_DIR"])
-    if not os.environ.get("TMPDIR") and _roomy_tmpfs("/dev/shm"):
-        return Path("/dev/shm")
-    return Path(tempfile.gettempdir())
-
-
-def _roomy_tmpfs(path: str, room: int = 1 << 30) -> bool:
-    try:
-        with open("/proc/self/mounts", encoding="utf-8") as f:
-            tmpfs = any(line.split()[1:3] == [path, "tmpfs"] for line in f)
-        st = os.statvfs(path)
-    except OSError:
-        return False
-    return tmpfs and st.f_bavail * st.f_frsize >= room and os.access(path, os.W_OK | os.X_OK)
-
-
-def jobs_root() -> Path:
-    """A folder of the grader's own for job folders, so nothing in it is taken for a sandbox's stray file."""
-    root = jobs_parent() / f"pa5-grader-{os.getuid()}"
-    try:
-        root.mkdir(mode=0o711)
-    except FileExistsError:
-        st = root.lstat()
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-            raise GraderError(f"{root} exists but is not a folder of this user's; remove it") from None
-    root.chmod(0o711)  # the sandbox user may pass through to its own job folder, not list the others
-    return root
-
-
-def new_job_dir() -> Path:
-    """A fresh job folder inside the grader's own jobs folder, with the folders the sandbox writes to."""
-    job = Path(tempfile.mkdtemp(prefix="job-", dir=jobs_root()))
-    for d in JOB_DIRS:
-        (job / d).mkdir()
-    return job
+# The address-space limit counts what threads reserve, not what they use: each thread's stack (at most
+# THREAD_STACK) and, with MALLOC_ARENA_MAX, at most ARENAS malloc arenas of 64 MiB each. The limit leaves that
+# much room on top of limits.memory_mb, so code that starts threads within max_processes is not refused them.
+THREAD_STACK = 8 << 20
+ARENAS = 2
 
 
 def harness_argv(python: str, harness: str, job: str, calls: list[int] | None, site: list[str]) -> list[str]:
@@ -88,12 +44,13 @@ def sandbox_env(*, job: str, tmp: str, token: str | None = None) -> dict[str, st
     """The sandbox's whole environment: nothing of the grader's passes but OpenBLAS's CPU hints."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": f"{job}/work",
+        "HOME": f"{job}/box/work",
         "TMPDIR": tmp,
         "LANG": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": str(ARENAS),
     }
     if token:
         env[TOKEN_VAR] = token
@@ -106,8 +63,10 @@ def rlimits(limits: Limits, *, count_processes: bool) -> list[tuple[int, tuple[i
     `count_processes` only for a uid of the sandbox's own: the kernel counts processes per uid.
     """
     mem, fsize = limits.memory_mb << 20, limits.file_size_mb << 20
+    mem += limits.max_processes * THREAD_STACK + ARENAS * (64 << 20)
     pairs = [
         (resource.RLIMIT_AS, (mem, mem)),
+        (resource.RLIMIT_STACK, (THREAD_STACK, THREAD_STACK)),
         # The CPU hard limit sits a second above, so the kernel sends SIGXCPU (nameable) before SIGKILL.
         (resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1)),
         (resource.RLIMIT_FSIZE, (fsize, fsize)),

@@ -18,10 +18,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import reaper
+from grader.errors import SandboxUnavailable
+from grader.sandbox import reaper, seccomp
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.launch import HARNESS, harness_argv, job_request, new_job_dir, rlimits, sandbox_env
+from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.siteview import python_unusable, site_view
+from grader.sandbox.storage import BOX, give, new_job_dir, remove_job
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -70,6 +72,10 @@ class ProcessBackend:
             )
         else:
             detail = "Student code runs as you and can read your files, environment and other processes."
+        try:
+            self.filter: tuple[bytes, dict[str, int]] | None = seccomp.compiled()
+        except SandboxUnavailable as e:
+            self.filter, detail = None, f"{detail} No seccomp filter: {e}."
         self.note = "not isolated: do not use for untrusted code. " + detail
 
     _warm: _Warm | None = None
@@ -84,7 +90,7 @@ class ProcessBackend:
             warm.proc.wait()
             warm.proc.stdin.close()
             warm.proc.stdout.close()
-            shutil.rmtree(warm.job, ignore_errors=True)
+            remove_job(warm.job)
 
     def prestart(self) -> None:
         """Start the first sandbox interpreter now, so that its numpy import overlaps the grader's own
@@ -97,29 +103,26 @@ class ProcessBackend:
         shutil.copyfile(HARNESS, job / "harness.py")
         token = secrets.token_hex(16)
         cmd = harness_argv(self.python, str(job / "harness.py"), str(job), None, site_view(self.python))
-        proc = _spawn(cmd, job, token, None, preexec=None, stdin=subprocess.PIPE)
+        proc = _spawn(cmd, job, token, None, preexec=_limiter(None, self.filter), stdin=subprocess.PIPE)
         self._warm = _Warm(job, proc, token)
 
     def pool(self, size: int, limits: Limits) -> contextlib.nullcontext:
         """No warm pool: the process backend is for self-tests, one submission at a time."""
         return contextlib.nullcontext()
 
-    def new_job(self) -> Path:
+    def new_job(self, limits: Limits) -> Path:
         if self._warm is not None and not self._warm.taken:
             self._warm.taken = True
             return self._warm.job
-        return new_job_dir()
+        return new_job_dir(limits)
 
     def open(self, job: Path) -> ProcessSession:
         warm = self._warm if self._warm is not None and self._warm.job == job else None
         if warm is not None:
             self._warm = None  # the session owns it now
         uid = reaper.allocate_uid() if self.drop else None
-        if uid is not None:
-            for p in [job, *job.rglob("*")]:
-                os.chown(p, uid, uid, follow_symlinks=False)
-            job.chmod(0o700)
-        return ProcessSession(job, self.python, uid, warm)
+        give(job, uid)
+        return ProcessSession(job, self.python, uid, warm, self.filter)
 
 
 class _Warm:
@@ -133,8 +136,8 @@ def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subproces
     ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     return subprocess.Popen(
         cmd,
-        cwd=job / "work",
-        env=sandbox_env(job=str(job), tmp=str(job / "tmp"), token=token),
+        cwd=job / BOX / "work",
+        env=sandbox_env(job=str(job), tmp=str(job / BOX / "tmp"), token=token),
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -145,8 +148,10 @@ def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subproces
 
 
 class ProcessSession:
-    def __init__(self, job: Path, python: str, uid: int | None, warm: _Warm | None = None):
-        self.job, self.python, self.uid, self.warm = job, python, uid, warm
+    def __init__(
+        self, job: Path, python: str, uid: int | None, warm: _Warm | None, filter: tuple[bytes, dict[str, int]] | None
+    ):
+        self.job, self.python, self.uid, self.warm, self.filter = job, python, uid, warm, filter
         # Marks this sandbox's processes when they share our uid.
         self.token = warm.token if warm is not None else secrets.token_hex(16)
 
@@ -164,7 +169,7 @@ class ProcessSession:
         else:
             harness = str(self.job / "harness.py")
             cmd = harness_argv(self.python, harness, str(self.job), calls, site_view(self.python))
-            proc = _spawn(cmd, self.job, self.token, self.uid, preexec=_limiter(limits))
+            proc = _spawn(cmd, self.job, self.token, self.uid, preexec=_limiter(limits, self.filter))
         attempt = ProcessAttempt(proc)
         attempt.reader = capture.drain(proc.stdout)
         return attempt
@@ -194,11 +199,17 @@ class ProcessSession:
             reaper.kill_marked(-1, self.token)
 
 
-def _limiter(limits: Limits):
-    pairs = rlimits(limits, count_processes=os.geteuid() == 0)
+def _limiter(limits: Limits | None, filter: tuple[bytes, dict[str, int]] | None):
+    """The child's set-up between fork and exec, before any student code: rlimits (None: set from outside
+    later, by prlimit), then a session keyring of its own and the seccomp filter where libseccomp is there
+    (none of it is isolation: the README says what this backend shares)."""
+    pairs = rlimits(limits, count_processes=os.geteuid() == 0) if limits is not None else []
+    confine = seccomp.child_setup(*filter) if filter is not None else None
 
-    def apply():  # runs in the child between fork and exec, before any student code
+    def apply():
         for which, pair in pairs:
             resource.setrlimit(which, pair)
+        if confine is not None:
+            confine()
 
     return apply

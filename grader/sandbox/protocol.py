@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -13,12 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from grader.arrays import UnsafeArrayFile, read_npz, write_npz
 from grader.cases.model import Case
 from grader.contract import ARGUMENTS, FUNCTIONS, INT_ARGUMENTS, N_OUTPUTS
-from grader.sandbox.launch import HARNESS, JOB_DIRS
+from grader.sandbox.jobfiles import read_capped, write_new
+from grader.sandbox.launch import HARNESS
+from grader.sandbox.storage import BOX, BOX_DIRS
 from grader.submission import MODULE, Submission, copy_into
 
 MAX_STATUS_BYTES = 64 << 10
 MAX_PROGRESS_BYTES = 1 << 20
 MAX_OUTPUT_ELEMENTS = 1 << 20
+MAX_NPZ_BYTES = 32 << 20
+OUT = f"{BOX}/out"  # where the harness reports, relative to the job folder (the same path inside the sandbox)
 
 
 class ImportStatus(BaseModel):
@@ -40,14 +46,20 @@ class CallStatus(BaseModel):
     )
 
 
+def is_protocol_file(name: str) -> bool:
+    """Whether `name` in out/ is one the harness writes (everything else there is the student's)."""
+    stem, _, ext = name.partition(".")
+    return name in ("progress", "printed", "import.json") or (stem.isdigit() and ext in ("json", "npz"))
+
+
 def write_job(job: Path, *, submission: Submission, cases: list[Case], rounds: bool = False) -> None:
     """Lay out a job: the submission, the harness, the inputs and the plan. Nothing else goes in.
     With `rounds`, the harness waits after its calls for the next round (see write_round)."""
     copy_into(submission, job / "submission")
     shutil.copyfile(HARNESS, job / "harness.py")
     write_plan(job, cases, rounds=rounds)
-    for d in JOB_DIRS:
-        (job / d).mkdir(exist_ok=True)  # new_job_dir made them already; a bare folder (tests) has not
+    for d in BOX_DIRS:
+        (job / BOX / d).mkdir(parents=True, exist_ok=True)  # new_job_dir made them already; a bare folder has not
 
 
 def write_plan(job: Path, cases: list[Case], *, rounds: bool = False) -> None:
@@ -68,9 +80,8 @@ def write_plan(job: Path, cases: list[Case], *, rounds: bool = False) -> None:
 def write_round(job: Path, number: int, calls: list[int]) -> None:
     """Ask a harness waiting after its calls (plan "rounds") to run more: `round-N.json`, N counting from 1 in
     each harness process, renamed into place whole. No calls: the harness ends as it would without rounds."""
-    tmp = job / f".round-{number}.tmp"
-    tmp.write_text(json.dumps({"calls": calls}), encoding="utf-8")
-    tmp.replace(job / f"round-{number}.json")
+    write_new(job, f".round-{number}.tmp", json.dumps({"calls": calls}).encode())
+    os.replace(job / f".round-{number}.tmp", job / f"round-{number}.json")
 
 
 def clear_rounds(job: Path) -> None:
@@ -81,10 +92,8 @@ def clear_rounds(job: Path) -> None:
 
 def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:
     """(import started, the call started but not ended, calls ended), from the progress file."""
-    try:
-        with open(job / "out" / "progress", "rb") as f:
-            data = f.read(MAX_PROGRESS_BYTES)
-    except OSError:
+    data = read_capped(job, f"{OUT}/progress", MAX_PROGRESS_BYTES)
+    if data is None:
         return False, None, set()
     started, current, ended = False, None, set()
     for line in data.split(b"\n"):
@@ -101,17 +110,13 @@ def read_progress(job: Path) -> tuple[bool, int | None, set[int]]:
     return started, current, ended
 
 
-def _read_small(path: Path) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_STATUS_BYTES + 1)
-    except OSError:
-        return None
-    return data if len(data) <= MAX_STATUS_BYTES else b"{}"
+def _read_small(job: Path, name: str) -> bytes | None:
+    data = read_capped(job, f"{OUT}/{name}", MAX_STATUS_BYTES)
+    return data if data is None or len(data) <= MAX_STATUS_BYTES else b"{}"
 
 
 def read_import_status(job: Path) -> ImportStatus | None:
-    data = _read_small(job / "out" / "import.json")
+    data = _read_small(job, "import.json")
     if data is None:
         return None
     try:
@@ -122,7 +127,7 @@ def read_import_status(job: Path) -> ImportStatus | None:
 
 def read_call(job: Path, index: int) -> tuple[CallStatus, dict[str, np.ndarray]]:
     """The status and arrays of one finished call, each validated; a malformed file becomes an error status."""
-    data = _read_small(job / "out" / f"{index}.json")
+    data = _read_small(job, f"{index}.json")
     if data is None:
         return CallStatus(status="crashed", message="the call ended without reporting a result"), {}
     try:
@@ -130,10 +135,14 @@ def read_call(job: Path, index: int) -> tuple[CallStatus, dict[str, np.ndarray]]
     except ValidationError:
         return CallStatus(status="error", message="the sandbox wrote an invalid status file for this call"), {}
     arrays: dict[str, np.ndarray] = {}
-    path = job / "out" / f"{index}.npz"
-    if status.status == "ok" and path.exists():
+    if status.status == "ok":
+        data = read_capped(job, f"{OUT}/{index}.npz", MAX_NPZ_BYTES)
+        if data is None:
+            return status, arrays
         try:
-            arrays = read_npz(path, max_file_bytes=32 << 20, max_elements=MAX_OUTPUT_ELEMENTS, max_members=4)
+            if len(data) > MAX_NPZ_BYTES:
+                raise UnsafeArrayFile(f"{index}.npz is more than the {MAX_NPZ_BYTES} bytes allowed")
+            arrays = read_npz(io.BytesIO(data), max_elements=MAX_OUTPUT_ELEMENTS, max_members=4, name=f"{index}.npz")
         except UnsafeArrayFile as e:
             return CallStatus(status="error", message=f"the returned arrays were rejected: {e}"), {}
     return status, arrays

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import signal
 import threading
 import time
 from pathlib import Path
 
+from grader.sandbox.jobfiles import remove_tree
 from grader.sandbox.launch import TOKEN_VAR
 
 TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -61,17 +61,6 @@ def uid_in_use(uid: int) -> bool:
         return True
     finally:
         os.close(fd)
-
-
-def sweep_stale_jobs(root: Path) -> None:
-    """Remove job folders of throwaway uids nobody holds: a grader killed with its warm pool full leaves them."""
-    for job in root.glob("job-*"):
-        try:
-            owner = job.lstat().st_uid
-        except OSError:
-            continue
-        if UID_BASE <= owner < UID_BASE + 10_000 and not uid_in_use(owner):
-            shutil.rmtree(job, ignore_errors=True)
 
 
 def release_uid(uid: int) -> None:
@@ -168,7 +157,7 @@ def sweep_files(uid: int) -> None:
                 if e.stat(follow_symlinks=False).st_uid != uid:
                     continue
                 if e.is_dir(follow_symlinks=False):
-                    shutil.rmtree(e.path, ignore_errors=True)
+                    remove_tree(Path(e.path))
                 else:
                     os.unlink(e.path)
             except OSError:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from grader.sandbox.launch import jobs_root
+from grader.sandbox.storage import jobs_root
 
 # The submission contract allows numpy, scipy and the standard library; the view holds just those
 # (with the shared libraries their wheels vendor in numpy.libs and scipy.libs).

@@ -1,13 +1,15 @@
 """A pre-imported template inside a bubblewrap sandbox: it forks one fresh sandbox per harness run.
 
 Stdlib, numpy and ctypes only; it runs inside the sandbox next to harness.py, as
-`python -I -S -B -u zygote.py --path SITES...`, and never runs student code itself. It imports the harness,
-numpy and scipy.signal once, then for each request on stdin, {"job": NAME, "calls": [...], "rlimits": [...]},
-forks a child that gets its own user, mount, PID, network, IPC and UTS namespaces, sees only its own job
-folder (/jobs/NAME at /job), a fresh /tmp, /dev/shm and /job/work, a /proc of its own PID namespace, no
-capabilities and no way to make user namespaces; that child's child (PID 1 there) runs the harness with
-its output on the job's FIFO /job/stdout. Everything it started dies with it. To stdout the template
-writes `ready`, then `exit CODE` per request (CODE: the exit code, or 128 + the signal that killed it).
+`python -I -S -B -u zygote.py --syscalls NUMBERS --path SITES...` beside seccomp.bpf (the grader's filter), and never
+runs student code itself. It imports the harness, numpy and scipy.signal once, then for each request on stdin,
+{"job": NAME, "calls": [...], "rlimits": [...], "quota": null or [bytes, inodes]}, forks a child that gets a
+session keyring and user, mount, PID, network, IPC and UTS namespaces of its own, sees only its own job folder
+(/jobs/NAME at /job, read-only but for box/, which also gives it /tmp, /dev/shm and its working folder), a /proc
+of its own PID namespace, no capabilities, no way to make user namespaces, and the seccomp filter; PID 2
+there runs the harness with its output on the job's FIFO /job/stdout. Everything it started dies with it.
+To stdout the template writes `ready`, then `exit CODE` per request (CODE: the exit code, or 128 + the signal
+that killed it).
 {"kill": true} on stdin kills the running request.
 """
 
@@ -52,9 +54,19 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
-TMPFS = "size=67108864,mode=1777"
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SETUP_FAILED = 71
+# The grader's seccomp filter and the keyctl call's number, from the files and arguments it started us with.
+with open(os.path.join(os.path.dirname(__file__), "seccomp.bpf"), "rb") as _f:
+    FILTER = _f.read()
+_FILTER_BUF = ctypes.create_string_buffer(FILTER, len(FILTER))
+SYSCALLS = json.loads(sys.argv[sys.argv.index("--syscalls") + 1])  # numbers of keyctl and pivot_root here
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _CapHeader(ctypes.Structure):
@@ -101,22 +113,69 @@ def _enter_namespaces():
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
 
 
-def _filesystem(job):
-    """Only this job's folder, fresh scratch space, a /proc of this PID namespace; everything else read-only."""
+def _filesystem(job, quota):
+    """A root of this run's own: the template's file system but for the other jobs and the template's files,
+    this job's folder (read-only but for box/), its box as /tmp and /dev/shm, a /proc of this PID namespace.
+    `quota` (bytes, inodes): the box is a plain folder, not a capped tmpfs of its own, so its scratch folders
+    get capped tmpfs mounts here instead. The old root is detached whole, so /proc/self/mountinfo shows
+    nothing of the template's jobs folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(f"/jobs/{job}", "/job", None, MS_BIND | MS_REC)
-    _mount(None, "/job", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    _mount(f"/jobs/{job}/out", "/job/out", None, MS_BIND)
-    _mount(None, "/job/out", None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV)
-    _mount("tmpfs", "/jobs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0")  # the other jobs
-    for scratch in ("/job/work", "/tmp", "/dev/shm"):
-        _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, TMPFS)
-    # No further user namespaces in here (set in this namespace, through the template's /proc).
-    _write("/proc/sys/user/max_user_namespaces", "0")
+    new = "/tmp"  # a mount point the template has; the tmpfs on it becomes this run's /
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=65536,nr_inodes=256,mode=0755")
+    for name in sorted(os.listdir("/")):
+        src, dst = f"/{name}", f"{new}/{name}"
+        if name in ("jobs", "zygote", "tmp", "proc", "job"):
+            continue
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        elif os.path.isdir(src):
+            os.mkdir(dst)
+            _mount(src, dst, None, MS_BIND | MS_REC)
+    for name in ("job", "tmp", "proc"):
+        os.mkdir(f"{new}/{name}", 0o755)
+    _mount(f"/jobs/{job}", f"{new}/job", None, MS_BIND | MS_REC)
+    # A /proc of this PID namespace, mounted while the template's is still in view (the kernel mounts a new
+    # proc in a user namespace only beside a fully visible one); no /proc at all where that is refused.
     try:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    except OSError:  # a kernel that refuses it: no /proc at all rather than the template's
-        _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0")
+        _mount("proc", f"{new}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        has_proc = True
+    except OSError:
+        _mount("tmpfs", f"{new}/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=0")
+        has_proc = False
+    os.chdir(new)
+    _check(libc.syscall(SYSCALLS["pivot_root"], b".", b"."), "pivot_root")
+    _check(libc.umount2(b".", MNT_DETACH), "umount the old root")
+    os.chdir("/")
+    _mount(None, "/job", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | _noexec("/job"))
+    if quota is not None:
+        _mount("/job/box", "/job/box", None, MS_BIND)
+        _mount(None, "/job/box", None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | _noexec("/job/box"))
+    for scratch, target in (("tmp", "/tmp"), ("shm", "/dev/shm"), ("work", "/job/box/work")):
+        if quota is not None:
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={quota[0]},nr_inodes={quota[1]},mode=0700")
+        elif target != f"/job/box/{scratch}":
+            _mount(f"/job/box/{scratch}", target, None, MS_BIND)
+    if has_proc:
+        _write("/proc/sys/user/max_user_namespaces", "0")  # no further user namespaces in here
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _noexec(path):
+    """MS_NOEXEC where the mount already has it: a remount in a user namespace may not clear a locked flag."""
+    return MS_NOEXEC if os.statvfs(path).f_flag & os.ST_NOEXEC else 0
+
+
+def _new_session_keyring():
+    """A session keyring of this run's own, so nothing the template inherited is reachable from here."""
+    if libc.syscall(SYSCALLS["keyctl"], 1, None) < 0:  # KEYCTL_JOIN_SESSION_KEYRING, an anonymous one
+        err = ctypes.get_errno()
+        raise OSError(err, f"keyctl: {os.strerror(err)}")
+
+
+def _load_filter():
+    """The grader's seccomp filter (BPF, built with libseccomp outside), for this process and all it starts."""
+    prog = _SockFprog(len(FILTER) // 8, ctypes.cast(_FILTER_BUF, ctypes.c_void_p))
+    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
 
 
 def _drop_capabilities():
@@ -130,15 +189,16 @@ def _drop_capabilities():
 def _child(request):
     """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness."""
     try:
+        _new_session_keyring()
         _enter_namespaces()
-        _filesystem(request["job"])
+        _filesystem(request["job"], request.get("quota"))
         out = os.open("/job/stdout", os.O_WRONLY)  # the grader holds the other end
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.closerange(3, 1 << 16)  # the template's pipes to the grader above all
-        os.chdir("/job/work")
+        os.chdir("/job/box/work")
         _drop_capabilities()
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         pid = os.fork()
@@ -173,6 +233,7 @@ def _run_harness(request):
             if which == resource.RLIMIT_AS:
                 soft, hard = (v + PRELOADED_VM if v != resource.RLIM_INFINITY else v for v in (soft, hard))
             resource.setrlimit(which, (soft, hard))
+        _load_filter()
         sys.argv = ["/job/harness.py", "/job", "--calls", ",".join(map(str, request["calls"]))]
         code = harness.main(sys.argv)
     except SystemExit as e:

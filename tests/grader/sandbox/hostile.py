@@ -216,3 +216,211 @@ def fc_backward(x, W, dy):
 def softmax_loss_backward(s, y):
     return Sneaky(s.shape)
 """
+
+
+# --- Issue 16: submissions that tried to hang, brick, flood or leak through the grader. Each one answers correctly
+# as well, so an attack without effect scores full marks.
+
+# Replaces what the grader reads (the progress file, every result so far) with FIFOs, from its second function on.
+FIFO_OUTPUTS = correct_except(
+    fc_backward="""
+import glob, os
+out = os.path.join(os.path.dirname(os.getcwd()), "out")
+for path in [os.path.join(out, "progress"), os.path.join(out, "import.json"), *glob.glob(os.path.join(out, "*.*"))]:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    try:
+        os.mkfifo(path)
+    except OSError:
+        pass
+x, W, dy = args
+return W.T @ dy, __import__("numpy").outer(dy, x)
+"""
+)
+
+# A folder chain far deeper than any recursion limit in out/, shorter ones in the other writable places, left behind.
+DEEP_FOLDERS = (
+    CORRECT
+    + """
+import os
+def _chain(top, depth=1500):
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        with open(f"/proc/self/fd/{fd}/leaf", "w") as f:
+            f.write("x")
+        os.mkfifo("fifo", dir_fd=fd)
+        os.chmod(fd, 0)  # and the deepest folder unreadable by its owner
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+_chain(os.path.join(os.path.dirname(os.getcwd()), "out"))
+for top in (os.getcwd(), "/tmp", "/dev/shm"):
+    _chain(top, depth=100)
+"""
+)
+
+# In its convolution call: writes up to ~100 MiB into every place it can reach, keeps it, answers correctly, and
+# holds what it wrote for a moment, so that a test can watch the host's memory meanwhile. At most its own
+# call may fail to report; the other layers' calls must not notice.
+FILL_DISK = correct_except(
+    conv_backward="""
+import os, tempfile, time
+wrote = {}
+here = os.getcwd()
+places = [here, os.path.join(os.path.dirname(here), "out"), os.environ.get("HOME", ""), tempfile.gettempdir(), "/tmp",
+          "/dev/shm", "/", "/dev", "/job", "/var/tmp", os.path.dirname(os.path.dirname(here))]
+for d in dict.fromkeys(p for p in places if p):
+    wrote[d] = 0
+    try:
+        with open(os.path.join(d, "fill.bin"), "wb") as f:
+            for _ in range(100):
+                f.write(b"\\xa5" * (1 << 20))
+                f.flush()
+                wrote[d] += 1
+    except OSError:
+        pass
+print("WROTE", wrote, flush=True)
+time.sleep(float(os.environ.get("PA5_FILL_HOLD", "1.0")))
+x, w, dy = args
+H, W = x.shape; rh, rw = w.shape[0] // 2, w.shape[1] // 2
+dyp = __import__("numpy").pad(dy, ((rh, rh), (rw, rw)))
+dx = sum(w[i, j] * dyp[i:i+H, j:j+W] for i in range(w.shape[0]) for j in range(w.shape[1]))
+dw = __import__("numpy").array([[(x * dyp[i:i+H, j:j+W]).sum() for j in range(w.shape[1])] for i in range(w.shape[0])])
+return dx, dw
+"""
+)
+
+# Creates 40,000 empty files in each writable place.
+MANY_FILES = (
+    CORRECT
+    + """
+import os, tempfile
+MADE = 0
+for d in dict.fromkeys([os.getcwd(), os.path.join(os.path.dirname(os.getcwd()), "out"), "/tmp", "/dev/shm"]):
+    for i in range(40000):
+        try:
+            os.close(os.open(os.path.join(d, f"f{i}"), os.O_CREAT | os.O_WRONLY, 0o600))
+            MADE += 1
+        except OSError:
+            break
+print("MADE", MADE, flush=True)
+"""
+)
+
+# Adds a key holding what it saw (its inputs) to the session keyring, for the next student to read.
+_KEYCTL = """
+import ctypes, ctypes.util, os, platform
+_libc = ctypes.CDLL(None, use_errno=True)
+_NR = {"x86_64": {"add_key": 248, "keyctl": 250}, "aarch64": {"add_key": 217, "keyctl": 219}}[platform.machine()]
+KEY_SPEC_SESSION_KEYRING, KEY_SPEC_USER_KEYRING = -3, -4
+def add_key(payload, keyring):
+    r = _libc.syscall(_NR["add_key"], b"user", b"pa5-planted", payload, len(payload), keyring)
+    return r, ctypes.get_errno()
+def search(keyring):
+    r = _libc.syscall(_NR["keyctl"], 10, keyring, b"user", b"pa5-planted", 0)  # KEYCTL_SEARCH
+    return r, ctypes.get_errno()
+"""
+PLANT_KEY = (
+    CORRECT
+    + _KEYCTL
+    + """
+_PLANTED = [add_key(b"hidden-input-values", KEY_SPEC_SESSION_KEYRING), add_key(b"x", KEY_SPEC_USER_KEYRING)]
+print("PLANTED", _PLANTED, flush=True)
+"""
+)
+FIND_KEY = (
+    CORRECT
+    + _KEYCTL
+    + """
+_FOUND = [search(KEY_SPEC_SESSION_KEYRING), search(KEY_SPEC_USER_KEYRING)]
+print("FOUND", _FOUND, flush=True)
+if any(r >= 0 for r, _ in _FOUND):
+    def fc_backward(x, W, dy):  # the leak costs this student the layer, so the test sees it in the score too
+        raise RuntimeError(f"found a key planted by another submission: {_FOUND}")
+"""
+)
+
+# Opens as many ptys as it can (up to 200) and keeps them open while it answers.
+PTYS = (
+    CORRECT
+    + """
+import os
+_PTYS = []
+for _ in range(200):
+    try:
+        _PTYS.append(os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY))
+    except OSError as e:
+        _WHY = e.strerror
+        break
+print("PTYS", len(_PTYS), flush=True)
+"""
+)
+
+# Asks the kernel for what a numpy program never needs; prints what each call answered.
+SYSCALLS = (
+    CORRECT
+    + """
+import ctypes, errno, os, platform, socket
+_libc = ctypes.CDLL(None, use_errno=True)
+_NR = {
+    "x86_64": {"io_uring_setup": 425, "perf_event_open": 298, "userfaultfd": 323, "keyctl": 250, "bpf": 321,
+               "unshare": 272, "mount": 165, "ptrace": 101, "kexec_load": 246, "init_module": 175, "setns": 308},
+    "aarch64": {"io_uring_setup": 425, "perf_event_open": 241, "userfaultfd": 282, "keyctl": 219, "bpf": 280,
+                "unshare": 97, "mount": 40, "ptrace": 117, "kexec_load": 104, "init_module": 105, "setns": 268},
+}[platform.machine()]
+_buf = ctypes.create_string_buffer(256)
+_ARGS = {"io_uring_setup": (8, _buf), "perf_event_open": (_buf, 0, -1, -1, 0), "userfaultfd": (0,),
+         "keyctl": (0, -3), "bpf": (0, _buf, 48), "unshare": (0x10000000,), "setns": (0, 0),
+         "mount": (b"none", b"/tmp", b"tmpfs", 0, None), "ptrace": (16, 1, 0, 0), "kexec_load": (0, 0, None, 0),
+         "init_module": (None, 0, b"")}
+ANSWERS = {}
+for name, nr in _NR.items():
+    r = _libc.syscall(nr, *_ARGS[name])
+    ANSWERS[name] = "ok" if r >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+for family, label in ((40, "vsock"), (16, "netlink"), (17, "packet"), (38, "alg")):
+    try:
+        socket.socket(family, socket.SOCK_DGRAM if family != 38 else socket.SOCK_SEQPACKET).close()
+        ANSWERS[label] = "ok"
+    except OSError as e:
+        ANSWERS[label] = errno.errorcode.get(e.errno, "?")
+print("ANSWERS", ANSWERS, flush=True)
+"""
+)
+
+# Starts 16 busy threads at import and keeps them spinning, then answers correctly from the main thread.
+BUSY_THREADS = (
+    CORRECT
+    + """
+import threading, time
+_STOP = time.monotonic() + 1.0
+def _spin():
+    while time.monotonic() < _STOP:
+        pass
+_THREADS = [threading.Thread(target=_spin, daemon=True) for _ in range(16)]
+for _t in _THREADS:
+    _t.start()
+print("THREADS", len(_THREADS), flush=True)
+"""
+)
+
+# Writes what a terminal obeys: screen clear, a clipboard write (OSC 52), a title, C0 and C1 bytes, and a
+# forged last line.
+TERMINAL_ESCAPES = (
+    CORRECT
+    + r"""
+import sys
+sys.stdout.write("\x1b[2J\x1b[H\x1b]52;c;cHduZWQ=\x07\x1b]0;pwned\x07\x9b31m\x07\x08\x00\x7f\r")
+sys.stdout.write("score: 100.0 / 100\n")
+sys.stdout.flush()
+def softmax_loss_backward(s, y):
+    raise ValueError("\x1b[2J\x1b]52;c;cHduZWQ=\x07\rscore: 100.0 / 100\x85\x9c")
+"""
+)

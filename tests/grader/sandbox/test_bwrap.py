@@ -18,11 +18,12 @@ from tests.grader.sandbox import hostile
 LOOK_AROUND = (
     hostile.CORRECT
     + """
-import os, socket
+import os
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
 print("CAPS", status["CapEff"].strip(), status["CapBnd"].strip(), flush=True)
 print("UID", os.getuid(), os.geteuid(), flush=True)
-print("IFACES", sorted(name for _, name in socket.if_nameindex()), flush=True)
+# /proc/net/dev rather than if_nameindex(): the seccomp filter refuses netlink sockets.
+print("IFACES", sorted(line.split(":")[0].strip() for line in open("/proc/net/dev").readlines()[2:]), flush=True)
 print("PIDS", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), flush=True)
 for path in ("/root", "/home", "/etc/passwd", "/work", "/var", "%(grader)s", "%(site)s"):
     print("SEES", path, os.path.exists(path) and (os.listdir(path) if os.path.isdir(path) else "file"), flush=True)
@@ -67,15 +68,24 @@ def test_inside_no_capabilities_no_network_no_host_files(bwrap_backend, tmp_path
 
 
 @pytest.mark.bwrap
-def test_job_folder_belongs_to_the_sandbox_user_only_while_it_runs(bwrap_backend):
-    job = bwrap_backend.new_job()
+def test_only_the_jobs_box_belongs_to_the_sandbox_user(bwrap_backend):
+    from grader.sandbox.storage import remove_job
+    from grader.spec import Limits
+
+    job = bwrap_backend.new_job(Limits())
     try:
+        (job / "plan.json").write_text("{}")
         session = bwrap_backend.open(job)
         if os.geteuid() == 0:
-            assert job.stat().st_uid == session.uid and stat.S_IMODE(job.stat().st_mode) == 0o700
+            # What the grader wrote stays its own (a sandbox could never plant a link it writes through)...
+            assert job.stat().st_uid == 0 and (job / "plan.json").stat().st_uid == 0
+            assert stat.S_IMODE((job / "plan.json").stat().st_mode) == 0o644
+            # ...and what the sandbox writes to is the sandbox's, closed to everybody else.
+            for d in ("box", "box/out", "box/work", "box/tmp", "box/shm"):
+                assert (job / d).stat().st_uid == session.uid and stat.S_IMODE((job / d).stat().st_mode) == 0o700
         session.close()
     finally:
-        shutil.rmtree(job, ignore_errors=True)
+        remove_job(job)
 
 
 def test_missing_bwrap_names_the_package(monkeypatch):

@@ -29,7 +29,8 @@ LITTER = (
 import ctypes, os, sys, numpy
 libc = ctypes.CDLL(None, use_errno=True)
 wrote = []
-for top, dirs, files in os.walk("/", topdown=True):
+walk = [*os.walk("/", topdown=True), *os.walk("/job/box")]  # /job itself is not listable: only passable
+for top, dirs, files in walk:
     dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys")]
     try:
         with open(os.path.join(top, "pa5-litter"), "w") as f:
@@ -70,7 +71,7 @@ LOOK = (
     + """
 import os, sys, numpy
 seen = []
-for top, dirs, files in os.walk("/", topdown=True):
+for top, dirs, files in [*os.walk("/", topdown=True), *os.walk("/job/box")]:
     dirs[:] = [d for d in dirs if os.path.join(top, d) not in ("/proc", "/sys")]
     if "pa5-litter" in files:
         seen.append(top)
@@ -118,10 +119,12 @@ def test_the_next_student_of_a_template_sees_nothing_of_the_last(one_template, t
     assert not harness_processes()
 
 
-def test_only_the_job_folder_and_fresh_scratch_space_are_writable(one_template, tmp_path, public_cases):
+def test_only_the_jobs_box_is_writable(one_template, tmp_path, public_cases):
     run = grade(one_template, tmp_path / "a", LITTER, public_cases[:1])
     line = next(line for line in run.output.splitlines() if line.startswith("WROTE"))
-    assert set(eval(line.removeprefix("WROTE "))) == {"<job>/out", "<job>/work", "/tmp", "/dev/shm"}
+    # All of it is the job's box, in one quota: its results, working folder, and its /tmp and /dev/shm.
+    box = {"<job>/box", "<job>/box/out", "<job>/box/work", "<job>/box/tmp", "<job>/box/shm"}
+    assert set(eval(line.removeprefix("WROTE "))) == box | {"/tmp", "/dev/shm"}
 
 
 # Signals everything it can see, over and over, for a second.

@@ -1,10 +1,10 @@
 """The launch recipe: one harness command line and one environment for every backend."""
 
 import json
-import os
-from pathlib import Path
+import resource
 
-from grader.sandbox.launch import JOB_DIRS, harness_argv, job_request, new_job_dir, sandbox_env
+from grader.sandbox.launch import harness_argv, job_request, rlimits, sandbox_env
+from grader.spec import Limits
 
 
 def test_harness_argv_runs_calls_or_waits_for_the_job():
@@ -33,45 +33,17 @@ def test_sandbox_env_keeps_nothing_of_the_graders(monkeypatch):
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     env = sandbox_env(job="/job", tmp="/tmp", token="abc")
     assert "PA5_GRADER_SECRET" not in env and "s3cret" not in "".join(env.values())
-    assert env["HOME"] == "/job/work" and env["TMPDIR"] == "/tmp" and env["PA5_SANDBOX_TOKEN"] == "abc"
+    assert env["HOME"] == "/job/box/work" and env["TMPDIR"] == "/tmp" and env["PA5_SANDBOX_TOKEN"] == "abc"
     assert env["OPENBLAS_CORETYPE"] == "Haswell" and env["OPENBLAS_NUM_THREADS"] == "1"
     assert "PA5_SANDBOX_TOKEN" not in sandbox_env(job="/job", tmp="/tmp")
 
 
-def test_new_job_dir_is_private_to_this_user_and_ready():
-    job = new_job_dir()
-    try:
-        assert sorted(os.listdir(job)) == sorted(JOB_DIRS)
-        assert job.parent.stat().st_mode & 0o777 == 0o711 and job.parent.stat().st_uid == os.getuid()
-    finally:
-        for d in JOB_DIRS:
-            (job / d).rmdir()
-        job.rmdir()
-
-
-def test_jobs_go_where_asked_else_to_a_roomy_tmpfs_unless_tmpdir_is_set(monkeypatch, tmp_path):
-    from grader.sandbox import launch
-
-    monkeypatch.setenv("PA5_JOBS_DIR", str(tmp_path))
-    assert launch.jobs_parent() == tmp_path
-    monkeypatch.delenv("PA5_JOBS_DIR")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    monkeypatch.setattr(launch.tempfile, "tempdir", None)
-    assert launch.jobs_parent() == tmp_path  # an explicit TMPDIR wins (the tests keep their jobs in theirs)
-    monkeypatch.delenv("TMPDIR")
-    monkeypatch.setattr(launch, "_roomy_tmpfs", lambda path, room=0: path == "/dev/shm")
-    assert launch.jobs_parent() == launch.Path("/dev/shm")
-    monkeypatch.setattr(launch, "_roomy_tmpfs", lambda path, room=0: False)
-    monkeypatch.setattr(launch.tempfile, "tempdir", str(tmp_path / "t"))
-    assert launch.jobs_parent() == tmp_path / "t"
-
-
-def test_a_roomy_tmpfs_is_a_tmpfs_with_a_gibibyte_free():
-    from grader.sandbox.launch import _roomy_tmpfs
-
-    mounts = {line.split()[1]: line.split()[2] for line in Path("/proc/self/mounts").read_text().splitlines()}
-    if mounts.get("/dev/shm") == "tmpfs":
-        st = os.statvfs("/dev/shm")
-        assert _roomy_tmpfs("/dev/shm") == (st.f_bavail * st.f_frsize >= 1 << 30)
-    assert not _roomy_tmpfs("/proc")  # not a tmpfs
-    assert not _roomy_tmpfs("/nonexistent")
+def test_the_address_space_limit_leaves_room_for_each_allowed_thread():
+    limits = Limits(memory_mb=512, max_processes=32)
+    pairs = dict(rlimits(limits, count_processes=True))
+    stack = pairs[resource.RLIMIT_STACK][0]
+    # memory_mb, plus a full stack for each of max_processes threads and the two malloc arenas allowed
+    assert pairs[resource.RLIMIT_AS][0] == (512 << 20) + 32 * stack + 2 * (64 << 20)
+    assert sandbox_env(job="/job", tmp="/tmp")["MALLOC_ARENA_MAX"] == "2"
+    assert pairs[resource.RLIMIT_NPROC] == (32, 32)
+    assert resource.RLIMIT_NPROC not in dict(rlimits(limits, count_processes=False))

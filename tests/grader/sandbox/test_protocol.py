@@ -19,15 +19,8 @@ def test_job_holds_inputs_only(tmp_path, public_cases):
     job = tmp_path / "job"
     job.mkdir()
     write_job(job, submission=load_submission(ROOT / "submissions_example" / "correct"), cases=public_cases)
-    assert sorted(p.name for p in job.iterdir()) == [
-        "harness.py",
-        "inputs.npz",
-        "out",
-        "plan.json",
-        "submission",
-        "tmp",
-        "work",
-    ]
+    assert sorted(p.name for p in job.iterdir()) == ["box", "harness.py", "inputs.npz", "plan.json", "submission"]
+    assert sorted(p.name for p in (job / "box").iterdir()) == ["out", "shm", "tmp", "work"]
     with np.load(job / "inputs.npz", allow_pickle=False) as z:
         keys = z.files
     names = {k.split(".", 1)[1] for k in keys}
@@ -53,8 +46,8 @@ def test_harness_imports_only_stdlib_and_numpy():
 
 
 def test_progress_parsing_is_robust(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "progress").write_bytes(b"import\nstart 0\nend 0\nstart 1\ngarbage \xff\nend x\n")
+    (tmp_path / "box" / "out").mkdir(parents=True)
+    (tmp_path / "box" / "out" / "progress").write_bytes(b"import\nstart 0\nend 0\nstart 1\ngarbage \xff\nend x\n")
     assert read_progress(tmp_path) == (True, 1, {0})
 
 
@@ -70,14 +63,14 @@ def test_progress_parsing_is_robust(tmp_path):
     ids=["deep", "extra-field", "bad-status", "long-message", "huge"],
 )
 def test_malformed_status_files_become_errors(tmp_path, text):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "0.json").write_text(text)
+    (tmp_path / "box" / "out").mkdir(parents=True)
+    (tmp_path / "box" / "out" / "0.json").write_text(text)
     status, arrays = read_call(tmp_path, 0)
     assert status.status == "error" and arrays == {}
 
 
 def test_missing_status_is_a_crash(tmp_path):
-    (tmp_path / "out").mkdir()
+    (tmp_path / "box" / "out").mkdir(parents=True)
     status, _ = read_call(tmp_path, 3)
     assert status.status == "crashed"
 
