@@ -18,10 +18,11 @@ from grader.sandbox.protocol import (
     read_progress,
     write_round,
 )
-from grader.sandbox.storage import box_full, fresh_scratch
+from grader.sandbox.storage import box_full, capped, fresh_scratch, out_over_quota
 from grader.spec import Limits
 
 POLL = 0.02
+QUOTA_EVERY = 0.1
 
 
 class Clock:
@@ -87,7 +88,7 @@ class Calls:
                 attempt = self.ask(todo)
             else:
                 clear_rounds(job)
-                fresh_scratch(job, keep_out=is_protocol_file)
+                fresh_scratch(job, is_protocol_file, limits)
                 attempt, self.asked = self.session.start(todo, self.capture, limits), 0
             self.waiting, self.current = None, attempt
             try:
@@ -101,7 +102,7 @@ class Calls:
                 self.waiting = attempt
             else:
                 self.session.finish(attempt)
-            full = box_full(job)
+            full = reason == "disk-quota" or box_full(job, limits)
             started, current, ended = read_progress(job)
             status = read_import_status(job)
             if status is None or not status.ok:
@@ -141,6 +142,8 @@ def _watch(attempt, job: Path, limits: Limits, clock: Clock, cancel, todo: list[
     """Wait for the attempt to end or break a limit; with rounds, also for it to finish `todo` and wait for
     the next round ("waiting"). Returns (reason, exit code)."""
     seen: dict[object, float] = {}
+    measure = not capped(job)  # without a capped box, out/ is measured here (no more often than QUOTA_EVERY)
+    measured = time.monotonic()
     while True:
         code = attempt.poll(POLL)
         if code is not None:
@@ -158,6 +161,9 @@ def _watch(attempt, job: Path, limits: Limits, clock: Clock, cancel, todo: list[
             reason = "call-timeout"
         else:
             reason = clock.over(now, current, ended)
+        if reason is None and measure and now - measured > QUOTA_EVERY:
+            measured = now
+            reason = "disk-quota" if out_over_quota(job, limits) else None
         if reason:
             attempt.kill()
             code = attempt.poll(5)
@@ -192,15 +198,19 @@ def _interrupted(case: Case, reason: str, code: int, attempt, limits: Limits, fu
         return CallResult(case.id, "timeout", f"timed out after {limits.call_timeout:g} s")
     if reason in _LATE:
         return CallResult(case.id, "timeout", _LATE[reason](limits))
+    if reason == "disk-quota":
+        return CallResult(case.id, "crashed", "stopped: " + _quota(limits))
     return CallResult(case.id, "crashed", _with_quota(attempt.describe_exit(code), full, limits))
 
 
 def _with_quota(message: str, full: bool, limits: Limits) -> str:
     """A message, and why, when the sandbox had filled its writable space: it could not write its results."""
-    if not full:
-        return message
+    return f"{message}; {_quota(limits)}" if full else message
+
+
+def _quota(limits: Limits) -> str:
     return (
-        f"{message}; the sandbox had filled its writable space (limits.disk_mb = {limits.disk_mb} MiB, "
+        f"the sandbox had filled its writable space (limits.disk_mb = {limits.disk_mb} MiB, "
         f"limits.files = {limits.files} files for its results, working folder, /tmp and /dev/shm together)"
     )
 

@@ -10,6 +10,7 @@ round-2.json, ... ({"calls": [...]}; none: stop) and runs those calls in the sam
 """
 
 import collections
+import errno
 import io
 import json
 import os
@@ -176,9 +177,12 @@ class _OutputCap:
         if cut > 0:
             _write_all(1, f"\n[... {cut} bytes of output discarded in the sandbox ...]\n".encode())
         _write_all(1, tail)
-        fd = os.open(os.path.join(out, "printed"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(fd, f"{self.total}\n".encode())
-        os.close(fd)
+        try:
+            fd = os.open(os.path.join(out, "printed"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.write(fd, f"{self.total}\n".encode())
+            os.close(fd)
+        except OSError:  # the sandbox's writable space is full: the count is lost, the output is not
+            pass
 
 
 def _write_all(fd, data):
@@ -203,6 +207,12 @@ def main(argv):
     cap = _OutputCap()
     try:
         code = _run(job, out, calls_wanted)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The student's files filled the sandbox's writable space: the grader names it from outside.
+        _write_all(2, b"the harness could not write its results: no space left in the sandbox\n")
+        code = 1
     finally:
         cap.finish(out)
     if code is STOPPED:

@@ -199,12 +199,6 @@ def capped(job: Path) -> bool:
     return os.path.ismount(job / BOX)
 
 
-def box_usage(job: Path) -> tuple[int, int]:
-    """(bytes, inodes) used in a capped box."""
-    st = os.statvfs(job / BOX)
-    return (st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree
-
-
 def remove_job(job: Path) -> bool:
     """Unmount and remove a job folder; True when it is gone. Never raises."""
     return remove_folder(job)
@@ -253,10 +247,11 @@ def give(job: Path, uid: int | None) -> None:
         p.chmod(0o700)
 
 
-def box_full(job: Path) -> bool:
-    """Whether a capped box is (nearly) out of space or inodes: why a call could not report its result."""
+def box_full(job: Path, limits: Limits) -> bool:
+    """Whether the box is (nearly) out of space or inodes: why a call could not report its result. Without a
+    capped box of its own, out/ (the one writable place the sandbox shares with the host) is measured."""
     if not capped(job):
-        return False
+        return out_over_quota(job, limits)
     try:
         st = os.statvfs(job / BOX)
     except OSError:
@@ -264,10 +259,34 @@ def box_full(job: Path) -> bool:
     return st.f_bavail * st.f_frsize < (256 << 10) or st.f_favail < 8
 
 
-def fresh_scratch(job: Path, keep_out) -> None:
+def out_over_quota(job: Path, limits: Limits) -> bool:
+    """Whether out/ holds more than limits.disk_mb or limits.files; stops counting as soon as it does, and
+    follows no link."""
+    size, files = 0, 0
+    todo = [job / BOX / "out"]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            files += 1
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            size += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
+                todo.append(Path(e.path))
+            if files > limits.files or size > limits.disk_mb << 20:
+                return True
+    return False
+
+
+def fresh_scratch(job: Path, keep_out, limits: Limits) -> None:
     """Before an attempt: empty work/, tmp/ and shm/ (each attempt starts with them empty, as a new tmpfs would),
     and when the box is still full, whatever in out/ is not a file of the protocol (`keep_out` says which)."""
     for d in ("work", "tmp", "shm"):
         empty_folder(job / BOX / d)
-    if box_full(job):
+    if box_full(job, limits):
         empty_folder(job / BOX / "out", keep=keep_out)
