@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 def bwrap_ready() -> str:
     """'' when the bwrap backend works here, else why not."""
     from grader.errors import SandboxUnavailable
-    from grader.sandbox.bwrap import BwrapBackend
+    from grader.sandbox.bwrap.fresh import BwrapBackend
 
     try:
         BwrapBackend()
@@ -50,7 +50,7 @@ def bwrap_ready() -> str:
 def bwrap_import(folder: Path, code: str = "import numpy, backprop") -> list[str]:
     """The floor for one student under bwrap: a fresh sandbox (same namespaces and mounts as the grader's,
     as this user) whose interpreter imports numpy and the student's module."""
-    from grader.sandbox.bwrap_setup import bwrap, choose_python, filesystem, namespaces
+    from grader.sandbox.bwrap.setup import bwrap, choose_python, filesystem, namespaces
 
     python, _ = choose_python(None if os.geteuid() else 61999)
     fs, sites = filesystem(python)
@@ -179,7 +179,7 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
 def bench_template(t: Table, repeats: int) -> None:
     """What the bwrap template saves per run: a fork of an interpreter that imported numpy and scipy, against
     importing them afresh."""
-    from grader.sandbox.bwrap_setup import choose_python, filesystem
+    from grader.sandbox.bwrap.setup import choose_python, filesystem
 
     python, _ = choose_python(None if os.geteuid() else 61999)
     path = repr(filesystem(python)[1])

@@ -164,7 +164,7 @@ def bench_service(
 ):
     """Adds the service's rows to run.py's table `t`."""
     from grader.errors import SandboxUnavailable
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
 
     try:
         with make_backend(sandbox):

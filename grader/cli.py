@@ -16,7 +16,7 @@ import click
 from grader import __version__
 from grader.errors import GraderError
 from grader.report.render import FORMATS
-from grader.sandbox.select import BACKENDS
+from grader.sandbox import BACKENDS
 
 ISSUES_URL = "the pa5-grader issue tracker (give the log file named here)"
 
@@ -150,7 +150,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
       pa5-grader check my_pa5/ --format junit --output results.xml
       pa5-grader check my_pa5/ --explore 200          # random gradient checks
     """
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
 
     with make_backend(sandbox, self_test=True, single=True) as backend:
         backend.prestart()  # its numpy import overlaps ours from here on
@@ -182,7 +182,7 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     Example:
       PA5_GRADER_SECRET=... pa5-grader grade alice/ --student-id alice --format json -o alice.json
     """
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
     from grader.spec import load_spec
     from grader.workflows.grade import grade as run_grade
     from grader.workflows.grade import read_secret
@@ -227,7 +227,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
     Example:
       pa5-grader batch submissions/ --out reports/ --secret-file secret.txt
     """
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
     from grader.spec import load_spec
     from grader.workflows.batch import run_batch
     from grader.workflows.grade import read_secret

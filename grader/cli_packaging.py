@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from grader.cli import edge, secret_options, spec_option
-from grader.sandbox.image import IMAGE, OFFLINE_BASE
+from grader.sandbox.docker.image import IMAGE, OFFLINE_BASE
 
 
 @click.group()
@@ -29,7 +29,7 @@ def image_build(base, tag, quiet):
     Example (offline, no registry):
       docker/build-base-image.sh && pa5-grader image build
     """
-    from grader.sandbox.image import build_image
+    from grader.sandbox.docker.image import build_image
 
     used = build_image(tag=tag, base=base, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
     click.echo(f"built {tag} from {used}")

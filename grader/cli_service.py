@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from grader.cli import edge, output_options, secret_options, spec_option
-from grader.sandbox.select import BACKENDS
+from grader.sandbox import BACKENDS
 from grader.service.settings import DEFAULT_SANDBOX
 
 data_option = click.option(

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,8 @@ def docker_backend():
     try:
         import docker  # noqa: F401
         from grader.errors import SandboxUnavailable
-        from grader.sandbox.docker_backend import DockerBackend
-        from grader.sandbox.image import build_image, connect
+        from grader.sandbox.docker.backend import DockerBackend
+        from grader.sandbox.docker.image import build_image, connect
 
         try:
             client = connect()
@@ -112,6 +113,15 @@ def harness_processes() -> list[int]:
         ):
             found.append(int(d))
     return [pid for pid in found if not _idle_template(pid)]
+
+
+def lingering_harness_processes(seconds: float = 10.0) -> list[int]:
+    """harness_processes() that are still there after `seconds`: a killed process may take a moment to go on a
+    loaded machine, a leftover stays."""
+    deadline = time.monotonic() + seconds
+    while (found := harness_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
 
 
 def _ancestors(pid: int) -> list[int]:

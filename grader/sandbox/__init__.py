@@ -1,1 +1,122 @@
-"""Running student code out of process: the harness, the job protocol, and the process and Docker backends."""
+"""Running student code out of process: the backend protocol, and choosing a backend by name.
+
+The host side lives here (runner, protocol, storage, the backends in bwrap/, docker/ and process.py); what
+runs inside a sandbox lives in inside/ (stdlib and numpy only). The docker SDK is imported only when Docker
+is chosen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from grader.errors import GraderError, SandboxUnavailable
+
+if TYPE_CHECKING:
+    from grader.sandbox.capture import Capture
+    from grader.spec import Limits
+
+
+class Attempt(Protocol):
+    def poll(self, timeout: float) -> int | None: ...
+    def kill(self) -> None: ...
+    def describe_exit(self, code: int) -> str: ...
+
+
+class Session(Protocol):
+    """One submission's use of a backend: any number of attempts, then close()."""
+
+    def start(self, calls: list[int], capture: Capture, limits: Limits) -> Attempt: ...
+    def finish(self, attempt: Attempt) -> None: ...
+    def close(self) -> None: ...
+
+
+class Backend(Protocol):
+    """A kind of sandbox. Used as a context manager, or closed with close(), which ends what it started."""
+
+    name: str
+    isolated: bool
+    note: str
+
+    def new_job(self, limits: Limits) -> Path: ...
+    def open(self, job: Path) -> Session: ...
+    def prestart(self) -> None:
+        """Start one sandbox now, ahead of its submission (a self-test's start-up overlaps the grader's)."""
+
+    def pool(self, size: int, limits: Limits) -> contextlib.AbstractContextManager:
+        """Keep up to `size` sandboxes ready for submission after submission, until the context ends."""
+
+    def close(self) -> None: ...
+    def __enter__(self) -> Backend: ...
+    def __exit__(self, *exc) -> None: ...
+
+
+class Closing:
+    """A backend's context manager: leaving it is close()."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+BACKENDS = ("auto", "bwrap", "docker", "process")
+
+
+def make_backend(
+    name: str, *, python: str | None = None, image: str | None = None, self_test: bool = False, single: bool = False
+):
+    """The backend called `name`. `auto` is bwrap where it works, else Docker; for a self-test (`self_test`),
+    bwrap else the process backend, whose report says it is not isolated. Grading never falls back to it.
+    `single`: for one submission (`check`, `grade`), where a template's preloads would only add start-up time."""
+    if name == "auto":
+        return _auto(python=python, image=image, self_test=self_test, single=single)
+    if name == "process":
+        from grader.sandbox.process import ProcessBackend
+
+        return ProcessBackend(python=python)
+    if name == "bwrap":
+        return _bwrap(python, single)
+    if name == "docker":
+        from grader.sandbox.docker.backend import DockerBackend
+        from grader.sandbox.docker.image import IMAGE
+
+        return DockerBackend(image=image or IMAGE)
+    raise GraderError(f"unknown sandbox {name!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def _auto(*, python: str | None, image: str | None, self_test: bool, single: bool):
+    try:
+        return make_backend("bwrap", python=python, single=single)
+    except SandboxUnavailable as e:
+        no_bwrap = str(e)
+    if self_test:
+        return make_backend("process", python=python)
+    try:
+        return make_backend("docker", image=image)
+    except SandboxUnavailable as e:
+        raise SandboxUnavailable(
+            f"no isolating sandbox works here. {no_bwrap}. And {e}. "
+            "Fix either one (or pass --sandbox process for a trusted self-test only)"
+        ) from None
+
+
+def _bwrap(python: str | None, single: bool):
+    """Sandboxes forked from a pre-imported template where the kernel lets a bwrap sandbox make namespaces
+    of its own; else, for a single submission, or with PA5_BWRAP_TEMPLATE=0, a fresh bwrap sandbox per run
+    (an interpreter start and its imports each time, only those the student's code asks for)."""
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+    from grader.sandbox.bwrap.template import ForkBackend
+
+    if single or os.environ.get("PA5_BWRAP_TEMPLATE") == "0":
+        return BwrapBackend(python=python)
+    try:
+        return ForkBackend(python=python)
+    except SandboxUnavailable:
+        return BwrapBackend(python=python)  # raises in turn, with the cause, where bwrap cannot run at all

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import reaper, seccomp
+from grader.sandbox import Closing, reaper, seccomp
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.siteview import python_unusable, site_view
@@ -48,7 +48,7 @@ class ProcessAttempt:
         return describe_signal_exit(code)
 
 
-class ProcessBackend:
+class ProcessBackend(Closing):
     """Subprocess sandbox. Under root it runs student code as a throwaway uid when that user can run
     the interpreter; otherwise (or when not root) as the caller, which is weaker, and the note says so."""
 
@@ -80,10 +80,7 @@ class ProcessBackend:
 
     _warm: _Warm | None = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self) -> None:
         warm, self._warm = self._warm, None
         if warm is not None:  # started but never used
             reaper.kill_group(warm.proc)

@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from grader.cases.model import Case
 from grader.results import CallResult, RunResult
-from grader.sandbox.calls import Calls, Cancelled, Clock
+from grader.sandbox import Backend
+from grader.sandbox.calls import Calls, Clock
 from grader.sandbox.capture import Capture
 from grader.sandbox.jobfiles import read_capped
 from grader.sandbox.protocol import OUT, write_job, write_plan
@@ -19,35 +19,10 @@ from grader.sandbox.storage import remove_job
 from grader.spec import Limits
 from grader.submission import Submission
 
-__all__ = ["Attempt", "Backend", "Cancelled", "Session", "run_submission"]
-
 log = logging.getLogger("pa5-grader.sandbox")
 # How long past the submission's limit its worker may run before the watchdog kills its sandbox, and again
 # before it gives up on the worker (a hang on the trusted side) and answers for the submission without it.
 WATCHDOG_SECONDS = 5.0
-
-
-class Attempt(Protocol):
-    def poll(self, timeout: float) -> int | None: ...
-    def kill(self) -> None: ...
-    def describe_exit(self, code: int) -> str: ...
-
-
-class Session(Protocol):
-    """One submission's use of a backend: any number of attempts, then close()."""
-
-    def start(self, calls: list[int], capture: Capture, limits: Limits) -> Attempt: ...
-    def finish(self, attempt: Attempt) -> None: ...
-    def close(self) -> None: ...
-
-
-class Backend(Protocol):
-    name: str
-    isolated: bool
-    note: str
-
-    def new_job(self, limits: Limits) -> Path: ...
-    def open(self, job: Path) -> Session: ...
 
 
 def run_submission(

@@ -48,7 +48,7 @@ def configure(config: WorkerConfig) -> None:
 
 def _context() -> dict:
     if _local.get("pid") != os.getpid():
-        from grader.sandbox.select import make_backend
+        from grader.sandbox import make_backend
         from grader.service.store import Store
         from grader.spec import load_spec
 
@@ -105,7 +105,7 @@ def grade_task(task, job_id: int) -> str:
 def _grade(app, ctx: dict, claim) -> str:
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from grader.sandbox.runner import Cancelled
+    from grader.sandbox.calls import Cancelled
     from grader.service.worker import run_job
 
     store, worker_id = ctx["store"], ctx["worker_id"]

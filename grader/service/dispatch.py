@@ -11,7 +11,8 @@ import traceback
 from pathlib import Path
 from typing import Protocol
 
-from grader.sandbox.runner import Backend, Cancelled
+from grader.sandbox import Backend
+from grader.sandbox.calls import Cancelled
 from grader.service.store import Store
 from grader.service.worker import run_job
 from grader.spec import Spec

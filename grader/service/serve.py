@@ -58,7 +58,7 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
     """Run until interrupted. Everything that can be wrong is checked before the port opens."""
     import uvicorn
 
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
 
     check_bind(host, port, public=public)
     store = open_store(settings.data_dir, settings.database_url)

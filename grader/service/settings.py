@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.sandbox.select import BACKENDS
+from grader.sandbox import BACKENDS
 
 # The sandbox grade uses by default; never the unisolated process backend unless asked for by name.
 DEFAULT_SANDBOX = "auto" if "auto" in BACKENDS else "docker"

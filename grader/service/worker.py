@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.errors import SubmissionError
 from grader.report.model import Report
-from grader.sandbox.runner import Backend
+from grader.sandbox import Backend
 from grader.service.uploads import unpack_files
 from grader.spec import Spec
 from grader.submission import load_submission

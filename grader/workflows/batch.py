@@ -19,7 +19,8 @@ from grader.report.model import Report
 from grader.report.render import write
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import summarize
-from grader.sandbox.runner import Backend, Cancelled
+from grader.sandbox import Backend
+from grader.sandbox.calls import Cancelled
 from grader.spec import Spec
 from grader.submission import load_submission
 from grader.workflows.grade import failed_grade, grade

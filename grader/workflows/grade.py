@@ -17,7 +17,8 @@ from grader.feedback.explore import new_seed
 from grader.feedback.plan import plan_feedback
 from grader.report.model import Report
 from grader.results import CallResult, RunResult
-from grader.sandbox.runner import Backend, run_submission
+from grader.sandbox import Backend
+from grader.sandbox.runner import run_submission
 from grader.scoring.score import build_report
 from grader.spec import Spec
 from grader.submission import Submission, load_submission

@@ -12,7 +12,7 @@ from pathlib import Path
 from grader.errors import GraderError, SandboxUnavailable
 from grader.report.render import write
 from grader.report.render_gradescope import render_gradescope
-from grader.sandbox.bwrap import BwrapBackend
+from grader.sandbox.bwrap.fresh import BwrapBackend
 from grader.sandbox.process import ProcessBackend
 from grader.spec import load_spec
 from grader.workflows.grade import grade

@@ -149,7 +149,7 @@ def test_docker_unreachable_is_a_clear_error(run):
 @pytest.mark.docker
 def test_missing_image_says_how_to_build_it(docker_backend):
     from grader.errors import SandboxUnavailable
-    from grader.sandbox.image import connect
+    from grader.sandbox.docker.image import connect
 
     with pytest.raises(
         SandboxUnavailable, match=r"runner image pa5-nope:latest not found: run `pa5-grader image build`"

@@ -10,7 +10,7 @@ REQUIRE_BWRAP = os.environ.get("PA5_REQUIRE_BWRAP") == "1"
 def require_bwrap():
     """A bwrap backend; skips with the reason where bwrap cannot sandbox, unless PA5_REQUIRE_BWRAP=1 (CI): fails."""
     from grader.errors import SandboxUnavailable
-    from grader.sandbox.bwrap import BwrapBackend
+    from grader.sandbox.bwrap.fresh import BwrapBackend
 
     try:
         return BwrapBackend()
@@ -28,7 +28,7 @@ def bwrap_backend():
 @pytest.fixture(scope="session")
 def fork_backend(bwrap_backend):
     """bwrap sandboxes forked from a pre-imported template (grader/sandbox/forkserver.py)."""
-    from grader.sandbox.forkserver import ForkBackend
+    from grader.sandbox.bwrap.template import ForkBackend
 
     with ForkBackend() as backend:
         yield backend

@@ -267,7 +267,7 @@ for top in (os.getcwd(), "/tmp", "/dev/shm"):
 """
 )
 
-# In its convolution call: writes up to ~100 MiB into every place it can reach, keeps it, answers correctly, and
+# In its convolution call: writes up to 100 MiB into every place it can reach, keeps it, answers correctly, and
 # holds what it wrote for a moment, so that a test can watch the host's memory meanwhile. At most its own
 # call may fail to report; the other layers' calls must not notice.
 FILL_DISK = correct_except(
@@ -279,12 +279,13 @@ places = [here, os.path.join(os.path.dirname(here), "out"), os.environ.get("HOME
           "/dev/shm", "/", "/dev", "/job", "/var/tmp", os.path.dirname(os.path.dirname(here))]
 for d in dict.fromkeys(p for p in places if p):
     wrote[d] = 0
-    try:
-        with open(os.path.join(d, "fill.bin"), "wb") as f:
-            for _ in range(100):
-                f.write(b"\\xa5" * (1 << 20))
-                f.flush()
-                wrote[d] += 1
+    try:  # in files of 4 MiB, below the file size limit
+        for n in range(25):
+            with open(os.path.join(d, f"fill-{n}.bin"), "wb") as f:
+                for _ in range(4):
+                    f.write(b"\\xa5" * (1 << 20))
+                    f.flush()
+                    wrote[d] += 1
     except OSError:
         pass
 print("WROTE", wrote, flush=True)

@@ -172,13 +172,8 @@ def _available() -> int:
     raise AssertionError("no MemAvailable in /proc/meminfo")
 
 
-def test_the_hosts_memory_falls_by_no_more_than_the_quota_while_a_submission_fills_the_disk(
-    backend, tmp_path, cases, spec, monkeypatch
-):
-    if not isolating(backend) or not storage.can_mount():
-        pytest.skip("quotas for every writable place need an isolating backend and mount privileges")
-    # FILL_DISK tries 100 MiB in each of its writable places (at least four): 400 MiB or more without a quota.
-    allowance = 150 << 20  # the sandbox's own interpreter, numpy and page tables
+def _lowest_available_while(run) -> int:
+    """The host's available memory before `run`, less the lowest it was while `run` ran (sampled every 20 ms)."""
     before = _available()
     low = [before]
     done = threading.Event()
@@ -191,8 +186,25 @@ def test_the_hosts_memory_falls_by_no_more_than_the_quota_while_a_submission_fil
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        attack(backend, tmp_path, hostile.FILL_DISK, cases, spec)
+        run()
     finally:
         done.set()
         watcher.join()
-    assert before - min(low) <= (LIMITS.disk_mb << 20) + allowance, (before - min(low)) >> 20
+    return before - min(low)
+
+
+def test_the_hosts_memory_falls_by_no_more_than_the_quota_while_a_submission_fills_the_disk(
+    backend, tmp_path, cases, spec
+):
+    if not isolating(backend) or not storage.can_mount():
+        pytest.skip("quotas for every writable place need an isolating backend and mount privileges")
+    # FILL_DISK tries 100 MiB in each of its writable places (at least four): 400 MiB or more without a quota.
+    # The same submission writing nothing, held as long, measures what the sandbox itself costs (its
+    # interpreter, numpy, for Docker the container's own processes), so that only the writes are compared.
+    idle = hostile.FILL_DISK.replace("range(25)", "range(0)")
+    (tmp_path / "idle").mkdir()
+    (tmp_path / "fill").mkdir()
+    itself = _lowest_available_while(lambda: attack(backend, tmp_path / "idle", idle, cases, spec))
+    filled = _lowest_available_while(lambda: attack(backend, tmp_path / "fill", hostile.FILL_DISK, cases, spec))
+    slack = 48 << 20  # page tables, the kernel's own bookkeeping, and whatever else the machine does meanwhile
+    assert filled - itself <= (LIMITS.disk_mb << 20) + slack, ((filled - itself) >> 20, itself >> 20)

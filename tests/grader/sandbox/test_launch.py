@@ -42,8 +42,8 @@ def test_the_address_space_limit_leaves_room_for_each_allowed_thread():
     limits = Limits(memory_mb=512, max_processes=32)
     pairs = dict(rlimits(limits, count_processes=True))
     stack = pairs[resource.RLIMIT_STACK][0]
-    # memory_mb, plus a full stack for each of max_processes threads and the two malloc arenas allowed
-    assert pairs[resource.RLIMIT_AS][0] == (512 << 20) + 32 * stack + 2 * (64 << 20)
-    assert sandbox_env(job="/job", tmp="/tmp")["MALLOC_ARENA_MAX"] == "2"
+    # memory_mb, plus a full stack for each of max_processes threads (and no per-thread malloc arenas)
+    assert pairs[resource.RLIMIT_AS][0] == (512 << 20) + 32 * stack
+    assert sandbox_env(job="/job", tmp="/tmp")["MALLOC_ARENA_MAX"] == "1"
     assert pairs[resource.RLIMIT_NPROC] == (32, 32)
     assert resource.RLIMIT_NPROC not in dict(rlimits(limits, count_processes=False))

@@ -109,7 +109,7 @@ def test_the_box_is_a_tmpfs_capped_at_the_spec_limits():
                 (job / BOX / "tmp" / f"f{i}").touch()
                 made += 1
         assert e.value.errno == errno.ENOSPC and made <= 100
-        assert storage.box_full(job)
+        assert storage.box_full(job, limits)
     finally:
         assert remove_job(job) and not job.exists()
     assert not storage._mounts_under(job)

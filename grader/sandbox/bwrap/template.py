@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import reaper, seccomp
-from grader.sandbox.bwrap_setup import NAMESPACES, bwrap, filesystem, ids, usable
+from grader.sandbox import Closing, reaper, seccomp
+from grader.sandbox.bwrap.setup import NAMESPACES, bwrap, filesystem, ids, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, rlimits, sandbox_env
 from grader.sandbox.storage import box_quota, capped, give, jobs_root, new_job_dir
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
     from grader.spec import Limits
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
+ZYGOTE = HARNESS.with_name("zygote.py")
 START_SECONDS = 30  # for a template to import numpy and scipy and say `ready`
 SETUP_FAILED = 71  # zygote.py's exit code when a child could not build its sandbox
 
@@ -135,7 +135,7 @@ class Template:
             self.uid = None
 
 
-class ForkBackend:
+class ForkBackend(Closing):
     """bwrap sandboxes forked from pre-imported templates: about 10 ms per attempt instead of an interpreter
     start and its numpy and scipy imports. Up to `pool()` size templates, one per concurrent submission."""
 
@@ -182,12 +182,6 @@ class ForkBackend:
         self._lock = threading.Lock()
         self._closed = False
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="template-spawner")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _spawn(self) -> Template:
         """A new template, started but perhaps not ready yet. Started from the backend's own long-lived thread:

@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import reaper, seccomp
-from grader.sandbox.bwrap_setup import bwrap, filesystem, ids, job_mounts, namespaces, usable
+from grader.sandbox import Closing, reaper, seccomp
+from grader.sandbox.bwrap.setup import bwrap, filesystem, ids, job_mounts, namespaces, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
@@ -72,7 +72,7 @@ class BwrapWarm:
         remove_job(self.job)
 
 
-class BwrapBackend(Pooled):
+class BwrapBackend(Closing, Pooled):
     name = "bwrap"
     isolated = True
     note = (
@@ -88,10 +88,7 @@ class BwrapBackend(Pooled):
         self._pool: WarmPool | None = None
         self._taken: dict[Path, BwrapWarm] = {}
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self) -> None:
         self.close_pool()
 
     def prestart(self) -> None:

@@ -18,7 +18,7 @@ from grader.sandbox.launch import HARNESS
 
 IMAGE = os.environ.get("PA5_RUNNER_IMAGE", "pa5-grader-runner:latest")  # the tag to build and run
 OFFLINE_BASE = "pa5-grader-base:bookworm"
-DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+DOCKERFILE = Path(__file__).resolve().parents[3] / "Dockerfile"
 HARNESS_LABEL = "pa5-grader.harness-sha256"
 IMAGE_HARNESS = "/opt/pa5/harness.py"
 # Where the image's numpy and scipy live (Debian's and the python image's layouts); the harness runs with -S.

@@ -13,10 +13,10 @@ import docker.errors
 from docker.types import LogConfig, Ulimit
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import seccomp
+from grader.sandbox import Closing, seccomp
 from grader.sandbox.capture import Capture
+from grader.sandbox.docker.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
 from grader.sandbox.exits import describe_signal_exit
-from grader.sandbox.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
 from grader.sandbox.launch import harness_argv, job_request, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
 from grader.sandbox.storage import BOX, BOX_DIRS, box_quota, capped, give, new_job_dir, remove_job
@@ -62,7 +62,7 @@ class DockerAttempt:
         return describe_signal_exit(code)
 
 
-class DockerBackend(Pooled):
+class DockerBackend(Closing, Pooled):
     name = "docker"
     isolated = True
     note = (
@@ -77,10 +77,7 @@ class DockerBackend(Pooled):
         self._pool: WarmPool | None = None
         self._taken: dict[Path, DockerWarm] = {}
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
+    def close(self) -> None:
         self.close_pool()
         self.client.close()
 

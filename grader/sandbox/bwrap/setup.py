@@ -241,7 +241,7 @@ def _within(path: str, tops: list[str]) -> bool:
 
 def _grader_packages() -> list[str]:
     """Where the grader and the reference are installed, so a sandbox never sees them."""
-    found = [str(Path(__file__).resolve().parents[1])]
+    found = [str(Path(__file__).resolve().parents[2])]
     spec = importlib.util.find_spec("reference")
     if spec is not None and spec.submodule_search_locations:
         found += [str(Path(p).resolve()) for p in spec.submodule_search_locations]

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from grader.sandbox.forkserver import ForkBackend
+from grader.sandbox.bwrap.template import ForkBackend
 from grader.sandbox.runner import run_submission
 from grader.spec import Limits
 from grader.submission import load_submission

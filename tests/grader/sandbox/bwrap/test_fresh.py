@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import bwrap_setup
+from grader.sandbox.bwrap import setup as bwrap_setup
 from grader.sandbox.runner import run_submission
 from grader.submission import load_submission
 from tests.grader.sandbox import hostile
@@ -42,7 +42,7 @@ def lines(output, tag):
 
 @pytest.mark.bwrap
 def test_inside_no_capabilities_no_network_no_host_files(bwrap_backend, tmp_path, public_cases, spec):
-    grader_dir = os.path.dirname(os.path.dirname(os.path.abspath(bwrap_setup.__file__)))
+    grader_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(bwrap_setup.__file__))))
     site = bwrap_backend.sites[0]
     (tmp_path / "backprop.py").write_text(LOOK_AROUND % {"grader": grader_dir, "site": site})
     run = run_submission(
@@ -90,7 +90,7 @@ def test_only_the_jobs_box_belongs_to_the_sandbox_user(bwrap_backend):
 
 def test_missing_bwrap_names_the_package(monkeypatch):
     monkeypatch.setenv("PA5_BWRAP", "/nonexistent/bwrap")
-    from grader.sandbox.bwrap import BwrapBackend
+    from grader.sandbox.bwrap.fresh import BwrapBackend
 
     with pytest.raises(SandboxUnavailable, match=r"install the package `bubblewrap`"):
         BwrapBackend()
@@ -103,7 +103,7 @@ def test_namespaces_refused_names_the_sysctl(monkeypatch):
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PA5_BWRAP", str(fake))
-    from grader.sandbox.bwrap import BwrapBackend
+    from grader.sandbox.bwrap.fresh import BwrapBackend
 
     with pytest.raises(SandboxUnavailable) as e:
         BwrapBackend()
@@ -130,9 +130,9 @@ def test_gradescope_uses_bwrap_where_it_works(bwrap_backend):
 
 @pytest.mark.bwrap
 def test_bwrap_uses_the_template_where_nested_namespaces_work_else_one_sandbox_per_run(bwrap_backend, monkeypatch):
-    from grader.sandbox.bwrap import BwrapBackend
-    from grader.sandbox.forkserver import ForkBackend
-    from grader.sandbox.select import make_backend
+    from grader.sandbox import make_backend
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+    from grader.sandbox.bwrap.template import ForkBackend
 
     with make_backend("bwrap") as backend:
         assert isinstance(backend, ForkBackend) and "pre-imported template" in backend.note
