@@ -49,6 +49,26 @@ def admin_init(data_dir, database_url, secret_file):
     click.echo(token)
 
 
+@admin.command("upgrade")
+@data_option
+@database_option
+@edge
+def admin_upgrade(data_dir, database_url):
+    """Upgrade the service's database to this version's schema, keeping every submission and report.
+
+    \b
+    Example:
+      pa5-grader admin upgrade --data /srv/pa5
+    """
+    from grader.service.admin import upgrade
+
+    before, after = upgrade(data_dir=Path(data_dir), database_url=database_url)
+    if before == after:
+        click.echo(f"the database is already at schema revision {after}")
+    else:
+        click.echo(f"upgraded the database from schema revision {before or 'none'} to {after}")
+
+
 @admin.command("students")
 @data_option
 @database_option

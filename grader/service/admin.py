@@ -34,8 +34,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def open_store(data_dir: Path, database_url: str | None, *, create: bool = False) -> Store:
-    """The store of a data folder; without create, a folder `admin init` never made is an error."""
+def open_store(data_dir: Path, database_url: str | None, *, create: bool = False, current: bool = True) -> Store:
+    """The store of a data folder; without create, a folder `admin init` never made is an error, and with
+    `current`, so is a database whose schema is behind this code's (the message names `admin upgrade`)."""
     url = database_url or f"sqlite:///{(data_dir / DB_FILE).resolve()}"
     if not create:
         if not data_dir.is_dir():
@@ -44,9 +45,30 @@ def open_store(data_dir: Path, database_url: str | None, *, create: bool = False
             raise GraderError(f"{data_dir} holds no {DB_FILE}: run `pa5-grader admin init --data {data_dir}` first")
     store = Store(url)
     if create:
-        store.create_schema()
+        store.upgrade_schema()
+    elif current:
+        store.require_schema(fix=f"run `{upgrade_command(data_dir, database_url)}` first")
     store.ping()
     return store
+
+
+def upgrade_command(data_dir: Path | None, database_url: str | None) -> str:
+    """The command line that upgrades this service's database, for messages."""
+    from sqlalchemy.engine import make_url
+
+    where = [f"--data {data_dir}"] if data_dir is not None else []
+    if database_url:
+        where.append(f"--database {make_url(database_url).render_as_string(hide_password=True)}")
+    return " ".join(["pa5-grader admin upgrade", *where])
+
+
+def upgrade(*, data_dir: Path, database_url: str | None = None) -> tuple[str | None, str]:
+    """Upgrade a service's database to this code's schema, keeping every row; returns (from, to)."""
+    store = open_store(data_dir, database_url, current=False)
+    try:
+        return store.upgrade_schema()
+    finally:
+        store.engine.dispose()
 
 
 def init(*, data_dir: Path, secret_file: Path | None = None, database_url: str | None = None) -> tuple[str, Path]:

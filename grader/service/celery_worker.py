@@ -177,9 +177,12 @@ def run_worker(
     from grader.spec import load_spec
 
     spec = load_spec(spec_path)
+    from grader.service.admin import upgrade_command
+
     store = Store(database_url)
     try:
         store.ping()  # StoreUnavailable names the URL with its password hidden
+        store.require_schema(fix=f"run `{upgrade_command(None, database_url)}` first")
     finally:
         store.engine.dispose()
     app = make_app(broker_url, spec)

@@ -115,7 +115,3 @@ def make_engine(url: str) -> Engine:
     url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
     connect_args = {"connect_timeout": 10} if url.startswith("postgresql+psycopg") else {}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-
-
-def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)

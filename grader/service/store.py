@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import GraderError
 from grader.report.model import Report
-from grader.service import db
+from grader.service import db, migrations
 from grader.service.db import Job, Submission, Token, utcnow
 from grader.service.leases import LeaseOps, claim_order
 from grader.service.ratelimit import RateLimited, check_rate, window_start
@@ -61,8 +61,13 @@ class Store(LeaseOps):
         self.max_attempts = max_attempts
         self.queue_cap = queue_cap
 
-    def create_schema(self) -> None:
-        self._guard(lambda: db.create_schema(self.engine))
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Make or upgrade the schema to this code's head revision; returns (from, to)."""
+        return self._guard(lambda: migrations.upgrade(self.engine))
+
+    def require_schema(self, *, fix: str) -> None:
+        """SchemaBehind, naming `fix`, unless the database is at this code's schema revision."""
+        self._guard(lambda: migrations.require_head(self.engine, fix=fix))
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers and holds our tables."""

@@ -20,7 +20,7 @@ OLD = dt.datetime(2026, 1, 1)
 @pytest.fixture
 def store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'pa5.db'}")
-    s.create_schema()
+    s.upgrade_schema()
     yield s
     s.engine.dispose()
 

@@ -19,7 +19,7 @@ T0 = dt.datetime(2026, 11, 26, 12, 0, 0)
 @pytest.fixture
 def store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'pa5.db'}", max_attempts=3)
-    s.create_schema()
+    s.upgrade_schema()
     yield s
     s.engine.dispose()
 

@@ -12,6 +12,6 @@ globals().update({name: fn for name, fn in vars(on_sqlite).items() if name.start
 @pytest.fixture
 def store(database):
     s = Store(database, max_attempts=3)
-    s.create_schema()
+    s.upgrade_schema()
     yield s
     s.engine.dispose()
