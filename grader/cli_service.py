@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from grader.cli import edge, output_options, secret_options, spec_option
+from grader.printable import printable
 from grader.sandbox.select import BACKENDS
 from grader.service.settings import DEFAULT_SANDBOX
 
@@ -226,9 +227,9 @@ def submit(submission, server, token, wait, timeout, fmt, output):
     from grader.report.render import write
     from grader.service.client import submit as run_submit
 
-    def show(state):
+    def show(state):  # what a service answers is shown printable, as any text from elsewhere
         where = f" (position {state['queue_position']})" if state.get("queue_position") else ""
-        click.echo(f"submission {state['id']}: {state['status']}{where}", err=True)
+        click.echo(printable(f"submission {state['id']}: {state['status']}{where}", one_line=True), err=True)
 
     outcome = run_submit(
         path=Path(submission), server=server, token=token, wait=wait, fmt=fmt, timeout=timeout, on_status=show
@@ -237,9 +238,9 @@ def submit(submission, server, token, wait, timeout, fmt, output):
         if output:
             write(Path(output), outcome.report_text)
             click.echo(f"{fmt} report written to {output}", err=True)
-        else:
-            click.echo(outcome.report_text, nl=False)
-    click.echo(outcome.message, err=True)
+        else:  # the text report for a terminal; the other formats are for programs, byte for byte
+            click.echo(printable(outcome.report_text) if fmt == "text" else outcome.report_text, nl=False)
+    click.echo(printable(outcome.message), err=True)
     sys.exit(outcome.exit_code)
 
 
