@@ -109,7 +109,7 @@ def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     first = c.message.splitlines()[0] if c.message else ""
     about = ", ".join(c.tags) + (f"; {_shapes(c)}" if c.shapes else "")
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {about}): {first}"
+    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}{', ' + about if about else ''}): {first}"
     if c.mistake and c.mistake != problem_mistake:
         head += f" [looks like {c.mistake}]"
     out = [head]

@@ -20,7 +20,7 @@ from grader.service.db import Job
 from grader.service.ratelimit import RateLimited
 from grader.service.store import ACTIVE, Store, SubmissionView, iso
 from grader.service.uploads import UploadRejected, check_upload
-from grader.service.visibility import student_view
+from grader.service.visibility import StudentReport, as_report, hidden_released, student_view
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(get_principal)]
@@ -34,7 +34,7 @@ def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def submission_json(view: SubmissionView, report: Report | None = None) -> dict:
+def submission_json(view: SubmissionView, report: Report | StudentReport | None = None) -> dict:
     return {
         "id": view.id,
         "student_id": view.student_id,
@@ -45,16 +45,17 @@ def submission_json(view: SubmissionView, report: Report | None = None) -> dict:
         "score": view.score,
         "attempts": view.attempts,
         "error": view.last_error if view.status == "failed" else None,
+        "passed": report.passed if report else None,
         "report": report.model_dump(mode="json") if report else None,
     }
 
 
-def visible_report(request: Request, who: Principal, view: SubmissionView) -> Report | None:
-    """The stored report as this caller may see it (hidden-case details withheld from students)."""
+def visible_report(request: Request, who: Principal, view: SubmissionView) -> Report | StudentReport | None:
+    """The stored report as this caller may see it: in full for instructors, else the student's view of it."""
     report = view.report
     if report is None or who.is_instructor:
         return report
-    return student_view(report, hidden_visibility=request.app.state.spec.hidden_visibility)
+    return student_view(report, released=hidden_released(request.app.state.spec))
 
 
 def owned(request: Request, who: Principal, submission_id: int, *, with_report: bool = True) -> SubmissionView:
@@ -167,6 +168,10 @@ def get_report(
         why = view.last_error if view.status == "failed" else f"it is {view.status}"
         raise HTTPException(404, f"submission {submission_id} has no report yet: {why}")
     spec = request.app.state.spec
+    if isinstance(report, StudentReport) and format == "json":  # the student's view, as GET /api/submissions/{id}
+        return Response(report.model_dump_json(indent=2) + "\n", media_type=MEDIA[format])
+    if isinstance(report, StudentReport):  # the renderers take a Report: one built from the view holds no more
+        report = as_report(report)
     body = render(report, format, hidden_visibility=spec.hidden_visibility)
     return Response(body, media_type=MEDIA[format])
 
