@@ -46,6 +46,7 @@ def open_store(data_dir: Path, database_url: str | None, *, create: bool = False
     if create:
         store.create_schema()
     store.ping()
+    store.create_schema()  # a database made by an older version gains the tables added since (e.g. uploads)
     return store
 
 
@@ -64,7 +65,10 @@ def init(*, data_dir: Path, secret_file: Path | None = None, database_url: str |
         if not secret_path.exists():  # never replace a secret: it fixes every student's hidden cases
             write_private(secret_path, secrets.token_hex(32) + "\n")
     store = open_store(data_dir, database_url, create=True)
-    return add_instructor_token(store), secret_path
+    try:
+        return add_instructor_token(store), secret_path
+    finally:
+        store.engine.dispose()
 
 
 def read_roster(path: Path) -> list[str]:

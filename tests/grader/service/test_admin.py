@@ -101,3 +101,19 @@ def test_admin_students_before_init_says_what_to_run(tmp_path):
     (tmp_path / "r.csv").write_text("student_id\na\n")
     r = run("admin", "students", "--data", str(tmp_path / "nope"), str(tmp_path / "r.csv"), "--out", "T.csv")
     assert r.exit_code == 2 and "admin init" in r.output
+
+
+def test_a_database_from_before_the_uploads_table_gains_it_when_opened(tmp_path):
+    import sqlite3
+
+    from grader.service.admin import open_store
+
+    data = tmp_path / "srv"
+    assert run("admin", "init", "--data", str(data)).exit_code == 0
+    db = sqlite3.connect(data / "pa5.db")
+    db.execute("DROP TABLE uploads")
+    db.commit()
+    db.close()
+    store = open_store(data, None)
+    store.admit_upload(student_id="alice", limits=())  # what every upload does first
+    store.engine.dispose()

@@ -137,6 +137,7 @@ def test_upload_over_the_cap_is_413_and_bad_uploads_are_4xx(api):
 
         r = c.post("/api/submissions", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=b"})
         assert r.status_code == 413
+    with api.client("bob") as c:  # alice's refused uploads count towards her rate limit (test_bad_requests.py)
         r = submit(c, b"def f(:\n")
         assert r.status_code == 422 and "not valid Python" in r.json()["detail"]
         r = c.post("/api/submissions")
