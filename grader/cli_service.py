@@ -10,6 +10,7 @@ import click
 from grader.cli import edge, output_options, secret_options, spec_option
 from grader.printable import printable
 from grader.sandbox.select import BACKENDS
+from grader.service.keeper import MARGIN
 from grader.service.settings import DEFAULT_SANDBOX
 
 data_option = click.option(
@@ -91,6 +92,13 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
 )
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
 @click.option(
+    "--grade-margin",
+    default=MARGIN,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a grade may run past the spec's submission_timeout before it is stopped and failed.",
+)
+@click.option(
     "--warm-pool/--no-warm-pool",
     default=True,
     show_default=True,
@@ -117,6 +125,7 @@ def serve(
     workers,
     sandbox,
     lease_seconds,
+    grade_margin,
     warm_pool,
     broker_url,
     resend_seconds,
@@ -143,6 +152,7 @@ def serve(
         insecure_default_secret=insecure_default_secret,
         lease_seconds=lease_seconds,
         recovery_seconds=min(5.0, lease_seconds / 2),
+        grade_margin=grade_margin,
         warm_pool=warm_pool,
     )
 
@@ -179,11 +189,26 @@ def serve(
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Grades at once.")
 @click.option("--sandbox", type=click.Choice(BACKENDS), default=DEFAULT_SANDBOX, show_default=True)
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@click.option(
+    "--grade-margin",
+    default=MARGIN,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a grade may run past the spec's submission_timeout before it is stopped and failed.",
+)
 @secret_options
 @spec_option
 @edge
 def worker(
-    database_url, broker_url, concurrency, sandbox, lease_seconds, secret_file, insecure_default_secret, spec_path
+    database_url,
+    broker_url,
+    concurrency,
+    sandbox,
+    lease_seconds,
+    grade_margin,
+    secret_file,
+    insecure_default_secret,
+    spec_path,
 ):
     """Grade jobs of a service started with `serve --broker`, on this host, in its own sandbox.
 
@@ -206,6 +231,7 @@ def worker(
         spec_path=spec_path and Path(spec_path),
         secret=read_secret(secret_file=secret_file, insecure_default=insecure_default_secret),
         lease_seconds=lease_seconds,
+        margin=grade_margin,
     )
 
 

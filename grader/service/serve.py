@@ -78,6 +78,7 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
                 workers=settings.workers,
                 lease_seconds=settings.lease_seconds,
                 recovery_seconds=settings.recovery_seconds,
+                margin=settings.grade_margin,
             )
         else:
             dispatcher = NullDispatcher()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from grader.service.client import pack
+from tests.grader.service.hang import MARK, SERVE_PRELUDE
 from tests.grader.service.live import EXAMPLES, free_port, make_data, serve_process
 
 pytestmark = pytest.mark.slow
@@ -112,3 +113,31 @@ def test_serve_refuses_a_public_address_and_a_missing_data_folder(tmp_path):
     args = ["--data", str(svc.data), "--sandbox", "process", "--port", str(free_port())]
     r = subprocess.run([*CLI, "serve", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "pa5.db" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_frees_its_workers_from_two_grades_hung_on_the_trusted_side(tmp_path):
+    """A real serve with two workers whose process backend hangs (for ever, deaf to cancel) on two submissions: both
+    end failed at their budget, and an honest upload behind them starts within one submission_timeout of theirs."""
+    timeout = 5.0
+    svc = make_data(tmp_path, students=["h1", "h2", "ok"])
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"[limits]\nsubmission_timeout = {timeout}\n")
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    (hung / "backprop.py").write_text((EXAMPLES / "correct" / "backprop.py").read_text() + f"\n{MARK}\n")
+    args = ["--workers", "2", "--spec", str(spec), "--grade-margin", "1"]
+    with serve_process(svc.data, *args, prelude=SERVE_PRELUDE) as (_, url):
+        bad = [post(url, svc.tokens["h1"], hung), post(url, svc.tokens["h2"], hung)]
+        deadline = time.monotonic() + 60
+        while any(state(url, svc.instructor, sid)["status"] != "running" for sid in bad):
+            assert time.monotonic() < deadline, "the hanging grades never started"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        honest = post(url, svc.tokens["ok"], EXAMPLES / "correct")
+        while state(url, svc.instructor, honest)["status"] == "queued":
+            assert time.monotonic() - t0 <= 2 * timeout, "the honest upload did not start within the bound"
+            time.sleep(0.05)
+        states = wait_all(url, svc.instructor, [honest, *bad], timeout=120)
+    assert states[honest]["status"] == "done" and states[honest]["score"] == 100
+    for sid in bad:
+        assert states[sid]["status"] == "failed" and "its budget" in states[sid]["error"]
