@@ -22,6 +22,7 @@ from grader.service.dispatch import EmbeddedDispatcher
 from grader.service.settings import ServiceSettings
 from grader.service.store import Store
 from grader.spec import default_spec
+from tests.children import default_signals
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "submissions_example"
@@ -130,6 +131,7 @@ def serve_process(data: Path, *args: str, prelude: str | None = None):
         [*cmd, *args],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=default_signals,  # stopped with SIGTERM below
     )
     url = f"http://127.0.0.1:{port}"
     try:
