@@ -99,9 +99,13 @@ def _warm(backend, settings: ServiceSettings, spec):
 
 
 def _sweep_tmp(tmp: Path) -> None:
-    """Folders left by a process that was killed mid-upload or mid-grade; nothing in them is needed."""
+    """Folders left by a process that was killed mid-upload or mid-grade; nothing in them is needed. One that
+    cannot be removed is logged and left: it must never stop the service from starting."""
     import shutil
 
     for p in tmp.iterdir():
         if p.name.startswith(("upload-", "job-")):
-            shutil.rmtree(p, ignore_errors=True)
+            try:
+                shutil.rmtree(p)
+            except (OSError, RecursionError) as e:  # rmtree recurses: ignore_errors does not cover a deep tree
+                log.warning("could not remove the leftover %s (%s); remove it by hand", p, e.__class__.__name__)

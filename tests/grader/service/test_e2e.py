@@ -141,3 +141,42 @@ def test_serve_frees_its_workers_from_two_grades_hung_on_the_trusted_side(tmp_pa
     assert states[honest]["status"] == "done" and states[honest]["score"] == 100
     for sid in bad:
         assert states[sid]["status"] == "failed" and "its budget" in states[sid]["error"]
+
+
+def deep_chain(top, depth: int) -> None:
+    """top/d/d/.../d, `depth` folders deep, made through descriptors (the path would be too long to name)."""
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(fd)
+
+
+def remove_chain(top) -> None:
+    """Undo deep_chain one level at a time, never deeper than two folders."""
+    while (top / "d").exists():
+        if (top / "d" / "d").exists():
+            os.rename(top / "d" / "d", top / "up")
+            os.rmdir(top / "d")
+            os.rename(top / "up", top / "d")
+        else:
+            os.rmdir(top / "d")
+    top.rmdir()
+
+
+def test_serve_starts_after_a_cleanup_that_cannot_finish(tmp_path):
+    """A leftover in the data folder's tmp/ that rmtree cannot remove (1,500 folders deep: RecursionError) is
+    logged and skipped; serve starts and grades. (Job folders under the jobs root are the sandbox's own sweep.)"""
+    svc = make_data(tmp_path, students=["a"])
+    left = svc.data / "tmp" / "job-leftover"
+    left.mkdir(parents=True)
+    deep_chain(left, 1500)
+    try:
+        with serve_process(svc.data, "--workers", "1") as (_, url):
+            sid = post(url, svc.tokens["a"], EXAMPLES / "correct")
+            assert wait_all(url, svc.instructor, [sid])[sid]["score"] == 100
+        log = next(tmp_path.glob("serve-*.log")).read_text()
+        assert "could not remove the leftover" in log and "Traceback" not in log
+    finally:
+        remove_chain(left)
