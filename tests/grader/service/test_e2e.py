@@ -166,8 +166,8 @@ def remove_chain(top) -> None:
 
 
 def test_serve_starts_after_a_cleanup_that_cannot_finish(tmp_path):
-    """A leftover in the data folder's tmp/ that rmtree cannot remove (1,500 folders deep: RecursionError) is
-    logged and skipped; serve starts and grades. (Job folders under the jobs root are the sandbox's own sweep.)"""
+    """A leftover in the data folder's tmp/ that shutil.rmtree cannot remove (1,500 folders deep: RecursionError)
+    never stops serve from starting and grading. (Job folders under the jobs root are the sandbox's own sweep.)"""
     svc = make_data(tmp_path, students=["a"])
     left = svc.data / "tmp" / "job-leftover"
     left.mkdir(parents=True)
@@ -177,6 +177,8 @@ def test_serve_starts_after_a_cleanup_that_cannot_finish(tmp_path):
             sid = post(url, svc.tokens["a"], EXAMPLES / "correct")
             assert wait_all(url, svc.instructor, [sid])[sid]["score"] == 100
         log = next(tmp_path.glob("serve-*.log")).read_text()
-        assert "could not remove the leftover" in log and "Traceback" not in log
+        assert "Traceback" not in log
+        assert not left.exists() or "could not remove the leftover" in log  # removed, or said why not
     finally:
-        remove_chain(left)
+        if left.exists():
+            remove_chain(left)
