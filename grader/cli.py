@@ -15,6 +15,7 @@ import click
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.printable import printable
 from grader.report.render import FORMATS
 from grader.sandbox import BACKENDS
 
@@ -32,8 +33,8 @@ def edge(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except GraderError as e:
-            raise Failure(str(e)) from None
+        except GraderError as e:  # its message may quote a file name or a service's answer: shown printable
+            raise Failure(printable(str(e))) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
             raise
         except Exception:
@@ -240,7 +241,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
     def show(p):
         eta = f"{p.eta:.0f}s" if p.eta is not None else "?"
         score = "skipped (up to date)" if p.score is None else f"{p.score:g}"
-        line = f"[{p.done}/{p.total}] {p.rate:.2f}/s ETA {eta}  {p.student_id}: {score}"
+        line = f"[{p.done}/{p.total}] {p.rate:.2f}/s ETA {eta}  {printable(p.student_id, one_line=True)}: {score}"
         if tty:
             click.echo("\r\033[K" + line, nl=p.done == p.total, err=True)
         elif time.monotonic() - last[0] > 2 or p.done == p.total:
@@ -268,7 +269,8 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
         f"summary in {result.summary_csv} and {result.summary_json}"
     )
     if result.failed_to_grade:
-        click.echo(f"the grader failed on: {', '.join(result.failed_to_grade)} (see the log above)", err=True)
+        names = ", ".join(printable(n, one_line=True) for n in result.failed_to_grade)
+        click.echo(f"the grader failed on: {names} (see the log above)", err=True)
         sys.exit(2)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from grader.cli import edge, output_options, secret_options, spec_option
+from grader.printable import printable
 from grader.sandbox import BACKENDS
+from grader.service.keeper import MARGIN
 from grader.service.settings import DEFAULT_SANDBOX
 
 data_option = click.option(
@@ -110,6 +112,13 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
 )
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
 @click.option(
+    "--grade-margin",
+    default=MARGIN,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a grade may run past the spec's submission_timeout before it is stopped and failed.",
+)
+@click.option(
     "--warm-pool/--no-warm-pool",
     default=True,
     show_default=True,
@@ -136,6 +145,7 @@ def serve(
     workers,
     sandbox,
     lease_seconds,
+    grade_margin,
     warm_pool,
     broker_url,
     resend_seconds,
@@ -162,6 +172,7 @@ def serve(
         insecure_default_secret=insecure_default_secret,
         lease_seconds=lease_seconds,
         recovery_seconds=min(5.0, lease_seconds / 2),
+        grade_margin=grade_margin,
         warm_pool=warm_pool,
     )
 
@@ -198,11 +209,26 @@ def serve(
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Grades at once.")
 @click.option("--sandbox", type=click.Choice(BACKENDS), default=DEFAULT_SANDBOX, show_default=True)
 @click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@click.option(
+    "--grade-margin",
+    default=MARGIN,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds a grade may run past the spec's submission_timeout before it is stopped and failed.",
+)
 @secret_options
 @spec_option
 @edge
 def worker(
-    database_url, broker_url, concurrency, sandbox, lease_seconds, secret_file, insecure_default_secret, spec_path
+    database_url,
+    broker_url,
+    concurrency,
+    sandbox,
+    lease_seconds,
+    grade_margin,
+    secret_file,
+    insecure_default_secret,
+    spec_path,
 ):
     """Grade jobs of a service started with `serve --broker`, on this host, in its own sandbox.
 
@@ -225,6 +251,7 @@ def worker(
         spec_path=spec_path and Path(spec_path),
         secret=read_secret(secret_file=secret_file, insecure_default=insecure_default_secret),
         lease_seconds=lease_seconds,
+        margin=grade_margin,
     )
 
 
@@ -246,9 +273,9 @@ def submit(submission, server, token, wait, timeout, fmt, output):
     from grader.report.render import write
     from grader.service.client import submit as run_submit
 
-    def show(state):
+    def show(state):  # what a service answers is shown printable, as any text from elsewhere
         where = f" (position {state['queue_position']})" if state.get("queue_position") else ""
-        click.echo(f"submission {state['id']}: {state['status']}{where}", err=True)
+        click.echo(printable(f"submission {state['id']}: {state['status']}{where}", one_line=True), err=True)
 
     outcome = run_submit(
         path=Path(submission), server=server, token=token, wait=wait, fmt=fmt, timeout=timeout, on_status=show
@@ -257,9 +284,9 @@ def submit(submission, server, token, wait, timeout, fmt, output):
         if output:
             write(Path(output), outcome.report_text)
             click.echo(f"{fmt} report written to {output}", err=True)
-        else:
-            click.echo(outcome.report_text, nl=False)
-    click.echo(outcome.message, err=True)
+        else:  # the text report for a terminal; the other formats are for programs, byte for byte
+            click.echo(printable(outcome.report_text) if fmt == "text" else outcome.report_text, nl=False)
+    click.echo(printable(outcome.message), err=True)
     sys.exit(outcome.exit_code)
 
 

@@ -1,4 +1,4 @@
-"""CSV of a class summary: one row per student."""
+"""CSV of a class summary: one row per student; its text cells are printable and never read as formulas."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import io
 
 from grader.contract import PROBLEM_IDS
+from grader.printable import printable
 from grader.report.model import Report
 from grader.report.summary import ClassSummary, StudentRow, summarize
 
@@ -16,14 +17,21 @@ def csv_header() -> list[str]:
 
 def csv_row(row: StudentRow) -> list[str]:
     return [
-        row.student_id,
+        _text(row.student_id),
         f"{row.score:g}",
         f"{row.max_score:g}",
         *(f"{row.problems[pid]:g}" if pid in row.problems else "" for pid in PROBLEM_IDS),
         ";".join(f"{pid}={mid}" for pid, mid in row.diagnoses.items()),
-        row.error or "",
+        _text(row.error or ""),
         row.submission_sha256,
     ]
+
+
+def _text(cell: str) -> str:
+    """A cell a spreadsheet shows as text: escapes for control characters, and a leading ' before what a spreadsheet
+    would evaluate (=, +, -, @), the usual defence against formula injection."""
+    cell = printable(cell)
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def render_summary_csv(summary: ClassSummary) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from grader.printable import printable_model
 from grader.report.model import CaseReport, Diagnosis, ProblemReport, Report
 from grader.report.render_minimal import explore_line, minimal_lines, output_note
 
@@ -15,6 +16,7 @@ from grader.report.render_minimal import explore_line, minimal_lines, output_not
 def render_gradescope(
     report: Report, *, per: Literal["problem", "case"] = "problem", hidden_visibility: str = "after_due_date"
 ) -> str:
+    report = printable_model(report)  # Gradescope shows these outputs to people (and can render ANSI)
     tests = []
     for n, p in enumerate(report.problems, 1):
         groups = [("public", [c for c in p.cases if not c.hidden]), ("hidden", [c for c in p.cases if c.hidden])]

@@ -1,14 +1,18 @@
-"""JUnit XML: a testsuite per problem, a testcase per case, points in properties."""
+"""JUnit XML: a testsuite per problem, a testcase per case, points in properties; always well-formed XML 1.0."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from grader.printable import printable_model
 from grader.report.model import Report
 from grader.report.render_minimal import minimal_line, output_note
 
 
 def render_junit(report: Report) -> str:
+    # ElementTree writes any character as is; printable() leaves none that XML 1.0 forbids (and none a CI log
+    # viewer or terminal would act on).
+    report = printable_model(report)
     root = ET.Element("testsuites", name=f"pa5-grader {report.assignment}")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for p in report.problems:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.printable import printable_model
 from grader.report.model import CaseReport, ProblemReport, Report
 from grader.report.render_minimal import explore_line, minimal_lines, output_note
 
@@ -10,15 +11,22 @@ _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout":
 
 
 def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -> str:
+    """The report for a terminal. Every string of the report is printable() first, so nothing a student wrote can
+    move the cursor or clear the screen; what it writes over several lines is indented under a grader's line, so it
+    can never pass for one (the grader's summary is the only score line at the left margin)."""
+
     def paint(s: str, style: str) -> str:
         return f"\033[{_CODES[style]}m{s}\033[0m" if color else s
 
-    title = "self-test on the public cases" if report.mode == "check" else f"grade of {report.student_id}"
+    report = printable_model(report)
+    title = "self-test on the public cases" if report.mode == "check" else f"grade of {_one_line(report.student_id)}"
     lines = [paint(f"PA5 {title}", "bold")]
     if not report.sandbox.isolated:
         lines.append(paint(f"sandbox: {report.sandbox.backend} ({report.sandbox.note})", "dim"))
     if report.error:
-        lines.append(paint(f"Your code could not be graded: {report.error}", "red"))
+        first, *rest = report.error.split("\n")
+        lines.append(paint(f"Your code could not be graded: {first}", "red"))
+        lines += ["    " + line for line in rest]
     lines.append("")
     width = max(len(p.id) for p in report.problems) if report.problems else 8
     for p in report.problems:
@@ -42,7 +50,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
             lines.append(paint(f"      ... and {more} more failing case(s)", "dim"))
         lines += ["      " + line for line in minimal_lines(p)]
         notes = sorted({n for c in p.cases for n in c.notes})
-        lines += [paint(f"      note: {n}", "dim") for n in notes[:3]]
+        lines += [paint(f"      note: {_one_line(n)}", "dim") for n in notes[:3]]
     if report.explore:
         lines += ["", explore_line(report)]
     if report.output.text.strip():
@@ -53,6 +61,11 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     summary = f"{ok} of {len(report.problems)} problems pass; score {report.score:g} / {report.max_score:g}"
     lines += ["", paint(summary, "green" if report.passed else "red")]
     return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str | None) -> str:
+    """A printable() string for a slot of one line: its newlines shown as \\n."""
+    return str(text).replace("\n", "\\n")
 
 
 def _capped(text: str, max_lines: int = 40, max_line: int = 200, max_chars: int = 4000) -> list[str]:
@@ -96,7 +109,7 @@ def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     first = c.message.splitlines()[0] if c.message else ""
     about = ", ".join(c.tags) + (f"; {_shapes(c)}" if c.shapes else "")
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {about}): {first}"
+    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}{', ' + about if about else ''}): {first}"
     if c.mistake and c.mistake != problem_mistake:
         head += f" [looks like {c.mistake}]"
     out = [head]

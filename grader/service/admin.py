@@ -86,7 +86,10 @@ def init(*, data_dir: Path, secret_file: Path | None = None, database_url: str |
         if not secret_path.exists():  # never replace a secret: it fixes every student's hidden cases
             write_private(secret_path, secrets.token_hex(32) + "\n")
     store = open_store(data_dir, database_url, create=True)
-    return add_instructor_token(store), secret_path
+    try:
+        return add_instructor_token(store), secret_path
+    finally:
+        store.engine.dispose()
 
 
 def read_roster(path: Path) -> list[str]:

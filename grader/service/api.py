@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import func, select
 
+from grader.errors import SubmissionError
 from grader.report.model import Report
 from grader.report.render import render
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import ClassSummary, summarize
 from grader.service.auth import Principal, get_principal, require_instructor
-from grader.service.db import Job
+from grader.service.db import MAX_ID, Job
 from grader.service.ratelimit import RateLimited
 from grader.service.store import ACTIVE, Store, SubmissionView, iso
 from grader.service.uploads import UploadRejected, check_upload
-from grader.service.visibility import student_view
+from grader.service.visibility import StudentReport, as_report, hidden_released, student_view
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(get_principal)]
 Instructor = Annotated[Principal, Depends(require_instructor)]
 MAX_WAIT = 60.0
 WAIT_POLL = 0.05
+# Every id in a path: a whole number the database can hold; anything else names nothing (404, see app.py).
+SubmissionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A submission's id.")]
 MEDIA = {"json": "application/json", "junit": "application/xml", "text": "text/plain", "gradescope": "application/json"}
 
 
@@ -34,7 +38,7 @@ def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def submission_json(view: SubmissionView, report: Report | None = None) -> dict:
+def submission_json(view: SubmissionView, report: Report | StudentReport | None = None) -> dict:
     return {
         "id": view.id,
         "student_id": view.student_id,
@@ -45,16 +49,17 @@ def submission_json(view: SubmissionView, report: Report | None = None) -> dict:
         "score": view.score,
         "attempts": view.attempts,
         "error": view.last_error if view.status == "failed" else None,
+        "passed": report.passed if report else None,
         "report": report.model_dump(mode="json") if report else None,
     }
 
 
-def visible_report(request: Request, who: Principal, view: SubmissionView) -> Report | None:
-    """The stored report as this caller may see it (hidden-case details withheld from students)."""
+def visible_report(request: Request, who: Principal, view: SubmissionView) -> Report | StudentReport | None:
+    """The stored report as this caller may see it: in full for instructors, else the student's view of it."""
     report = view.report
     if report is None or who.is_instructor:
         return report
-    return student_view(report, hidden_visibility=request.app.state.spec.hidden_visibility)
+    return student_view(report, released=hidden_released(request.app.state.spec))
 
 
 def owned(request: Request, who: Principal, submission_id: int, *, with_report: bool = True) -> SubmissionView:
@@ -66,9 +71,11 @@ def owned(request: Request, who: Principal, submission_id: int, *, with_report: 
 
 
 def accept(request: Request, student_id: str, filename: str, data: bytes) -> SubmissionView:
-    """Check an upload and store it with its job; refusals become HTTP errors (4xx, 429 with Retry-After)."""
+    """Count the upload against the rate limit, then check it and store it with its job; refusals become HTTP errors
+    (4xx, 429 with Retry-After). Counting comes first: a refused upload costs the same checks as an accepted one."""
     settings = request.app.state.settings
     try:
+        _store(request).admit_upload(student_id=student_id, limits=settings.rate_limits)
         accepted = check_upload(
             filename=filename,
             data=data,
@@ -82,10 +89,12 @@ def accept(request: Request, student_id: str, filename: str, data: bytes) -> Sub
             filename=accepted.filename,
             files_zip=accepted.files_zip,
             sha256=accepted.sha256,
-            limits=settings.rate_limits,
         )
     except UploadRejected as e:
         raise HTTPException(e.status, str(e)) from None
+    except SubmissionError as e:  # the unpacked upload read as `grade` reads a folder; never show the server's path
+        where = re.escape(str(settings.tmp_dir)) + r"\S*/submission"
+        raise HTTPException(422, re.sub(where, "the upload", str(e))) from None
     except RateLimited as e:
         raise HTTPException(429, str(e), {"Retry-After": str(e.retry_after)}) from None
 
@@ -105,6 +114,8 @@ async def create_submission(
     elif student_id not in (None, who.student_id):
         raise HTTPException(403, "a student token can only submit for its own student")
     sid = who.student_id if not who.is_instructor else student_id
+    if who.is_instructor and not await run_in_threadpool(_store(request).is_student, sid):
+        raise HTTPException(422, f"no student {sid[:200]!r} on the roster: add them with `pa5-grader admin students`")
     data = await file.read(settings.upload_max_bytes + 1)
     # Checking and storing block (compile, files, the database's write lock): not on the event loop.
     view = await run_in_threadpool(accept, request, sid, file.filename or "", data)
@@ -136,7 +147,7 @@ def list_submissions(
 async def get_submission(
     request: Request,
     who: Caller,
-    submission_id: int,
+    submission_id: SubmissionId,
     wait: Annotated[
         float,
         Query(ge=0, le=MAX_WAIT, description="Seconds to wait for a queued or running submission's status to change."),
@@ -157,7 +168,7 @@ async def get_submission(
 def get_report(
     request: Request,
     who: Caller,
-    submission_id: int,
+    submission_id: SubmissionId,
     format: Literal["json", "junit", "text", "gradescope"] = "json",
 ) -> Response:
     """The report rendered as `pa5-grader grade --format` would."""
@@ -167,6 +178,10 @@ def get_report(
         why = view.last_error if view.status == "failed" else f"it is {view.status}"
         raise HTTPException(404, f"submission {submission_id} has no report yet: {why}")
     spec = request.app.state.spec
+    if isinstance(report, StudentReport) and format == "json":  # the student's view, as GET /api/submissions/{id}
+        return Response(report.model_dump_json(indent=2) + "\n", media_type=MEDIA[format])
+    if isinstance(report, StudentReport):  # the renderers take a Report: one built from the view holds no more
+        report = as_report(report)
     body = render(report, format, hidden_visibility=spec.hidden_visibility)
     return Response(body, media_type=MEDIA[format])
 
@@ -192,7 +207,7 @@ def class_summary_csv(request: Request, who: Instructor) -> PlainTextResponse:
 
 
 @router.post("/api/submissions/{submission_id}/regrade", status_code=202)
-def regrade_one(request: Request, who: Instructor, submission_id: int) -> dict:
+def regrade_one(request: Request, who: Instructor, submission_id: SubmissionId) -> dict:
     """Queue a regrade behind every new submission (nothing new if it is already queued or running)."""
     view = _store(request).regrade(submission_id)
     if view is None:

@@ -7,13 +7,15 @@ import importlib.util
 import json
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.formparsers import MultiPartParser
 
 from grader import __version__
 from grader.service import api, auth
+from grader.service.db import MAX_ID
 from grader.service.dispatch import Dispatcher, NullDispatcher
 from grader.service.settings import ServiceSettings
 from grader.service.store import Store
@@ -78,6 +80,16 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def invalid_request(errors) -> HTTPException:
+    """A request FastAPI could not validate: 404 when a path parameter (an id) names nothing, else 422 saying why."""
+    if errors and all(e["loc"][0] == "path" for e in errors):
+        e = errors[0]
+        what = str(e["loc"][-1]).removesuffix("_id").replace("_", " ")
+        return HTTPException(404, f"no {what} {str(e.get('input'))[:40]!r}: ids are whole numbers from 1 to {MAX_ID}")
+    where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors)
+    return HTTPException(422, f"invalid request: {where}")
+
+
 def create_app(
     settings: ServiceSettings,
     *,
@@ -113,6 +125,7 @@ def create_app(
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.upload_max_bytes + MULTIPART_SLACK)
 
     app.include_router(api.router)
+    pages = None
     if importlib.util.find_spec("grader.service.pages") is None:
         log.warning("the web pages are not installed here (grader/service/pages.py); serving the API only")
     else:
@@ -120,10 +133,21 @@ def create_app(
 
         app.include_router(pages.router)
 
+    def refuse(request: Request, e: HTTPException):
+        if pages is not None and not request.url.path.startswith("/api/"):
+            return pages.error_page(request, e)
+        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
-        where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"detail": f"invalid request: {where}"}, status_code=422)
+        return refuse(request, invalid_request(exc.errors()))
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError):
+        # A value the database refuses (a NUL in a PostgreSQL string, a number out of a column's range): the
+        # request's fault, whichever parameter carried it.
+        log.warning("refused a request the database could not take: %s", exc.orig)
+        return refuse(request, HTTPException(422, "the request holds a value the service cannot store or look up"))
 
     @app.middleware("http")
     async def headers(request: Request, call_next):

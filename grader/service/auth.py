@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import HTTPException, Request, Response
 from sqlalchemy import select
 
-from grader.service.db import Token
+from grader.service.db import MAX_ID, Token
 from grader.service.store import Store
 
 SESSION_COOKIE = "pa5_session"
@@ -106,7 +106,7 @@ def read_session(store: Store, key: bytes, value: str) -> Principal | None:
         tid, age = int(token_id), time.time() - int(issued)
     except ValueError:
         return None
-    if not 0 <= age < SESSION_SECONDS:
+    if not 0 <= age < SESSION_SECONDS or not 1 <= tid <= MAX_ID:  # a larger id would overflow the query
         return None
     with store.session() as s:
         row = s.get(Token, tid)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from celery import Celery
 
 from grader.errors import GraderError
+from grader.service.keeper import MARGIN, grade_budget, stuck_grace
 from grader.spec import Spec
 
 TASK = "pa5.grade"
@@ -33,15 +34,18 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def time_limits(spec: Spec) -> tuple[float, float]:
-    """(soft, hard) seconds for one task. A grade is bounded by the sandbox's submission timeout; case generation,
-    scoring and a cold sandbox come on top, so the task limits are a backstop well above it, never the rule."""
-    soft = 2 * spec.limits.submission_timeout + 60
-    return soft, soft + 30
+def time_limits(spec: Spec, margin: float = MARGIN) -> tuple[float, float]:
+    """(soft, hard) seconds for one task, from the same budget as the keeper's rule (grader/service/keeper.py).
+
+    At the budget the keeper fails the job and cancels its grade; a task still not back a grace later gets
+    SoftTimeLimitExceeded (which applies the same rule), and one still not back a grace after that has its pool
+    process killed and replaced, so a stuck grade never holds a worker for good."""
+    soft = grade_budget(spec.limits, margin) + stuck_grace(margin)
+    return soft, soft + max(5.0, stuck_grace(margin))
 
 
-def celery_config(spec: Spec) -> dict:
-    soft, hard = time_limits(spec)
+def celery_config(spec: Spec, margin: float = MARGIN) -> dict:
+    soft, hard = time_limits(spec, margin)
     return {
         "task_acks_late": True,  # a message is acknowledged after its grade, so a dead worker's is delivered again
         "task_reject_on_worker_lost": True,  # ... also when a pool process is killed mid-grade
@@ -67,12 +71,12 @@ def celery_config(spec: Spec) -> dict:
     }
 
 
-def make_app(broker_url: str, spec: Spec) -> Celery:
+def make_app(broker_url: str, spec: Spec, margin: float = MARGIN) -> Celery:
     """The app for `serve --broker` (publishing) and `worker` (consuming), configured identically."""
     from grader.service.celery_worker import grade_task
 
     app = Celery("pa5-grader", broker=broker_url, set_as_current=False)
-    app.conf.update(celery_config(spec))
+    app.conf.update(celery_config(spec, margin))
     app.task(name=TASK, bind=True)(grade_task)
     return app
 

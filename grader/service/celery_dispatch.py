@@ -119,7 +119,7 @@ def serve_with_broker(
     store = open_store(settings.data_dir, settings.database_url)
     store.max_attempts, store.queue_cap = settings.max_attempts, settings.queue_cap
     spec = load_spec(settings.spec_path)
-    app = make_app(broker_url, spec)
+    app = make_app(broker_url, spec, margin=settings.grade_margin)
     check_broker(app, broker_url)
     settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
     dispatcher = CeleryDispatcher(store=store, app=app, stale_seconds=stale_seconds)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from grader.service.keeper import MARGIN, LeaseKeeper, end_over_budget, grade_budget, stuck_grace
+
 log = logging.getLogger("pa5-grader.worker")
 UID_STRIDE = 1000  # each pool process takes sandbox uids from its own range (allocation is per process)
 
@@ -35,6 +37,7 @@ class WorkerConfig:
     secret: bytes = field(repr=False)
     lease_seconds: float
     tmp_dir: Path
+    margin: float = MARGIN  # seconds a grade may run past the spec's submission_timeout
 
 
 _config: WorkerConfig | None = None
@@ -56,13 +59,25 @@ def _context() -> dict:
         spec, stack = load_spec(_config.spec_path), contextlib.ExitStack()
         backend = stack.enter_context(make_backend(_config.sandbox))
         stack.enter_context(backend.pool(1, spec.limits))  # one started sandbox waits for the next job (bwrap, docker)
+        store = Store(_config.database_url)
+        keeper = LeaseKeeper(
+            store,
+            lease_seconds=_config.lease_seconds,
+            budget=grade_budget(spec.limits, _config.margin),
+            grace=stuck_grace(_config.margin),
+        )  # no on_stuck: a grade stuck past the budget meets the task's time limits (celery_app.time_limits)
+        stop = threading.Event()
+        threading.Thread(target=keeper.run, args=(stop,), name="pa5-keeper", daemon=True).start()
+        stack.callback(stop.set)
+        stack.callback(keeper.wake)
         _local.clear()
         _local.update(
             pid=os.getpid(),
-            store=Store(_config.database_url),
+            store=store,
             spec=spec,
             stack=stack,
             backend=backend,
+            keeper=keeper,
             worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         )
     return _local
@@ -108,10 +123,8 @@ def _grade(app, ctx: dict, claim) -> str:
     from grader.sandbox.calls import Cancelled
     from grader.service.worker import run_job
 
-    store, worker_id = ctx["store"], ctx["worker_id"]
-    cancel, done = threading.Event(), threading.Event()
-    renewer = threading.Thread(target=_renew, args=(store, claim.job_id, worker_id, cancel, done), daemon=True)
-    renewer.start()
+    store, worker_id, keeper = ctx["store"], ctx["worker_id"], ctx["keeper"]
+    g = keeper.hold(claim, worker_id)  # renewed, and ended at its budget, by the process's keeper thread
     try:
         report = run_job(
             files_zip=claim.files_zip,
@@ -120,19 +133,19 @@ def _grade(app, ctx: dict, claim) -> str:
             spec=ctx["spec"],
             backend=ctx["backend"],
             tmp_dir=_config.tmp_dir,
-            cancel=cancel,
+            cancel=g.cancel,
         )
     except Cancelled:
-        log.warning("job %s: lease lost; another worker grades it", claim.job_id)
-        return f"job {claim.job_id}: lease lost"
-    except SoftTimeLimitExceeded:
-        return _retry(app, store, claim, worker_id, "grading ran past the task's time limit")
+        log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
+        return f"job {claim.job_id}: stopped ({g.reason or 'lease lost'})"
+    except SoftTimeLimitExceeded:  # the keeper has ended it already, unless its thread could not: the same rule
+        end_over_budget(store, g, budget=keeper.budget, now=keeper.clock())
+        return f"job {claim.job_id}: failed ({g.reason})"
     except Exception as e:  # a grader failure: retried, and failed with this reason after max attempts
         log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
         return _retry(app, store, claim, worker_id, f"{e.__class__.__name__}: {e}")
     finally:
-        done.set()
-        renewer.join()
+        keeper.drop(g)
     if not store.complete_job(claim.job_id, worker_id, report):
         log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
         return f"job {claim.job_id}: lease lost before completion"
@@ -148,16 +161,6 @@ def _retry(app, store, claim, worker_id: str, error: str) -> str:
     return f"job {claim.job_id}: {status or 'lease lost'} ({error})"
 
 
-def _renew(store, job_id: int, worker_id: str, cancel: threading.Event, done: threading.Event) -> None:
-    while not done.wait(_config.lease_seconds / 3):
-        try:
-            if not store.renew_lease(job_id, worker_id, _config.lease_seconds):
-                cancel.set()  # another worker owns it now: stop grading a job this one cannot complete
-                return
-        except Exception:
-            log.error("renewing the lease of job %s failed:\n%s", job_id, traceback.format_exc())
-
-
 def run_worker(
     *,
     database_url: str,
@@ -167,6 +170,7 @@ def run_worker(
     spec_path: Path | None,
     secret: bytes,
     lease_seconds: float = 60.0,
+    margin: float = MARGIN,
     loglevel: str = "INFO",
 ) -> None:
     """Check the database, the broker and the spec, then consume until stopped (SIGTERM finishes running grades)."""
@@ -185,11 +189,11 @@ def run_worker(
         store.require_schema(fix=f"run `{upgrade_command(None, database_url)}` first")
     finally:
         store.engine.dispose()
-    app = make_app(broker_url, spec)
+    app = make_app(broker_url, spec, margin=margin)
     check_broker(app, broker_url)
     tmp = Path(tempfile.gettempdir()) / f"pa5-grader-worker-{os.getpid()}"
     tmp.mkdir(mode=0o700, exist_ok=True)
-    configure(WorkerConfig(database_url, sandbox, spec_path, secret, lease_seconds, tmp))
+    configure(WorkerConfig(database_url, sandbox, spec_path, secret, lease_seconds, tmp, margin))
     signals.worker_process_init.connect(lambda **_: process_init(_pool_index()), weak=False)
     signals.worker_process_shutdown.connect(lambda **_: process_shutdown(), weak=False)
     name = f"pa5-{os.getpid()}@{socket.gethostname()}"

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 READ_ONLY = "pa5_read_only"  # execution option of the store's read sessions
+MAX_ID = 2**31 - 1  # ids are INTEGER columns, 32-bit on PostgreSQL: a larger id names nothing
 
 
 def utcnow() -> dt.datetime:
@@ -55,6 +56,17 @@ class Submission(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # that of its latest job
+
+
+class Upload(Base):
+    """One upload, accepted or refused, counted before it is checked: what the per-student rate limit counts."""
+
+    __tablename__ = "uploads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(DateTime())
+
+    __table_args__ = (Index("ix_uploads_student_at", "student_id", "at"),)
 
 
 class Job(Base):

@@ -143,6 +143,23 @@ class LeaseOps:
         sub.status = job.status
         return job.status
 
+    def fail_overdue(self, job_id: int, worker_id: str, attempt: int, error: str) -> bool:
+        """End a held attempt `failed` at once, releasing its lease (the budget rule: never retried, since a grade
+        that outlived its budget would hold a worker again); False if this worker no longer holds that attempt."""
+        now = utcnow()
+        with self.sessions.begin() as s:
+            r = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.lease_owner == worker_id, Job.attempts == attempt)
+                .values(
+                    status="failed", lease_owner=None, lease_expires=None, finished_at=now, last_error=error[:MAX_ERROR]
+                )
+            )
+            if r.rowcount != 1:
+                return False
+            s.get(Submission, s.get(Job, job_id).submission_id).status = "failed"
+            return True
+
     def release_job(self, job_id: int, worker_id: str) -> bool:
         """Give a held job back untouched (a clean shutdown): queued again, and this claim does not count."""
         with self.sessions.begin() as s:

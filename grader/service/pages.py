@@ -44,6 +44,11 @@ def _page(request: Request, name: str, context: dict, status_code: int = 200) ->
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
+def error_page(request: Request, e: HTTPException) -> Response:
+    """An HTTP error as a page; app.py's handlers use it for page routes, so a browser never sees JSON."""
+    return _error(request, e)
+
+
 def _error(request: Request, e: HTTPException) -> Response:
     reason = HTTPStatus(e.status_code).phrase
     headers = {k: v for k, v in (e.headers or {}).items() if k.lower() == "retry-after"}
@@ -169,7 +174,7 @@ async def upload(
 
 @router.get("/submissions/{submission_id}", name="report_page")
 @page
-def report_page(request: Request, submission_id: int) -> Response:
+def report_page(request: Request, submission_id: api.SubmissionId) -> Response:
     """One submission and its report (the JSON twin: GET /api/submissions/{id})."""
     who = _signed_in(request)
     view = api.owned(request, who, submission_id)
@@ -223,7 +228,7 @@ def dashboard(request: Request) -> Response:
 
 @router.post("/submissions/{submission_id}/regrade", name="regrade_page")
 @page
-def regrade_page(request: Request, submission_id: int, csrf: CsrfField = None) -> Response:
+def regrade_page(request: Request, submission_id: api.SubmissionId, csrf: CsrfField = None) -> Response:
     auth.verify_csrf(request, csrf)
     who = _signed_in(request, instructor=True)
     api.regrade_one(request, who, submission_id)

@@ -78,6 +78,7 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
                 workers=settings.workers,
                 lease_seconds=settings.lease_seconds,
                 recovery_seconds=settings.recovery_seconds,
+                margin=settings.grade_margin,
             )
         else:
             dispatcher = NullDispatcher()
@@ -98,9 +99,10 @@ def _warm(backend, settings: ServiceSettings, spec):
 
 
 def _sweep_tmp(tmp: Path) -> None:
-    """Folders left by a process that was killed mid-upload or mid-grade; nothing in them is needed."""
-    import shutil
+    """Folders left by a process that was killed mid-upload or mid-grade; nothing in them is needed. One that
+    cannot be removed is logged and left (remove_tree never raises): it must never stop the service starting."""
+    from grader.sandbox.jobfiles import remove_tree
 
     for p in tmp.iterdir():
-        if p.name.startswith(("upload-", "job-")):
-            shutil.rmtree(p, ignore_errors=True)
+        if p.name.startswith(("upload-", "job-")) and not remove_tree(p):
+            log.warning("could not remove the leftover %s; remove it by hand", p)

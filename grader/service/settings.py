@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.sandbox import BACKENDS
+from grader.service.keeper import MARGIN
 
 # The sandbox grade uses by default; never the unisolated process backend unless asked for by name.
 DEFAULT_SANDBOX = "auto" if "auto" in BACKENDS else "docker"
@@ -46,6 +47,12 @@ class ServiceSettings(BaseModel):
     max_attempts: int = Field(3, ge=1, description="Claims of one job before it is failed.")
     queue_cap: int = Field(1000, ge=1, description="Queued jobs beyond which new submissions get 429.")
     recovery_seconds: float = Field(5.0, gt=0, description="How often expired leases are looked for.")
+    grade_margin: float = Field(
+        MARGIN,
+        gt=0,
+        le=3600,
+        description="Seconds a grade may run past the spec's submission_timeout before it is stopped and failed.",
+    )
 
     @property
     def db_url(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
@@ -15,8 +14,7 @@ from grader.report.model import Report
 from grader.service import db, migrations
 from grader.service.db import Job, Submission, Token, utcnow
 from grader.service.leases import LeaseOps, claim_order
-from grader.service.ratelimit import RateLimited, check_rate, window_start
-from grader.service.settings import RateLimit
+from grader.service.ratelimit import RateLimited, RateOps
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
 ACTIVE = ("queued", "running")
@@ -50,7 +48,7 @@ class SubmissionView:
         return Report.model_validate_json(self.report_json) if self.report_json else None
 
 
-class Store(LeaseOps):
+class Store(LeaseOps, RateOps):
     """All reads and writes of the service's state; safe to share between threads and processes."""
 
     def __init__(self, url: str, *, max_attempts: int = 3, queue_cap: int = 1000):
@@ -99,21 +97,15 @@ class Store(LeaseOps):
         filename: str,
         files_zip: bytes,
         sha256: str,
-        limits: Iterable[RateLimit] = (),
         now: dt.datetime | None = None,
     ) -> SubmissionView:
-        """Store the bytes and their job in one transaction, superseding the student's job still queued."""
+        """Store the bytes and their job in one transaction, superseding the student's job still queued.
+
+        The rate limit was applied when the upload arrived (admit_upload), before it was checked."""
         now = now or utcnow()
-        limits = tuple(limits)
         with self.sessions.begin() as s:
             # Serializes one student's submissions on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
             s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
-            times = s.scalars(
-                select(Submission.submitted_at).where(
-                    Submission.student_id == student_id, Submission.submitted_at >= window_start(limits, now)
-                )
-            ).all()
-            check_rate(list(times), limits, now)
             queued = s.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
             if queued >= self.queue_cap:
                 raise QueueFull(f"the grading queue is full ({queued} waiting); try again in a minute", 60)
@@ -138,6 +130,11 @@ class Store(LeaseOps):
     def get_submission(self, submission_id: int, *, with_report: bool = True) -> SubmissionView | None:
         views = self._views([submission_id], with_report=with_report)
         return views[0] if views else None
+
+    def is_student(self, student_id: str) -> bool:
+        """Whether the roster (`admin students`) holds this student."""
+        with self.session() as s:
+            return s.scalar(select(Token.id).where(Token.student_id == student_id, Token.role == "student")) is not None
 
     def status_of(self, submission_id: int) -> str | None:
         with self.session() as s:

@@ -17,6 +17,11 @@ from grader.errors import GraderError
 from grader.submission import MODULE, SKIP_DIRS, load_submission
 
 IGNORED = ("__MACOSX/", ".DS_Store")
+# What a file system takes, checked before anything is written: a longer name is ENAMETOOLONG on Linux and macOS,
+# and no submission needs a deeper or longer path (the job folder's own path comes on top of it).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+MAX_DEPTH = 32
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # normalized zips do not depend on when or where they were made
 
 
@@ -41,6 +46,10 @@ def check_upload(
 ) -> Accepted:
     """Validate an upload and return it as a normalized zip with its submission digest; raise UploadRejected."""
     name = PurePosixPath((filename or "").replace("\\", "/")).name
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise UploadRejected(422, f"the file name is longer than {MAX_NAME_BYTES} bytes; rename the file")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        raise UploadRejected(422, "the file name holds control characters; rename the file")
     if len(data) > max_bytes:
         raise UploadRejected(413, f"the upload is {len(data)} bytes; the limit is {max_bytes} bytes")
     if not data:
@@ -103,6 +112,9 @@ def _read_zip(data: bytes, *, max_members: int, max_unpacked: int) -> dict[str, 
         if key in files:
             raise UploadRejected(422, f"the zip holds {key} twice")
         files[key] = content
+    clash = sorted({p.as_posix() for k in files for p in PurePosixPath(k).parents} & files.keys())
+    if clash:  # unpacking would fail half way: a file cannot also be a folder
+        raise UploadRejected(422, f"the zip holds {clash[0]} both as a file and as a folder")
     return _root_folder(files)
 
 
@@ -113,6 +125,13 @@ def _safe_path(raw: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if ".." in path.parts:
         raise UploadRejected(422, f"the zip holds a path leaving its folder ({raw})")
+    shown = raw if len(raw) <= 80 else raw[:60] + "..."
+    if any(len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in path.parts):
+        raise UploadRejected(422, f"the zip holds a name longer than {MAX_NAME_BYTES} bytes ({shown})")
+    if len(path.parts) > MAX_DEPTH or len(name.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise UploadRejected(
+            422, f"the zip holds a path deeper than {MAX_DEPTH} folders or longer than {MAX_PATH_BYTES} bytes ({shown})"
+        )
     return path
 
 

@@ -1,26 +1,178 @@
-"""What a student may see of their own report: the rules the renderers apply, for the API and the pages alike."""
+"""What a student may see of their own report: typed views listing those fields, for the API and the pages alike.
+
+Each view is built from the report by its own field names (pydantic's from_attributes): a field the report gains or
+renames is not in any view until someone adds it here, so nothing reaches a student by default.
+"""
 
 from __future__ import annotations
 
-from grader.report.model import Report
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from grader.report.model import CaseReport, ProblemReport, Report, Status, passes
+from grader.spec import Spec
 
 
-def student_view(report: Report, *, hidden_visibility: str) -> Report:
-    """The report as its student sees it.
+class _View(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
 
-    Hidden cases never carry expected values (the report has none for them). Unless the spec makes hidden
-    results "visible", a student also does not see their details (message, metric, mistake, notes), only
-    their status, which the score already implies: the service has no due date or publish step to wait for.
+
+class WorstView(_View):
+    index: list[int] = Field(description="Index of the largest absolute difference.")
+    got: float = Field(description="The student's value there.")
+    expected: float = Field(description="The expected value there.")
+
+
+class CaseView(_View):
+    """A case in full: every public case, and hidden ones once their results are released."""
+
+    id: str = Field(description="Case id.")
+    hidden: bool = Field(description="Whether it is one of the student's hidden cases.")
+    tags: list[str] = Field(description="What the case exercises.")
+    shapes: dict[str, list[int]] = Field(description="Shape of each array input, by name.")
+    status: Status = Field(description="How the case ended.")
+    weight: float = Field(description="Weight in the problem's partial credit.")
+    points: float = Field(description="Points this case earned.")
+    max_points: float = Field(description="Points this case is worth.")
+    relative_error: float | None = Field(description="The comparison metric, when values were compared.")
+    message: str = Field(description="Why it did not pass.")
+    notes: list[str] = Field(description="Things accepted with a remark.")
+    mistake: str | None = Field(description="Id of the known mistake this answer matches.")
+    worst: WorstView | None = Field(description="Largest difference (public cases only: hidden ones have none).")
+    seconds: float | None = Field(description="Time of the call inside the sandbox.")
+
+
+class WithheldCase(_View):
+    """A hidden case before its results are released: that it exists, how it ended and its points, nothing else."""
+
+    id: str = Field(description="Case id.")
+    hidden: Literal[True] = Field(description="Only hidden cases are withheld.")
+    status: Status = Field(description="How the case ended (the score implies it).")
+    weight: float = Field(description="Weight in the problem's partial credit.")
+    points: float = Field(description="Points this case earned.")
+    max_points: float = Field(description="Points this case is worth.")
+    withheld: Literal[True] = Field(True, description="Its details are not shown until hidden results are released.")
+
+
+class DiagnosisView(_View):
+    id: str = Field(description="Mistake id from the catalogue.")
+    message: str = Field(description="What the student did, in words they can act on.")
+    section: str = Field(description="Part of the assignment to reread.")
+    explains: int = Field(description="How many of the problem's failing cases this mistake explains.")
+    failing: int = Field(description="How many of the problem's cases fail.")
+
+
+class MinimalCaseView(_View):
+    """Fresh inputs, never a graded case: safe to show in full."""
+
+    call: str = Field(description="The student function.")
+    inputs: dict[str, Any] = Field(description="Each argument.")
+    shapes: dict[str, list[int]] = Field(description="Shape of each array argument.")
+    got: Any = Field(description="What the function returned; null if nothing.")
+    got_shape: list[int] | None = Field(description="Shape of what it returned.")
+    expected: Any = Field(description="The right answer.")
+    expected_shape: list[int] = Field(description="Shape of the right answer.")
+    message: str = Field(description="Why it fails.")
+    source: Literal["probe", "shrink", "explore"] = Field(description="Which unscored inputs it came from.")
+
+
+class ProblemView(_View):
+    id: str = Field(description="Problem id.")
+    title: str = Field(description="One-line title.")
+    section: str = Field(description="Part of the written assignment.")
+    score: float = Field(description="Points earned.")
+    max_score: float = Field(description="Points available.")
+    tol: float = Field(description="Tolerance of the comparison metric.")
+    cases: list[CaseView | WithheldCase] = Field(description="Every case, public first; hidden ones maybe withheld.")
+    diagnosis: DiagnosisView | None = Field(description="The mistake behind the failures, when recognised.")
+    minimal_case: MinimalCaseView | None = Field(description="The smallest failing input found.")
+
+
+class SandboxView(_View):
+    backend: Literal["process", "docker", "bwrap"] = Field(description="Where the code ran.")
+    isolated: bool = Field(description="False for the process backend.")
+    note: str = Field(description="What the isolation does and does not cover.")
+
+
+class OutputView(_View):
+    text: str = Field(description="The submission's stdout and stderr, head and tail kept.")
+    truncated: bool = Field(description="Whether the middle was cut.")
+    bytes: int = Field(description="Everything the submission printed.")
+
+
+class ExploreProblemView(_View):
+    id: str = Field(description="Problem id.")
+    ran: int = Field(description="Random cases that ran.")
+    failed: int = Field(description="How many of them did not pass.")
+
+
+class ExploreView(_View):
+    seed: int = Field(description="Seed of the random cases.")
+    requested: int = Field(description="How many random cases were asked for.")
+    problems: list[ExploreProblemView] = Field(description="Per problem, how many ran and failed.")
+
+
+class TimingView(_View):
+    started: str = Field(description="UTC start time, ISO 8601.")
+    seconds: float = Field(description="Wall time of the whole grade.")
+
+
+class StudentReport(_View):
+    """A report as its student sees it: what the API answers a student, and what their pages render."""
+
+    schema_version: int = Field(description="Version of the report layout it was built from.")
+    grader_version: str = Field(description="pa5-grader version that wrote the report.")
+    assignment: str = Field(description="Assignment id.")
+    student_id: str | None = Field(description="Student id.")
+    submission_sha256: str = Field(description="Digest of the submission's files.")
+    spec_sha256: str = Field(description="Digest of the spec it was graded under.")
+    mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
+    sandbox: SandboxView
+    score: float = Field(description="Sum of the problem scores.")
+    max_score: float = Field(description="Sum of the problems' points.")
+    error: str | None = Field(description="A failure that cost the whole submission.")
+    problems: list[ProblemView]
+    output: OutputView
+    explore: ExploreView | None = Field(description="Random gradient checks, if asked for.")
+    timing: TimingView
+
+    @property
+    def passed(self) -> bool:
+        return passes(self)
+
+
+def hidden_released(spec: Spec) -> bool:
+    """The visibility decision: may students see the details of their hidden cases now?
+
+    The service has no due date or publish step yet, so only a spec that makes them "visible" releases them.
     """
-    if hidden_visibility == "visible":
-        return report
-    problems = []
-    for p in report.problems:
-        cases = [
-            c.model_copy(update={"message": "", "error": None, "mistake": None, "notes": [], "worst": None})
-            if c.hidden
-            else c
-            for c in p.cases
+    return spec.hidden_visibility == "visible"
+
+
+def _case(c: CaseReport, *, released: bool) -> CaseView | WithheldCase:
+    return WithheldCase.model_validate(c) if c.hidden and not released else CaseView.model_validate(c)
+
+
+def _problem(p: ProblemReport, *, released: bool) -> ProblemView:
+    fields = {name: getattr(p, name) for name in ProblemView.model_fields if name != "cases"}
+    return ProblemView.model_validate({**fields, "cases": [_case(c, released=released) for c in p.cases]})
+
+
+def student_view(report: Report, *, released: bool) -> StudentReport:
+    """The report as its student sees it; `released` is hidden_released()'s decision."""
+    fields = {name: getattr(report, name) for name in StudentReport.model_fields if name != "problems"}
+    problems = [_problem(p, released=released) for p in report.problems]
+    return StudentReport.model_validate({**fields, "problems": problems})
+
+
+def as_report(view: StudentReport) -> Report:
+    """The view as a Report, for the renderers (text, JUnit, Gradescope): built from the view, so it holds nothing
+    the view does not; a withheld case becomes a case with no details."""
+    data = view.model_dump()
+    for p in data["problems"]:
+        p["cases"] = [
+            {k: v for k, v in c.items() if k != "withheld"} | {"tags": []} if c.get("withheld") else c
+            for c in p["cases"]
         ]
-        problems.append(p.model_copy(update={"cases": cases}))
-    return report.model_copy(update={"problems": problems})
+    return Report.model_validate(data)

@@ -9,6 +9,7 @@ from grader.sandbox.pool import WarmPool
 from grader.sandbox.runner import run_submission
 from grader.spec import Limits
 from grader.submission import load_submission
+from tests.children import default_signals
 from tests.conftest import harness_processes, lingering_harness_processes
 from tests.grader.sandbox import hostile
 
@@ -197,7 +198,9 @@ def test_ctrl_c_during_a_pooled_batch_leaves_no_sandbox_and_no_job(sandbox, tmp_
     before = set(graders.glob("g*/job-*")) | set(graders.glob("g*"))  # earlier tests' are theirs to answer for
     cmd = [sys.executable, "-m", "grader", "batch", str(klass), "--out", str(out), "--jobs", "2"]
     cmd += ["--sandbox", sandbox, "--insecure-default-secret", "--spec", str(spec)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=examples.parent)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=examples.parent, preexec_fn=default_signals
+    )  # it gets a SIGINT below, even if pytest was started with SIGINT ignored
     wait_for(lambda: (out / "a-first.json").exists(), timeout=60)
     time.sleep(1.0)  # two hanging submissions are in their sandboxes, two more sandboxes wait in the pool
     proc.send_signal(signal.SIGINT)

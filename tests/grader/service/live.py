@@ -22,6 +22,7 @@ from grader.service.dispatch import EmbeddedDispatcher
 from grader.service.settings import ServiceSettings
 from grader.service.store import Store
 from grader.spec import default_spec
+from tests.children import default_signals
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "submissions_example"
@@ -46,6 +47,7 @@ class Service:
     store: Store | None = None
     settings: ServiceSettings | None = None
     server: uvicorn.Server | None = field(default=None, repr=False)
+    dispatcher: EmbeddedDispatcher | None = field(default=None, repr=False)
 
     def client(self, who: str | None = None, **kw) -> httpx.Client:
         token = self.instructor if who == "instructor" else self.tokens.get(who or "", None)
@@ -77,11 +79,11 @@ def make_data(tmp: Path, students=STUDENTS) -> Service:
 
 
 @contextmanager
-def running(service: Service, *, workers: int = 0, backend=None, **overrides):
+def running(service: Service, *, workers: int = 0, backend=None, spec=None, **overrides):
     """Serve the data folder over real HTTP in this process; workers > 0 grade with the given backend."""
     settings = ServiceSettings(data_dir=service.data, sandbox="process", workers=workers, **overrides)
     store = Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
-    spec = default_spec()
+    spec = spec or default_spec()
     dispatcher = None
     if workers:
         dispatcher = EmbeddedDispatcher(
@@ -94,6 +96,7 @@ def running(service: Service, *, workers: int = 0, backend=None, **overrides):
             lease_seconds=settings.lease_seconds,
             recovery_seconds=settings.recovery_seconds,
             poll_seconds=0.2,
+            margin=settings.grade_margin,
         )
     app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
     port = free_port()
@@ -106,6 +109,7 @@ def running(service: Service, *, workers: int = 0, backend=None, **overrides):
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     service.url, service.store, service.settings, service.server = f"http://127.0.0.1:{port}", store, settings, server
+    service.dispatcher = dispatcher
     try:
         yield service
     finally:
@@ -115,15 +119,19 @@ def running(service: Service, *, workers: int = 0, backend=None, **overrides):
 
 
 @contextmanager
-def serve_process(data: Path, *args: str):
-    """A real `pa5-grader serve` subprocess (process sandbox) on a free loopback port: yields (process, url)."""
+def serve_process(data: Path, *args: str, prelude: str | None = None):
+    """A real `pa5-grader serve` subprocess (process sandbox) on a free loopback port: yields (process, url).
+
+    `prelude`: Python run in that process before its command line (a test's stand-in for a misbehaving part)."""
     port = free_port()
     log = open(data.parent / f"serve-{port}.log", "w")  # noqa: SIM115 - closed below, after the process
-    cmd = [sys.executable, "-m", "grader", "serve", "--data", str(data), "--port", str(port), "--sandbox", "process"]
+    main = ["-m", "grader"] if prelude is None else ["-c", f"{prelude}\nfrom grader.cli import cli\ncli()"]
+    cmd = [sys.executable, *main, "serve", "--data", str(data), "--port", str(port), "--sandbox", "process"]
     proc = subprocess.Popen(
         [*cmd, *args],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=default_signals,  # stopped with SIGTERM below
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -130,3 +130,54 @@ def test_a_message_grades_the_first_queued_job_and_resends_its_own(store, sent, 
     assert sent == [(second.job_id, 0)] and store.get_submission(second.id).status == "queued"
     assert celery_worker.grade_task(Task(), second.job_id) == f"job {second.job_id}: done, score 100"
     assert store.get_submission(first.id).score == store.get_submission(second.id).score == 100
+
+
+@pytest.fixture
+def short_worker(store, tmp_path):
+    """A pool process whose grades have a budget of 1.5 s (submission_timeout 1 s, margin 0.5 s)."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text("[limits]\nsubmission_timeout = 1.0\n")
+    celery_worker.configure(
+        celery_worker.WorkerConfig(store.url, "process", spec, b"secret", 30, tmp_path / "w", margin=0.5)
+    )
+    yield
+    celery_worker.process_shutdown()
+
+
+def test_a_task_past_its_budget_is_failed_by_the_keeper_and_not_sent_again(store, sent, short_worker, monkeypatch):
+    from grader.sandbox.calls import Cancelled
+
+    def hangs_until_cancelled(*, cancel, **kw):
+        assert cancel.wait(60), "the keeper never cancelled the grade"
+        raise Cancelled()
+
+    monkeypatch.setattr("grader.service.worker.run_job", hangs_until_cancelled)
+    a = add(store, "alice")
+    out = celery_worker.grade_task(Task(), a.job_id)
+    view = store.get_submission(a.id)
+    assert view.status == "failed" and "stopped after 1.5 s, its budget" in view.last_error
+    assert "its budget" in out and sent == []
+
+
+def test_the_soft_time_limit_applies_the_same_rule(store, sent, short_worker, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def soft_limit(**kw):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr("grader.service.worker.run_job", soft_limit)
+    a = add(store, "alice")
+    celery_worker.grade_task(Task(), a.job_id)
+    view = store.get_submission(a.id)
+    assert view.status == "failed" and view.attempts == 1 and "its budget" in view.last_error
+    assert sent == []  # failed, not retried: a grade that outlived its budget would hold a worker again
+
+
+def test_the_task_time_limits_follow_the_budget():
+    from grader.service.celery_app import time_limits
+    from grader.spec import default_spec
+
+    assert time_limits(default_spec()) == (155.0, 160.0)  # 120 s + 30 s margin + 5 s grace; hard 5 s later
+    spec = default_spec()
+    short = spec.model_copy(update={"limits": spec.limits.model_copy(update={"submission_timeout": 10.0})})
+    assert time_limits(short, 2.0) == (14.0, 19.0)

@@ -1,12 +1,14 @@
-"""The embedded pool with real grading in the process sandbox: retries, lease recovery, clean shutdown."""
+"""The embedded pool with real grading in the process sandbox: retries, lease recovery, clean shutdown, budgets."""
 
+import threading
 import time
 
 from sqlalchemy import select
 
-from grader.service.db import Job
+from grader.service.db import Job, Report
 from grader.service.dispatch import EmbeddedDispatcher
 from grader.spec import default_spec
+from tests.grader.service.hang import MARK, HangingBackend
 from tests.grader.service.live import EXAMPLES, running
 
 GOOD = (EXAMPLES / "correct" / "backprop.py").read_bytes()
@@ -86,3 +88,49 @@ def test_notify_wakes_an_idle_worker(service_data, process_backend):
         finally:
             d.stop()
     assert state["status"] == "done"
+
+
+def short_spec(timeout: float):
+    spec = default_spec()
+    return spec.model_copy(update={"limits": spec.limits.model_copy(update={"submission_timeout": timeout})})
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def test_two_grades_stuck_past_their_budget_free_their_workers_for_an_honest_upload(service_data, process_backend):
+    """Two workers, two grades that hang where cancel cannot reach, one honest upload behind them: the honest one
+    starts within one submission_timeout of the hung ones' own (the issue's bound), and is graded in full."""
+    timeout, margin = 5.0, 1.0
+    release = threading.Event()
+    backend = HangingBackend(process_backend, release)
+    hung = GOOD + f"\n{MARK}\n".encode()
+    with running(service_data, workers=2, backend=backend, spec=short_spec(timeout), grade_margin=margin) as s:
+        bad = [post(s, "alice", hung), post(s, "bob", hung)]
+        wait_for(lambda: len(backend.hung) == 2, 60, "both workers should be in the hanging grades")
+        t0 = time.monotonic()
+        honest = post(s, "carol")
+        started = wait_for(lambda: job_of(s, honest).status != "queued", 4 * timeout, "the honest upload never started")
+        assert started - t0 <= 2 * timeout  # the hung ones' submission_timeout, then at most one more
+        state = s.wait_done(honest, timeout=120)
+        assert state["status"] == "done" and state["score"] == 100
+        for sid in bad:
+            state = s.wait_done(sid, timeout=30)
+            job = job_of(s, sid)
+            assert state["status"] == "failed" and "its budget" in state["error"] and state["report"] is None
+            assert (job.status, job.attempts, job.lease_owner) == ("failed", 1, None)
+        stuck = [s.dispatcher._workers[w] for w in s.dispatcher._retired]
+        assert len(stuck) == 2 and all(t.is_alive() for t in stuck)
+        release.set()  # the stuck threads come back: their results are discarded and they end
+        for t in stuck:
+            t.join(timeout=60)
+            assert not t.is_alive()
+        assert all(s.wait_done(sid)["status"] == "failed" for sid in bad)
+        with s.store.session() as db:
+            assert db.scalars(select(Report.submission_id)).all() == [honest]
+        assert s.wait_done(post(s, "dave"), timeout=120)["score"] == 100  # and two workers still grade

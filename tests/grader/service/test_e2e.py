@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from grader.service.client import pack
+from tests.grader.service.hang import MARK, SERVE_PRELUDE
 from tests.grader.service.live import EXAMPLES, free_port, make_data, serve_process
 
 pytestmark = pytest.mark.slow
@@ -112,3 +113,72 @@ def test_serve_refuses_a_public_address_and_a_missing_data_folder(tmp_path):
     args = ["--data", str(svc.data), "--sandbox", "process", "--port", str(free_port())]
     r = subprocess.run([*CLI, "serve", *args], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "pa5.db" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_frees_its_workers_from_two_grades_hung_on_the_trusted_side(tmp_path):
+    """A real serve with two workers whose process backend hangs (for ever, deaf to cancel) on two submissions: both
+    end failed at their budget, and an honest upload behind them starts within one submission_timeout of theirs."""
+    timeout = 5.0
+    svc = make_data(tmp_path, students=["h1", "h2", "ok"])
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"[limits]\nsubmission_timeout = {timeout}\n")
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    (hung / "backprop.py").write_text((EXAMPLES / "correct" / "backprop.py").read_text() + f"\n{MARK}\n")
+    args = ["--workers", "2", "--spec", str(spec), "--grade-margin", "1"]
+    with serve_process(svc.data, *args, prelude=SERVE_PRELUDE) as (_, url):
+        bad = [post(url, svc.tokens["h1"], hung), post(url, svc.tokens["h2"], hung)]
+        deadline = time.monotonic() + 60
+        while any(state(url, svc.instructor, sid)["status"] != "running" for sid in bad):
+            assert time.monotonic() < deadline, "the hanging grades never started"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        honest = post(url, svc.tokens["ok"], EXAMPLES / "correct")
+        while state(url, svc.instructor, honest)["status"] == "queued":
+            assert time.monotonic() - t0 <= 2 * timeout, "the honest upload did not start within the bound"
+            time.sleep(0.05)
+        states = wait_all(url, svc.instructor, [honest, *bad], timeout=120)
+    assert states[honest]["status"] == "done" and states[honest]["score"] == 100
+    for sid in bad:
+        assert states[sid]["status"] == "failed" and "its budget" in states[sid]["error"]
+
+
+def deep_chain(top, depth: int) -> None:
+    """top/d/d/.../d, `depth` folders deep, made through descriptors (the path would be too long to name)."""
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(fd)
+
+
+def remove_chain(top) -> None:
+    """Undo deep_chain one level at a time, never deeper than two folders."""
+    while (top / "d").exists():
+        if (top / "d" / "d").exists():
+            os.rename(top / "d" / "d", top / "up")
+            os.rmdir(top / "d")
+            os.rename(top / "up", top / "d")
+        else:
+            os.rmdir(top / "d")
+    top.rmdir()
+
+
+def test_serve_starts_after_a_cleanup_that_cannot_finish(tmp_path):
+    """A leftover in the data folder's tmp/ that shutil.rmtree cannot remove (1,500 folders deep: RecursionError)
+    never stops serve from starting and grading. (Job folders under the jobs root are the sandbox's own sweep.)"""
+    svc = make_data(tmp_path, students=["a"])
+    left = svc.data / "tmp" / "job-leftover"
+    left.mkdir(parents=True)
+    deep_chain(left, 1500)
+    try:
+        with serve_process(svc.data, "--workers", "1") as (_, url):
+            sid = post(url, svc.tokens["a"], EXAMPLES / "correct")
+            assert wait_all(url, svc.instructor, [sid])[sid]["score"] == 100
+        log = next(tmp_path.glob("serve-*.log")).read_text()
+        assert "Traceback" not in log
+        assert not left.exists() or "could not remove the leftover" in log  # removed, or said why not
+    finally:
+        if left.exists():
+            remove_chain(left)

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from grader.service import db
-from grader.service.db import Job, Submission
+from grader.service.db import Job, Submission, Upload
 from grader.service.ratelimit import RateLimited
 from grader.service.settings import RateLimit
 from grader.service.store import QueueFull, Store
@@ -150,19 +150,26 @@ def test_release_gives_the_job_back_without_counting_the_attempt(store):
     assert store.claim_next("w", 60).attempt == 1
 
 
-def test_rate_limits_count_stored_submissions(store):
+def test_rate_limits_count_every_admitted_upload(store):
     limits = (RateLimit(count=1, seconds=10), RateLimit(count=3, seconds=3600))
-    add(store, "alice", limits=limits, now=T0)
+
+    def admit(student, seconds):
+        store.admit_upload(student_id=student, limits=limits, now=T0 + dt.timedelta(seconds=seconds))
+
+    admit("alice", 0)  # counted whether or not the upload is then accepted: no submission is stored here
     with pytest.raises(RateLimited) as e:
-        add(store, "alice", limits=limits, now=T0 + dt.timedelta(seconds=4))
+        admit("alice", 4)
     assert e.value.retry_after == 6
-    add(store, "bob", limits=limits, now=T0 + dt.timedelta(seconds=4))  # per student
-    add(store, "alice", limits=limits, now=T0 + dt.timedelta(seconds=10))
-    add(store, "alice", limits=limits, now=T0 + dt.timedelta(seconds=100))
+    admit("bob", 4)  # per student
+    admit("alice", 10)  # the refused one at 4 s did not count
+    admit("alice", 100)
     with pytest.raises(RateLimited) as e:
-        add(store, "alice", limits=limits, now=T0 + dt.timedelta(seconds=200))
+        admit("alice", 200)
     assert e.value.retry_after == 3600 - 200  # the first of the three leaves the hour window
     assert "3 per hour" in str(e.value)
+    admit("alice", 3601)  # and with it, the rows older than every window are gone
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Upload).where(Upload.student_id == "alice")) == 3
 
 
 def test_the_queue_cap_refuses_new_submissions(store):

@@ -57,6 +57,18 @@ BAD = [
     ("syntax error", "backprop.py", b"def f(:\n", {}, 422, "not valid Python"),
     ("null byte", "backprop.py", b"x = 1\0\n", {}, 422, "not valid Python"),
     ("bad helper", "sub.zip", zip_of(("backprop.py", GOOD), ("helpers.py", b"def (")), {}, 422, "helpers.py"),
+    # Names a file system refuses (ENAMETOOLONG), refused before anything is written: the rule is per component
+    # (255 bytes, counted in UTF-8) and per path (depth and length), wherever the long part sits.
+    ("300-char name", "sub.zip", zip_of(("backprop.py", GOOD), ("a" * 300 + ".py", GOOD)), {}, 422, "255 bytes"),
+    ("300-char folder", "sub.zip", zip_of(("backprop.py", GOOD), ("a" * 300 + "/x.py", GOOD)), {}, 422, "255 bytes"),
+    ("long in bytes", "sub.zip", zip_of(("backprop.py", GOOD), ("\xe9" * 200 + ".txt", b"x")), {}, 422, "255 bytes"),
+    ("deep path", "sub.zip", zip_of(("backprop.py", GOOD), ("d/" * 1100 + "x.py", GOOD)), {}, 422, "deeper than"),
+    ("long path", "sub.zip", zip_of(("backprop.py", GOOD), (("n" * 200 + "/") * 6 + "x", b"x")), {}, 422, "1024 bytes"),
+    ("long skipped dir", "sub.zip", zip_of(("backprop.py", GOOD), ("__pycache__/" + "c" * 300, b"x")), {}, 422, "255"),
+    ("long upload name", "a" * 300 + ".py", GOOD, {}, 422, "file name is longer than 255 bytes"),
+    ("control in name", "back\x1bprop.py", GOOD, {}, 422, "control characters"),
+    ("file and folder", "sub.zip", zip_of(("backprop.py", GOOD), ("x", b"1"), ("x/y.py", GOOD)), {}, 422, "x both"),
+    ("backprop as folder", "sub.zip", zip_of(("backprop.py", GOOD), ("backprop.py/y.py", GOOD)), {}, 422, "both"),
 ]
 
 
@@ -125,3 +137,9 @@ def test_unpack_refuses_paths_outside_its_folder(tmp_path):
 def test_nothing_is_left_in_tmp_after_a_check(tmp_path):
     check(tmp_path, "backprop.py", GOOD)
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_long_names_within_the_limits_are_accepted(tmp_path):
+    name = "/".join(["d" * 250] * 3) + "/" + "h" * 240 + ".py"  # 4 components near 255 bytes, under 1024 in all
+    accepted = check(tmp_path, "sub.zip", zip_of(("backprop.py", GOOD), (name, GOOD)))
+    assert accepted.files == 2

@@ -10,6 +10,7 @@ from grader.report.model import Report
 from grader.report.summary import ClassSummary
 from grader.spec import Limits, Spec, default_spec
 from grader.workflows.batch import run_batch
+from tests.children import default_signals
 from tests.conftest import lingering_harness_processes
 
 EX = Path(__file__).resolve().parents[3] / "submissions_example"
@@ -154,6 +155,7 @@ def test_ctrl_c_on_the_cli_keeps_reports_and_leaves_no_sandbox(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_signals,  # it gets a SIGINT below, even if pytest was started with SIGINT ignored
     )
     deadline = time.monotonic() + 60
     while not (out / "a-first.json").exists() and time.monotonic() < deadline:

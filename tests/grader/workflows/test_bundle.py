@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.workflows.bundle import build_gradescope, build_student_kit
+from tests.children import run
 
 ROOT = Path(__file__).resolve().parents[3]
 EX = ROOT / "submissions_example"
@@ -50,10 +51,10 @@ def run_autograder(root):
 
 def test_bundle_layout(tmp_path):
     z = build_gradescope(out=tmp_path / "autograder.zip", secret=SECRET.encode())
-    names = zipfile.ZipFile(z).namelist()
+    with zipfile.ZipFile(z) as zf:
+        names, info = zf.namelist(), zf.getinfo("run_autograder")
     assert "setup.sh" in names and "run_autograder" in names and "secret" in names
     assert "pa5-grader/reference/layers.py" in names and "pa5-grader/test_cases/manifest.json" in names
-    info = zipfile.ZipFile(z).getinfo("run_autograder")
     assert (info.external_attr >> 16) & 0o111
 
 
@@ -129,12 +130,7 @@ def fresh_venv(path: Path) -> Path:
 
 def pip_install(bin_dir: Path, target, *extra) -> None:
     # build isolation fetches setuptools/wheel (the pip cache keeps it quick); the grader's deps are already there
-    r = subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", *extra, str(target)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = run([str(bin_dir / "python"), "-m", "pip", "install", "-q", *extra, str(target)], timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -177,7 +173,8 @@ def test_bundles_build_from_an_installed_wheel(tmp_path, wheel):
         text=True,
     )
     assert zipped.returncode == 0, zipped.stdout + zipped.stderr
-    names = zipfile.ZipFile(work / "ag.zip").namelist()
+    with zipfile.ZipFile(work / "ag.zip") as zf:
+        names = zf.namelist()
     assert "pa5-grader/reference/layers.py" in names and "pa5-grader/test_cases/manifest.json" in names
     assert "pa5-grader/grader/assets/test_cases/manifest.json" in names
     assert not list((work / "kit").rglob("reference")) and not list((work / "kit").rglob("layers.py"))
@@ -213,20 +210,15 @@ def test_student_kit_installs_and_checks_without_reference(tmp_path):
     fresh_venv(venv)
     py = venv / "bin" / "python"
     pip_install(venv / "bin", kit)
-    no_ref = subprocess.run([str(py), "-c", "import reference"], capture_output=True, text=True, cwd=kit)
+    # Each command in a session of its own, its pipes closed and, past its timeout, its whole group killed.
+    no_ref = run([str(py), "-c", "import reference"], cwd=kit, timeout=120)
     assert no_ref.returncode != 0 and "No module named 'reference'" in no_ref.stderr
     shutil.copy(EX / "correct" / "backprop.py", kit / "submission" / "backprop.py")
     exe = venv / "bin" / "pa5-grader"
-    ok = subprocess.run([str(exe), "check", "submission"], cwd=kit, capture_output=True, text=True, timeout=300)
+    ok = run([str(exe), "check", "submission"], cwd=kit, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "score 100 / 100" in ok.stdout
-    elsewhere = subprocess.run(
-        [str(exe), "check", str(kit / "submission"), "--format", "junit"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    elsewhere = run([str(exe), "check", str(kit / "submission"), "--format", "junit"], cwd=tmp_path, timeout=300)
     assert elsewhere.returncode == 0 and "<testsuites" in elsewhere.stdout
-    gen = subprocess.run([str(exe), "generate", "--out", str(tmp_path / "x")], capture_output=True, text=True, cwd=kit)
+    gen = run([str(exe), "generate", "--out", str(tmp_path / "x")], cwd=kit, timeout=120)
     assert gen.returncode == 2 and "reference implementation is not installed" in gen.stdout + gen.stderr

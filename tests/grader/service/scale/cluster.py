@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from grader.service import db
 from grader.service.client import pack
 from grader.service.store import Store
+from tests.children import default_signals
 from tests.grader.service.scale.servers import free_port
 
 CLI = [sys.executable, "-m", "grader"]
@@ -33,7 +34,12 @@ class Proc:
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.p = subprocess.Popen(
-            [*CLI, *args], stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+            [*CLI, *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            preexec_fn=default_signals,  # stopped with SIGTERM
         )
 
     def log(self) -> str:
