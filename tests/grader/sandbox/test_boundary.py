@@ -208,3 +208,20 @@ def test_the_hosts_memory_falls_by_no_more_than_the_quota_while_a_submission_fil
     filled = _lowest_available_while(lambda: attack(backend, tmp_path / "fill", hostile.FILL_DISK, cases, spec))
     slack = 48 << 20  # page tables, the kernel's own bookkeeping, and whatever else the machine does meanwhile
     assert filled - itself <= (LIMITS.disk_mb << 20) + slack, ((filled - itself) >> 20, itself >> 20)
+
+
+def test_what_a_submission_prints_reaches_no_terminal_raw_and_junit_stays_xml(backend, tmp_path, cases, spec):
+    """Issue 16: printed ANSI/OSC escapes and C0/C1 bytes went raw to the instructor's terminal (a screen clear,
+    a clipboard write, a forged score line), and the JUnit file was not well-formed."""
+    import xml.etree.ElementTree as ET
+
+    from grader.report.render_junit import render_junit
+    from grader.report.render_text import render_text
+
+    run, report = attack(backend, tmp_path, hostile.TERMINAL_ESCAPES, cases, spec)
+    assert "\x1b" in run.output  # it did print them; the report keeps what it printed, as data
+    text = render_text(report)
+    raw = [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0]
+    assert raw == [], raw
+    assert not any(line.startswith("score: 100.0 / 100") for line in text.splitlines())
+    ET.fromstring(render_junit(report))  # well-formed XML 1.0

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from grader.service.client import pack
+from tests.grader.sandbox import hostile
+from tests.grader.sandbox.conftest import require_bwrap
 from tests.grader.service.hang import MARK, SERVE_PRELUDE
 from tests.grader.service.live import EXAMPLES, free_port, make_data, serve_process
 
@@ -141,6 +143,32 @@ def test_serve_frees_its_workers_from_two_grades_hung_on_the_trusted_side(tmp_pa
     assert states[honest]["status"] == "done" and states[honest]["score"] == 100
     for sid in bad:
         assert states[sid]["status"] == "failed" and "its budget" in states[sid]["error"]
+
+
+@pytest.mark.bwrap
+def test_two_fifo_submissions_never_hold_the_workers_from_an_honest_one(tmp_path):
+    """Issue 16: two uploads that replace their results with FIFOs held both workers of serve (the template
+    sandbox) for ever. Now each is a report of its own, and an honest upload behind them is graded in full."""
+    require_bwrap()  # skips where bwrap cannot sandbox, fails where CI requires it
+    timeout = 20.0
+    svc = make_data(tmp_path, students=["f1", "f2", "ok"])
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"[limits]\nsubmission_timeout = {timeout}\n")
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    (fifo / "backprop.py").write_text(hostile.FIFO_OUTPUTS)
+    args = ["--workers", "2", "--spec", str(spec), "--sandbox", "bwrap"]
+    with serve_process(svc.data, *args) as (_, url):
+        bad = [post(url, svc.tokens["f1"], fifo), post(url, svc.tokens["f2"], fifo)]
+        t0 = time.monotonic()
+        honest = post(url, svc.tokens["ok"], EXAMPLES / "correct")
+        while state(url, svc.instructor, honest)["status"] == "queued":
+            assert time.monotonic() - t0 <= 2 * timeout, "the honest upload did not start within the bound"
+            time.sleep(0.05)
+        states = wait_all(url, svc.instructor, [honest, *bad], timeout=120)
+    assert states[honest]["status"] == "done" and states[honest]["score"] == 100
+    for sid in bad:
+        assert states[sid]["status"] == "done" and states[sid]["score"] < 100
 
 
 def deep_chain(top, depth: int) -> None:
