@@ -101,7 +101,7 @@ def _run(cmd: list[str]) -> str:
 
 
 def _packed(name: str) -> tuple[str, bytes]:
-    from grader.service.client import pack
+    from grader.service.ops.client import pack
 
     return pack(EXAMPLES / name)
 

@@ -10,8 +10,8 @@ import click
 from grader.cli import edge, output_options, secret_options, spec_option
 from grader.printable import printable
 from grader.sandbox import BACKENDS
-from grader.service.keeper import MARGIN
-from grader.service.settings import DEFAULT_SANDBOX
+from grader.service.ops.settings import DEFAULT_SANDBOX
+from grader.service.queue.keeper import MARGIN
 
 data_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False), help="The service's data folder."
@@ -41,7 +41,7 @@ def admin_init(data_dir, database_url, secret_file):
     Example:
       pa5-grader admin init --data /srv/pa5
     """
-    from grader.service.admin import init
+    from grader.service.ops.admin import init
 
     token, secret = init(
         data_dir=Path(data_dir), secret_file=secret_file and Path(secret_file), database_url=database_url
@@ -62,7 +62,7 @@ def admin_upgrade(data_dir, database_url):
     Example:
       pa5-grader admin upgrade --data /srv/pa5
     """
-    from grader.service.admin import upgrade
+    from grader.service.ops.admin import upgrade
 
     before, after = upgrade(data_dir=Path(data_dir), database_url=database_url)
     if before == after:
@@ -89,7 +89,7 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
     Example:
       pa5-grader admin students --data /srv/pa5 roster.csv --out TOKENS.csv
     """
-    from grader.service.admin import open_store, students
+    from grader.service.ops.admin import open_store, students
 
     store = open_store(Path(data_dir), database_url)
     r = students(store=store, roster=Path(roster), out=Path(out_file), rotate=rotate)
@@ -159,8 +159,8 @@ def serve(
     Example:
       pa5-grader serve --data /srv/pa5 --port 8000 --workers 2
     """
-    from grader.service.serve import serve as run_serve
-    from grader.service.settings import ServiceSettings
+    from grader.service.ops.serve import serve as run_serve
+    from grader.service.ops.settings import ServiceSettings
 
     settings = ServiceSettings(
         data_dir=Path(data_dir),
@@ -184,8 +184,8 @@ def serve(
         )
 
     if broker_url:  # workers elsewhere grade (`pa5-grader worker`); this process only accepts and shows
-        from grader.service.celery_app import hide_password
-        from grader.service.celery_dispatch import serve_with_broker
+        from grader.service.queue.celery.app import hide_password
+        from grader.service.queue.celery.dispatch import serve_with_broker
 
         def published():
             click.echo(f"pa5-grader service on http://{host}:{port}; jobs go to {hide_password(broker_url)}", err=True)
@@ -238,7 +238,7 @@ def worker(
     Example:
       pa5-grader worker --database postgresql://pa5@db/pa5 --broker redis://queue:6379/0 --secret-file secret
     """
-    from grader.service.celery_worker import run_worker
+    from grader.service.queue.celery.worker import run_worker
     from grader.workflows.grade import read_secret
 
     if not broker_url:
@@ -271,7 +271,7 @@ def submit(submission, server, token, wait, timeout, fmt, output):
       pa5-grader submit my_pa5/ --server https://pa5.example.edu --token $TOKEN --wait --format junit -o results.xml
     """
     from grader.report.render import write
-    from grader.service.client import submit as run_submit
+    from grader.service.ops.client import submit as run_submit
 
     def show(state):  # what a service answers is shown printable, as any text from elsewhere
         where = f" (position {state['queue_position']})" if state.get("queue_position") else ""

@@ -6,7 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from grader.cli import cli
-from grader.service import client
+from grader.service.ops import client
 
 ROOT = Path(__file__).resolve().parents[2]
 CORRECT = (ROOT / "submissions_example" / "correct" / "backprop.py").read_text()

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from grader.service.db import Base
+from grader.service.queue.db import Base
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)

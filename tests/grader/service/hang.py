@@ -1,7 +1,7 @@
 """A grade that hangs on the trusted side where cancel cannot reach: the sandbox backend blocks in open().
 
 This stands in for any trusted-side hang (a blocking read, a stuck library call) without depending on one: the
-service must free the worker anyway, by the budget rule (grader/service/keeper.py).
+service must free the worker anyway, by the budget rule (grader/service/queue/keeper.py).
 """
 
 from __future__ import annotations

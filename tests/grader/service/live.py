@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from grader.service import admin
-from grader.service.app import create_app
-from grader.service.dispatch import EmbeddedDispatcher
-from grader.service.settings import ServiceSettings
-from grader.service.store import Store
+from grader.service.ops import admin
+from grader.service.ops.settings import ServiceSettings
+from grader.service.queue.embedded import EmbeddedDispatcher
+from grader.service.queue.store import Store
+from grader.service.web.app import create_app
 from grader.spec import default_spec
 from tests.children import default_signals
 

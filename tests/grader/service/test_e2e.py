@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from grader.service.client import pack
+from grader.service.ops.client import pack
 from tests.grader.sandbox import hostile
 from tests.grader.sandbox.conftest import require_bwrap
 from tests.grader.service.hang import MARK, SERVE_PRELUDE

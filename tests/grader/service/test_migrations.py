@@ -14,9 +14,10 @@ from sqlalchemy import text
 from grader.cli import cli
 from grader.errors import GraderError
 from grader.report.model import Report
-from grader.service import db, migrations
-from grader.service.settings import DB_FILE
-from grader.service.store import Store
+from grader.service import migrations
+from grader.service.ops.settings import DB_FILE
+from grader.service.queue import db
+from grader.service.queue.store import Store
 
 RELEASED = Path(__file__).parent / "fixtures" / "released-5b0075a.sqlite"
 

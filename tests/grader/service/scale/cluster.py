@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from grader.service import db
-from grader.service.client import pack
-from grader.service.store import Store
+from grader.service.ops.client import pack
+from grader.service.queue import db
+from grader.service.queue.store import Store
 from tests.children import default_signals
 from tests.grader.service.scale.servers import free_port
 

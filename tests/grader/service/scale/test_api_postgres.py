@@ -1,7 +1,7 @@
 """Bad requests against a service on PostgreSQL, whose types are stricter than SQLite's: still 4xx, never 500."""
 
-from grader.service import admin
-from grader.service.auth import set_student_token
+from grader.service.access.auth import set_student_token
+from grader.service.ops import admin
 from tests.grader.service.live import EXAMPLES, Service, running
 
 GOOD = (EXAMPLES / "correct" / "backprop.py").read_bytes()

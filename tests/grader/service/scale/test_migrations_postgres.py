@@ -1,7 +1,7 @@
 """The migrations on a real PostgreSQL: they build exactly the models' schema there too."""
 
 from grader.service import migrations
-from grader.service.store import Store
+from grader.service.queue.store import Store
 from tests.grader.service.test_migrations import schema_differences
 
 

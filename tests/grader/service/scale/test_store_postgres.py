@@ -2,8 +2,8 @@
 
 import pytest
 
-from grader.service.store import Store
-from tests.grader.service import test_store as on_sqlite
+from grader.service.queue.store import Store
+from tests.grader.service.queue import test_store as on_sqlite
 
 # Every test of the SQLite suite, collected again here where `store` below is a PostgreSQL one.
 globals().update({name: fn for name, fn in vars(on_sqlite).items() if name.startswith("test_")})

@@ -1,0 +1,1 @@
+"""Who may do what: tokens and sessions, rate limits, and checking uploads before they are accepted."""

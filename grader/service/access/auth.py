@@ -1,0 +1,193 @@
+"""Who is asking: bearer tokens stored as hashes, the signed session cookie of the pages, and CSRF tokens for forms."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import HTTPException, Request, Response
+from sqlalchemy import select
+
+from grader.service.queue.db import MAX_ID, Token
+from grader.service.queue.store import Store
+
+SESSION_COOKIE = "pa5_session"
+CSRF_COOKIE = "pa5_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_SECONDS = 12 * 3600
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # instructor | student
+    student_id: str | None
+    token_id: int
+
+    @property
+    def is_instructor(self) -> bool:
+        return self.role == "instructor"
+
+    @property
+    def label(self) -> str:
+        return self.student_id or "instructor"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_instructor_token(store: Store) -> str:
+    """A new instructor token; only its hash is kept, so the caller shows it once."""
+    token = new_token()
+    with store.sessions.begin() as s:
+        s.add(Token(token_sha256=hash_token(token), role="instructor"))
+    return token
+
+
+def set_student_token(store: Store, student_id: str) -> str:
+    """Issue (or replace) a student's token; the old one stops working at once, sessions included."""
+    token = new_token()
+    with store.sessions.begin() as s:
+        row = s.scalar(select(Token).where(Token.student_id == student_id))
+        if row is None:
+            s.add(Token(token_sha256=hash_token(token), role="student", student_id=student_id))
+        else:
+            row.token_sha256 = hash_token(token)
+    return token
+
+
+def student_token_hashes(store: Store) -> dict[str, str]:
+    with store.session() as s:
+        return dict(s.execute(select(Token.student_id, Token.token_sha256).where(Token.role == "student")).all())
+
+
+def lookup(store: Store, token: str) -> Principal | None:
+    with store.session() as s:
+        row = s.scalar(select(Token).where(Token.token_sha256 == hash_token(token)))
+    return None if row is None else Principal(row.role, row.student_id, row.id)
+
+
+def load_session_key(data_dir: Path) -> bytes:
+    """The key that signs session cookies, made on first use (0600) so restarts keep people signed in."""
+    path = data_dir / "session.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key.hex())
+        return key
+
+
+def _mac(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "|".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def session_value(key: bytes, principal: Principal, token_sha256: str, now: float | None = None) -> str:
+    issued = str(int(now if now is not None else time.time()))
+    # Signing the token's hash as well means rotating a token ends its sessions.
+    return f"{principal.token_id}.{issued}.{_mac(key, 'session', str(principal.token_id), issued, token_sha256)}"
+
+
+def read_session(store: Store, key: bytes, value: str) -> Principal | None:
+    try:
+        token_id, issued, sig = value.split(".")
+        tid, age = int(token_id), time.time() - int(issued)
+    except ValueError:
+        return None
+    if not 0 <= age < SESSION_SECONDS or not 1 <= tid <= MAX_ID:  # a larger id would overflow the query
+        return None
+    with store.session() as s:
+        row = s.get(Token, tid)
+    if row is None or not hmac.compare_digest(sig, _mac(key, "session", token_id, issued, row.token_sha256)):
+        return None
+    return Principal(row.role, row.student_id, row.id)
+
+
+def start_session(request: Request, response: Response, token: str) -> Principal | None:
+    """Sign in with a pasted token: set the session cookie (HttpOnly, SameSite=Strict); None if the token is wrong."""
+    store: Store = request.app.state.store
+    principal = lookup(store, token)
+    if principal is None:
+        return None
+    value = session_value(request.app.state.session_key, principal, hash_token(token))
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return principal
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+
+
+def csrf_token(request: Request) -> str:
+    """The token a form must send back: bound to this browser's CSRF cookie and to its session, if any."""
+    seed = getattr(request.state, "csrf_seed", None) or request.cookies.get(CSRF_COOKIE, "")
+    return _mac(request.app.state.session_key, "csrf", seed, request.cookies.get(SESSION_COOKIE, ""))
+
+
+def verify_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse (403) a state-changing request whose CSRF token is missing or wrong."""
+    if not request.cookies.get(CSRF_COOKIE) or not submitted or not hmac.compare_digest(submitted, csrf_token(request)):
+        raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
+
+
+async def csrf_cookie(request: Request, call_next):
+    """Middleware: give each browser a random CSRF seed cookie, readable by csrf_token() on its first page."""
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed:
+        request.state.csrf_seed = secrets.token_urlsafe(16)
+    response = await call_next(request)
+    if not seed:
+        response.set_cookie(
+            CSRF_COOKIE, request.state.csrf_seed, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        )
+    return response
+
+
+def get_principal(request: Request) -> Principal:
+    """FastAPI dependency: `Authorization: Bearer TOKEN`, else the session cookie (CSRF needed to change things)."""
+    store: Store = request.app.state.store
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        principal = lookup(store, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        if principal is None:
+            raise HTTPException(
+                401, "the token is not valid: send `Authorization: Bearer TOKEN`", {"WWW-Authenticate": "Bearer"}
+            )
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    principal = read_session(store, request.app.state.session_key, cookie) if cookie else None
+    if principal is None:
+        raise HTTPException(
+            401, "sign in first: send `Authorization: Bearer TOKEN` with your token", {"WWW-Authenticate": "Bearer"}
+        )
+    if request.method not in SAFE_METHODS:
+        verify_csrf(request, request.headers.get(CSRF_HEADER))
+    return principal
+
+
+def require_instructor(request: Request) -> Principal:
+    principal = get_principal(request)
+    if not principal.is_instructor:
+        raise HTTPException(403, "this needs an instructor token")
+    return principal

@@ -1,0 +1,1 @@
+"""Running a service: its settings, admin commands, the serve bootstrap, and the submit client."""

@@ -1,0 +1,108 @@
+"""Starting the service: checks that fail fast with a clear message, then uvicorn with the embedded pool."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+from pathlib import Path
+
+from grader.errors import GraderError
+from grader.service.ops.admin import open_store
+from grader.service.ops.settings import SECRET_FILE, ServiceSettings
+from grader.service.queue.embedded import EmbeddedDispatcher, NullDispatcher
+from grader.service.web.app import create_app
+from grader.spec import load_spec
+from grader.workflows.grade import read_secret
+
+log = logging.getLogger("pa5-grader.service")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, port: int, *, public: bool) -> None:
+    if not is_loopback(host) and not public:
+        raise GraderError(
+            f"refusing to listen on {host}: the service speaks plain HTTP, so tokens and submissions would cross "
+            "the network unencrypted. Put it behind a TLS reverse proxy and pass --public, or keep --host 127.0.0.1"
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise GraderError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
+def grading_secret(settings: ServiceSettings) -> bytes:
+    """--secret-file, else DATA/secret from `admin init`, else $PA5_GRADER_SECRET."""
+    path = settings.secret_file
+    if path is None and (settings.data_dir / SECRET_FILE).is_file():
+        path = settings.data_dir / SECRET_FILE
+    try:
+        return read_secret(secret_file=path, insecure_default=settings.insecure_default_secret)
+    except GraderError as e:
+        raise GraderError(f"{e} (or keep the {SECRET_FILE} file `admin init` wrote in the data folder)") from None
+
+
+def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_level: str = "info", on_ready=None):
+    """Run until interrupted. Everything that can be wrong is checked before the port opens."""
+    import uvicorn
+
+    from grader.sandbox import make_backend
+
+    check_bind(host, port, public=public)
+    store = open_store(settings.data_dir, settings.database_url)
+    store.max_attempts, store.queue_cap = settings.max_attempts, settings.queue_cap
+    spec = load_spec(settings.spec_path)
+    secret = grading_secret(settings) if settings.workers else b""
+    settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
+    _sweep_tmp(settings.tmp_dir)
+    with make_backend(settings.sandbox) as backend, _warm(backend, settings, spec):
+        if settings.workers:
+            dispatcher = EmbeddedDispatcher(
+                store=store,
+                backend=backend,
+                spec=spec,
+                secret=secret,
+                tmp_dir=settings.tmp_dir,
+                workers=settings.workers,
+                lease_seconds=settings.lease_seconds,
+                recovery_seconds=settings.recovery_seconds,
+                margin=settings.grade_margin,
+            )
+        else:
+            dispatcher = NullDispatcher()
+        if not backend.isolated:
+            log.warning("sandbox %s: %s", backend.name, backend.note)
+        app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
+        if on_ready:
+            on_ready(backend)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)
+        uvicorn.Server(config).run()
+
+
+def _warm(backend, settings: ServiceSettings, spec):
+    """A started sandbox waiting for each worker, so a job skips the interpreter's start-up (bwrap, docker)."""
+    if settings.workers and settings.warm_pool:
+        return backend.pool(settings.workers, spec.limits)
+    return contextlib.nullcontext()
+
+
+def _sweep_tmp(tmp: Path) -> None:
+    """Folders left by a process that was killed mid-upload or mid-grade; nothing in them is needed. One that
+    cannot be removed is logged and left (remove_tree never raises): it must never stop the service starting."""
+    from grader.sandbox.jobfiles import remove_tree
+
+    for p in tmp.iterdir():
+        if p.name.startswith(("upload-", "job-")) and not remove_tree(p):
+            log.warning("could not remove the leftover %s; remove it by hand", p)

@@ -1,0 +1,211 @@
+"""`pa5-grader worker`: Celery pool processes that claim jobs under leases and grade them with the service's run_job.
+
+A message names a job. If that job is no longer queued (done, failed, superseded, or held by a live lease) the
+task does nothing: redelivery is harmless. Otherwise the process claims the first queued job in the database's
+order (new before regrade, oldest first: the embedded pool's order) and, if that was another job, sends the
+named one a fresh message. Completion is conditional on the lease, so every submission gets exactly one report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import tempfile
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from grader.service.queue.keeper import MARGIN, LeaseKeeper, end_over_budget, grade_budget, stuck_grace
+
+log = logging.getLogger("pa5-grader.worker")
+UID_STRIDE = 1000  # each pool process takes sandbox uids from its own range (allocation is per process)
+
+
+@dataclass
+class WorkerConfig:
+    """What every pool process needs; set in the parent before the pool forks. The secret never goes over the broker."""
+
+    database_url: str
+    sandbox: str
+    spec_path: Path | None
+    secret: bytes = field(repr=False)
+    lease_seconds: float
+    tmp_dir: Path
+    margin: float = MARGIN  # seconds a grade may run past the spec's submission_timeout
+
+
+_config: WorkerConfig | None = None
+_local: dict = {}  # this process's store, backend and id; rebuilt after a fork
+
+
+def configure(config: WorkerConfig) -> None:
+    global _config
+    _config = config
+
+
+def _context() -> dict:
+    if _local.get("pid") != os.getpid():
+        from grader.sandbox import make_backend
+        from grader.service.queue.store import Store
+        from grader.spec import load_spec
+
+        assert _config is not None, "the worker was not configured"
+        spec, stack = load_spec(_config.spec_path), contextlib.ExitStack()
+        backend = stack.enter_context(make_backend(_config.sandbox))
+        stack.enter_context(backend.pool(1, spec.limits))  # one started sandbox waits for the next job (bwrap, docker)
+        store = Store(_config.database_url)
+        keeper = LeaseKeeper(
+            store,
+            lease_seconds=_config.lease_seconds,
+            budget=grade_budget(spec.limits, _config.margin),
+            grace=stuck_grace(_config.margin),
+        )  # no on_stuck: a grade stuck past the budget meets the task's time limits (celery_app.time_limits)
+        stop = threading.Event()
+        threading.Thread(target=keeper.run, args=(stop,), name="pa5-keeper", daemon=True).start()
+        stack.callback(stop.set)
+        stack.callback(keeper.wake)
+        _local.clear()
+        _local.update(
+            pid=os.getpid(),
+            store=store,
+            spec=spec,
+            stack=stack,
+            backend=backend,
+            keeper=keeper,
+            worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        )
+    return _local
+
+
+def process_init(index: int) -> None:
+    """In a new pool process: its own sandbox uid range, then its store and backend."""
+    from grader.sandbox import reaper
+
+    reaper.UID_BASE += UID_STRIDE * (index + 1)
+    _context()
+
+
+def process_shutdown() -> None:
+    if _local.get("pid") == os.getpid():
+        _local["stack"].close()
+        _local["store"].engine.dispose()
+        _local.clear()
+
+
+def grade_task(task, job_id: int) -> str:
+    """The body of the pa5.grade task (bound: `task.app` publishes)."""
+    from grader.service.queue.celery.app import publish
+    from grader.service.queue.db import Job
+
+    ctx = _context()
+    store = ctx["store"]
+    with store.session() as s:
+        row = s.execute(select(Job.status, Job.priority).where(Job.id == job_id)).first()
+    if row is None or row.status != "queued":
+        return f"job {job_id} is {row.status if row else 'unknown'}: nothing to do"
+    claim = store.claim_next(ctx["worker_id"], _config.lease_seconds)
+    if claim is None:
+        return f"job {job_id} was taken meanwhile; the queue is empty"
+    if claim.job_id != job_id:  # an earlier job came first; the named one still needs a message
+        publish(task.app, job_id, row.priority)
+    return _grade(task.app, ctx, claim)
+
+
+def _grade(app, ctx: dict, claim) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from grader.sandbox.calls import Cancelled
+    from grader.service.queue.job import run_job
+
+    store, worker_id, keeper = ctx["store"], ctx["worker_id"], ctx["keeper"]
+    g = keeper.hold(claim, worker_id)  # renewed, and ended at its budget, by the process's keeper thread
+    try:
+        report = run_job(
+            files_zip=claim.files_zip,
+            student_id=claim.student_id,
+            secret=_config.secret,
+            spec=ctx["spec"],
+            backend=ctx["backend"],
+            tmp_dir=_config.tmp_dir,
+            cancel=g.cancel,
+        )
+    except Cancelled:
+        log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
+        return f"job {claim.job_id}: stopped ({g.reason or 'lease lost'})"
+    except SoftTimeLimitExceeded:  # the keeper has ended it already, unless its thread could not: the same rule
+        end_over_budget(store, g, budget=keeper.budget, now=keeper.clock())
+        return f"job {claim.job_id}: failed ({g.reason})"
+    except Exception as e:  # a grader failure: retried, and failed with this reason after max attempts
+        log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
+        return _retry(app, store, claim, worker_id, f"{e.__class__.__name__}: {e}")
+    finally:
+        keeper.drop(g)
+    if not store.complete_job(claim.job_id, worker_id, report):
+        log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
+        return f"job {claim.job_id}: lease lost before completion"
+    return f"job {claim.job_id}: done, score {report.score:g}"
+
+
+def _retry(app, store, claim, worker_id: str, error: str) -> str:
+    from grader.service.queue.celery.app import publish
+
+    status = store.fail_or_retry(claim.job_id, worker_id, error)
+    if status == "queued":
+        publish(app, claim.job_id, 0 if claim.kind == "new" else 1)
+    return f"job {claim.job_id}: {status or 'lease lost'} ({error})"
+
+
+def run_worker(
+    *,
+    database_url: str,
+    broker_url: str,
+    sandbox: str,
+    concurrency: int,
+    spec_path: Path | None,
+    secret: bytes,
+    lease_seconds: float = 60.0,
+    margin: float = MARGIN,
+    loglevel: str = "INFO",
+) -> None:
+    """Check the database, the broker and the spec, then consume until stopped (SIGTERM finishes running grades)."""
+    from celery import signals
+
+    from grader.service.queue.celery.app import QUEUE, check_broker, make_app
+    from grader.service.queue.store import Store
+    from grader.spec import load_spec
+
+    spec = load_spec(spec_path)
+    from grader.service.ops.admin import upgrade_command
+
+    store = Store(database_url)
+    try:
+        store.ping()  # StoreUnavailable names the URL with its password hidden
+        store.require_schema(fix=f"run `{upgrade_command(None, database_url)}` first")
+    finally:
+        store.engine.dispose()
+    app = make_app(broker_url, spec, margin=margin)
+    check_broker(app, broker_url)
+    tmp = Path(tempfile.gettempdir()) / f"pa5-grader-worker-{os.getpid()}"
+    tmp.mkdir(mode=0o700, exist_ok=True)
+    configure(WorkerConfig(database_url, sandbox, spec_path, secret, lease_seconds, tmp, margin))
+    signals.worker_process_init.connect(lambda **_: process_init(_pool_index()), weak=False)
+    signals.worker_process_shutdown.connect(lambda **_: process_shutdown(), weak=False)
+    name = f"pa5-{os.getpid()}@{socket.gethostname()}"
+    app.worker_main(
+        [
+            *("worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", "-Q", QUEUE, "-n", name),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+        ]
+    )
+
+
+def _pool_index() -> int:
+    from billiard.process import current_process
+
+    return getattr(current_process(), "index", 0) or 0

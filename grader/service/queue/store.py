@@ -1,0 +1,284 @@
+"""The queue and its submissions in the database: every state change is one transaction with a conditional UPDATE."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.errors import GraderError
+from grader.report.model import Report
+from grader.service import migrations
+from grader.service.access.ratelimit import RateLimited, RateOps
+from grader.service.queue import db
+from grader.service.queue.db import Job, Submission, Token, utcnow
+from grader.service.queue.leases import LeaseOps, claim_order
+
+NEW, REGRADE = 0, 1  # priorities: lower runs first
+ACTIVE = ("queued", "running")
+
+
+class StoreUnavailable(GraderError):
+    """The database cannot be opened or queried."""
+
+
+class QueueFull(RateLimited):
+    """The queue cap is reached; new submissions wait until it drains."""
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    id: int
+    student_id: str
+    filename: str
+    sha256: str
+    status: str
+    submitted_at: dt.datetime
+    job_id: int | None
+    attempts: int
+    last_error: str | None
+    queue_position: int | None
+    score: float | None
+    report_json: str | None = None
+
+    @property
+    def report(self) -> Report | None:
+        return Report.model_validate_json(self.report_json) if self.report_json else None
+
+
+class Store(LeaseOps, RateOps):
+    """All reads and writes of the service's state; safe to share between threads and processes."""
+
+    def __init__(self, url: str, *, max_attempts: int = 3, queue_cap: int = 1000):
+        self.url = url
+        self.engine = db.make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)  # `with sessions.begin()`: writes
+        self.readers = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}), expire_on_commit=False)
+        self.max_attempts = max_attempts
+        self.queue_cap = queue_cap
+
+    def upgrade_schema(self) -> tuple[str | None, str]:
+        """Make or upgrade the schema to this code's head revision; returns (from, to)."""
+        return self._guard(lambda: migrations.upgrade(self.engine))
+
+    def require_schema(self, *, fix: str) -> None:
+        """SchemaBehind, naming `fix`, unless the database is at this code's schema revision."""
+        self._guard(lambda: migrations.require_head(self.engine, fix=fix))
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers and holds our tables."""
+
+        def q():
+            with self.engine.connect() as c:
+                c.execute(text("SELECT 1"))
+                c.execute(select(func.count()).select_from(Token))
+
+        self._guard(q)
+
+    def _guard(self, fn):
+        try:
+            return fn()
+        except SQLAlchemyError as e:
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise StoreUnavailable(f"database {url} is not usable: {e.__class__.__name__}: {e.args[0]}") from None
+
+    def session(self) -> Session:
+        """A session for reading only (on SQLite it takes no lock); write with `with store.sessions.begin()`."""
+        return self.readers()
+
+    # -- submissions ------------------------------------------------------------------------------------------
+
+    def add_submission(
+        self,
+        *,
+        student_id: str,
+        filename: str,
+        files_zip: bytes,
+        sha256: str,
+        now: dt.datetime | None = None,
+    ) -> SubmissionView:
+        """Store the bytes and their job in one transaction, superseding the student's job still queued.
+
+        The rate limit was applied when the upload arrived (admit_upload), before it was checked."""
+        now = now or utcnow()
+        with self.sessions.begin() as s:
+            # Serializes one student's submissions on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+            s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
+            queued = s.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+            if queued >= self.queue_cap:
+                raise QueueFull(f"the grading queue is full ({queued} waiting); try again in a minute", 60)
+            old = s.scalars(
+                select(Job)
+                .join(Submission, Submission.id == Job.submission_id)
+                .where(Submission.student_id == student_id, Job.status == "queued", Job.kind == "new")
+                .with_for_update()
+            ).all()
+            for job in old:
+                job.status, job.finished_at = "superseded", now
+                s.get(Submission, job.submission_id).status = "superseded"
+            sub = Submission(
+                student_id=student_id, filename=filename, files_zip=files_zip, sha256=sha256, submitted_at=now
+            )
+            s.add(sub)
+            s.flush()
+            s.add(Job(submission_id=sub.id, kind="new", priority=NEW, created_at=now))
+            sid = sub.id
+        return self.get_submission(sid)
+
+    def get_submission(self, submission_id: int, *, with_report: bool = True) -> SubmissionView | None:
+        views = self._views([submission_id], with_report=with_report)
+        return views[0] if views else None
+
+    def is_student(self, student_id: str) -> bool:
+        """Whether the roster (`admin students`) holds this student."""
+        with self.session() as s:
+            return s.scalar(select(Token.id).where(Token.student_id == student_id, Token.role == "student")) is not None
+
+    def status_of(self, submission_id: int) -> str | None:
+        with self.session() as s:
+            return s.scalar(select(Submission.status).where(Submission.id == submission_id))
+
+    def list_submissions(self, *, student_id: str | None = None, limit: int = 500) -> list[SubmissionView]:
+        """Newest first; one student's or everyone's."""
+        q = select(Submission.id).order_by(Submission.id.desc()).limit(limit)
+        if student_id is not None:
+            q = q.where(Submission.student_id == student_id)
+        with self.session() as s:
+            ids = list(s.scalars(q))
+        return self._views(ids, with_report=False)
+
+    def latest_per_student(self, *, with_report: bool = False) -> list[SubmissionView]:
+        """Each student's newest submission, by student id."""
+        latest = select(func.max(Submission.id)).group_by(Submission.student_id)
+        with self.session() as s:
+            ids = list(s.scalars(select(Submission.id).where(Submission.id.in_(latest))))
+        return sorted(self._views(ids, with_report=with_report), key=lambda v: v.student_id)
+
+    def latest_reports(self) -> list[Report]:
+        """The current report of each student's newest graded submission: what the class summary counts."""
+        graded = (
+            select(func.max(Submission.id))
+            .join(db.Report, db.Report.submission_id == Submission.id)
+            .group_by(Submission.student_id)
+        )
+        with self.session() as s:
+            rows = s.scalars(select(db.Report.report_json).where(db.Report.submission_id.in_(graded)))
+            return [Report.model_validate_json(r) for r in rows]
+
+    def _views(self, ids: list[int], *, with_report: bool) -> list[SubmissionView]:
+        if not ids:
+            return []
+        with self.session() as s:
+            subs = s.execute(
+                select(
+                    Submission.id,
+                    Submission.student_id,
+                    Submission.filename,
+                    Submission.sha256,
+                    Submission.status,
+                    Submission.submitted_at,
+                ).where(Submission.id.in_(ids))
+            ).all()
+            jobs: dict[int, Job] = {}
+            for job in s.scalars(select(Job).where(Job.submission_id.in_(ids)).order_by(Job.id)):
+                jobs[job.submission_id] = job  # the latest job wins
+            cols = [db.Report.submission_id, db.Report.score] + ([db.Report.report_json] if with_report else [])
+            reports = {r[0]: r[1:] for r in s.execute(select(*cols).where(db.Report.submission_id.in_(ids)))}
+            positions = self._positions(s)
+        order = {sid: n for n, sid in enumerate(ids)}
+        out = []
+        for row in sorted(subs, key=lambda r: order[r.id]):
+            job = jobs.get(row.id)
+            rep = reports.get(row.id)
+            out.append(
+                SubmissionView(
+                    id=row.id,
+                    student_id=row.student_id,
+                    filename=row.filename,
+                    sha256=row.sha256,
+                    status=row.status,
+                    submitted_at=row.submitted_at,
+                    job_id=job.id if job else None,
+                    attempts=job.attempts if job else 0,
+                    last_error=job.last_error if job else None,
+                    queue_position=positions.get(job.id) if job else None,
+                    score=rep[0] if rep else None,
+                    report_json=rep[1] if rep and with_report else None,
+                )
+            )
+        return out
+
+    def _positions(self, s: Session) -> dict[int, int]:
+        """1 for the job the next free worker takes, 2 for the one after, and so on."""
+        ids = s.scalars(select(Job.id).where(Job.status == "queued").order_by(*claim_order()))
+        return {jid: n for n, jid in enumerate(ids, 1)}
+
+    def queue_position(self, job_id: int) -> int | None:
+        with self.session() as s:
+            return self._positions(s).get(job_id)
+
+    def queue(self) -> dict:
+        """The running and queued jobs, in the order they run, and a count per status."""
+        with self.session() as s:
+            counts = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            rows = s.execute(
+                select(Job, Submission.student_id)
+                .join(Submission, Submission.id == Job.submission_id)
+                .where(Job.status.in_(ACTIVE))
+                .order_by(Job.status.desc(), *claim_order())  # running before queued
+            ).all()
+        return {
+            "counts": {k: counts.get(k, 0) for k in ("queued", "running", "done", "failed", "superseded")},
+            "jobs": [_job_dict(job, student) for job, student in rows],
+        }
+
+    # -- regrades ---------------------------------------------------------------------------------------------
+
+    def regrade(self, submission_id: int) -> SubmissionView | None:
+        """Queue a regrade after every new submission; a submission already queued or running is left as is."""
+        with self.sessions.begin() as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None:
+                return None
+            self._queue_regrade(s, sub)
+        return self.get_submission(submission_id, with_report=False)
+
+    def regrade_all(self) -> int:
+        """Regrade every student's newest submission; returns how many were queued."""
+        latest = select(func.max(Submission.id)).group_by(Submission.student_id)
+        n = 0
+        with self.sessions.begin() as s:
+            for sub in s.scalars(select(Submission).where(Submission.id.in_(latest)).order_by(Submission.id)):
+                n += self._queue_regrade(s, sub)
+        return n
+
+    @staticmethod
+    def _queue_regrade(s: Session, sub: Submission) -> bool:
+        active = s.scalar(select(Job.id).where(Job.submission_id == sub.id, Job.status.in_(ACTIVE)).limit(1))
+        if active is not None:
+            return False
+        s.add(Job(submission_id=sub.id, kind="regrade", priority=REGRADE, created_at=utcnow()))
+        sub.status = "queued"
+        return True
+
+
+def _job_dict(job: Job, student_id: str) -> dict:
+    return {
+        "job_id": job.id,
+        "submission_id": job.submission_id,
+        "student_id": student_id,
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "created_at": iso(job.created_at),
+        "lease_expires": iso(job.lease_expires),
+        "last_error": job.last_error,
+    }
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    """Stored times are naive UTC; the API says so."""
+    return None if t is None else t.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,167 @@
+"""The FastAPI application: the API and the pages, security headers, a body limit, and the dispatcher's lifetime."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.formparsers import MultiPartParser
+
+from grader import __version__
+from grader.service.access import auth
+from grader.service.ops.settings import ServiceSettings
+from grader.service.queue.db import MAX_ID
+from grader.service.queue.embedded import Dispatcher, NullDispatcher
+from grader.service.queue.store import Store
+from grader.service.web import api
+from grader.spec import Spec, load_spec
+
+log = logging.getLogger("pa5-grader.service")
+MULTIPART_SLACK = 64 << 10  # form boundaries and headers around the file
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# FastAPI's /docs page loads Swagger UI from a CDN and runs it inline.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit (413) while they arrive, before anything is parsed or spooled."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await self._refuse(scope, receive, send)
+        total, refused = 0, False
+
+        async def limited():
+            nonlocal total, refused
+            message = await receive()
+            total += len(message.get("body", b""))
+            if total > self.limit and not refused:
+                refused = True
+                await self._refuse(scope, receive, send)
+                return {"type": "http.disconnect"}  # the app stops reading; whatever it answers is dropped below
+            return message
+
+        async def guarded(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded)
+
+    def _message(self) -> str:
+        return f"the request is larger than {self.limit - MULTIPART_SLACK} bytes, the upload limit"
+
+    async def _refuse(self, scope, receive, send):
+        body = json.dumps({"detail": self._message()}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def invalid_request(errors) -> HTTPException:
+    """A request FastAPI could not validate: 404 when a path parameter (an id) names nothing, else 422 saying why."""
+    if errors and all(e["loc"][0] == "path" for e in errors):
+        e = errors[0]
+        what = str(e["loc"][-1]).removesuffix("_id").replace("_", " ")
+        return HTTPException(404, f"no {what} {str(e.get('input'))[:40]!r}: ids are whole numbers from 1 to {MAX_ID}")
+    where = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors)
+    return HTTPException(422, f"invalid request: {where}")
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    store: Store | None = None,
+    dispatcher: Dispatcher | None = None,
+    spec: Spec | None = None,
+) -> FastAPI:
+    """The service over settings.data_dir; without a dispatcher it accepts and shows but grades nothing."""
+    store = store or Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
+    dispatcher = dispatcher or NullDispatcher()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        dispatcher.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+
+    app = FastAPI(
+        title="pa5-grader service",
+        version=__version__,
+        description="Submit PA5 solutions, read their reports; instructors see the class. "
+        "Send `Authorization: Bearer TOKEN`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.dispatcher = dispatcher
+    app.state.spec = spec or load_spec(settings.spec_path)
+    app.state.session_key = auth.load_session_key(settings.data_dir)
+    # Keep a whole upload in memory while it is parsed: Starlette would spool a larger file to the system /tmp.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.upload_max_bytes + MULTIPART_SLACK)
+
+    app.include_router(api.router)
+    pages = None
+    if importlib.util.find_spec("grader.service.web.pages") is None:
+        log.warning("the web pages are not installed here (grader/service/web/pages.py); serving the API only")
+    else:
+        from grader.service.web import pages
+
+        app.include_router(pages.router)
+
+    def refuse(request: Request, e: HTTPException):
+        if pages is not None and not request.url.path.startswith("/api/"):
+            return pages.error_page(request, e)
+        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        return refuse(request, invalid_request(exc.errors()))
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError):
+        # A value the database refuses (a NUL in a PostgreSQL string, a number out of a column's range): the
+        # request's fault, whichever parameter carried it.
+        log.warning("refused a request the database could not take: %s", exc.orig)
+        return refuse(request, HTTPException(422, "the request holds a value the service cannot store or look up"))
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.middleware("http")(auth.csrf_cookie)
+    app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + MULTIPART_SLACK)
+    return app
