@@ -42,7 +42,10 @@ class Diagnosis(_Model):
     message: str = Field(description="What the student did, in words they can act on.")
     section: str = Field(description="Part of the assignment to reread.")
     explains: int = Field(0, description="How many of the problem's failing cases this mistake explains.")
-    failing: int = Field(0, description="How many of the problem's cases fail; explains is more than half of it.")
+    failing: int = Field(
+        0, description="How many of the problem's cases fail with an answer; explains is more than half of it."
+    )
+    raised: int = Field(0, description="Failing cases that returned no answer (errors, timeouts): never explained.")
 
 
 class MinimalCase(_Model):

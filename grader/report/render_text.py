@@ -96,10 +96,8 @@ def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     first = c.message.splitlines()[0] if c.message else ""
     about = ", ".join(c.tags) + (f"; {_shapes(c)}" if c.shapes else "")
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {about}): {first}"
-    if c.mistake and c.mistake != problem_mistake:
-        head += f" [looks like {c.mistake}]"
-    out = [head]
+    # A case's own match is not shown: one case is not evidence enough for a name (and its id is no words).
+    out = [f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}, {about}): {first}"]
     out += ["    " + line for line in c.message.splitlines()[1:6]]
     if c.worst and not c.hidden:
         out.append(f"    worst at index {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}")

@@ -106,6 +106,7 @@ def score_problem(
             section=section or problem.section,
             explains=finding.explains,
             failing=finding.failing,
+            raised=finding.raised,
         )
     reports = []
     for o in outcomes:
@@ -113,8 +114,12 @@ def score_problem(
         if diagnosis and diagnosis.id in o.matches:
             report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
         reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
-    failing = any(o.failed for o in [*outcomes, *explored])
-    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run, False), *explored]) if failing else None
+    # A problem whose calls all raised has no answer to show beside the expected one: the error says it all.
+    answered = any(o.answered_wrong for o in [*outcomes, *explored])
+    smallest = None
+    if answered:
+        pool = [*probed, *_judged(problem, fresh, run, False), *explored]
+        smallest = minimal_case(problem, pool, diagnosis.id if diagnosis else None)
     return ProblemReport(
         id=problem.id,
         title=problem.title,
