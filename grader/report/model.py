@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
+SCHEMA_VERSION = 3  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
+# 3: errors (each distinct error once), error_note, diagnosis.raised
 Status = Literal["passed", "failed", "error", "timeout", "crashed"]
 
 
@@ -74,6 +75,20 @@ class ProblemReport(_Model):
     minimal_case: MinimalCase | None = Field(None, description="The smallest failing input found, when it fails.")
 
 
+class CallError(_Model):
+    """One distinct error the graded calls raised (or a call that gave no answer), told once with what it cost."""
+
+    function: str = Field(description="The student function whose calls it ended, e.g. fc_backward.")
+    summary: str = Field(
+        description="What and where, e.g. NameError in fc_backward, line 12: name 'xx' is not defined."
+    )
+    traceback: str = Field("", description="The submission's own frames, innermost last; empty if none.")
+    note: str = Field("", description="What to do about it, when the grader knows (e.g. which modules there are).")
+    cases: list[str] = Field(description="Ids of the graded cases whose call it ended.")
+    of: int = Field(description="How many graded cases that function has.")
+    problems: list[str] = Field(description="Problems whose cases it cost.")
+
+
 class Sandbox(_Model):
     backend: Literal["process", "docker", "bwrap"] = Field(description="Where the student code ran.")
     isolated: bool = Field(description="False for the process backend: not for untrusted code.")
@@ -117,6 +132,10 @@ class Report(_Model):
     score: float = Field(description="Sum of the problem scores.")
     max_score: float = Field(description="Sum of the problems' points.")
     error: str | None = Field(None, description="A failure that cost the whole submission, e.g. at import.")
+    error_note: str = Field("", description="What to do about `error`, when the grader knows.")
+    errors: list[CallError] = Field(
+        default_factory=list, description="Each distinct error of the graded calls, once: their cases fail."
+    )
     problems: list[ProblemReport]
     output: Output
     explore: Explore | None = Field(None, description="Random gradient checks (check --explore), if asked for.")

@@ -33,6 +33,7 @@ from grader.report.model import (
 from grader.results import CallResult, RunResult
 from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
+from grader.scoring.crashes import call_errors, missing_module_note
 from grader.scoring.diagnose import diagnose_all
 from grader.scoring.explain import Outcome, name_mistake
 from grader.scoring.minimal import minimal_case
@@ -185,6 +186,8 @@ def build_report(
         score=round(sum(p.score for p in problems), 6),
         max_score=sum(p.max_score for p in problems),
         error=run.import_error,
+        error_note=missing_module_note(run.import_error),
+        errors=[] if run.import_error else call_errors(problems),
         problems=problems,
         output=Output(text=run.output, truncated=run.output_truncated, bytes=run.output_bytes),
         explore=summary,

@@ -14,6 +14,7 @@ import httpx
 
 from grader.errors import GraderError
 from grader.report.model import Report
+from grader.report.numbers import points
 from grader.submission import load_submission
 
 TOKEN_ENV = "PA5_GRADER_TOKEN"
@@ -89,7 +90,8 @@ def submit(
         report = Report.model_validate(state["report"])
         text = report_text(http, sid, fmt)
     code = 0 if report.passed else 1
-    return Outcome(sid, "done", code, text, f"submission {sid} graded: {report.score:g} / {report.max_score:g}")
+    score = f"{points(report.score)} / {points(report.max_score)}"
+    return Outcome(sid, "done", code, text, f"submission {sid} graded: {score}")
 
 
 def _wait(http: httpx.Client, sid: int, timeout: float, poll: float, on_status) -> dict:

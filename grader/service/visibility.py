@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from grader.report.model import Report
+from grader.report.model import CallError, Report
+
+WITHHELD = "an error in hidden cases only: its details are withheld until results are released"
 
 
 def student_view(report: Report, *, hidden_visibility: str) -> Report:
@@ -23,4 +25,12 @@ def student_view(report: Report, *, hidden_visibility: str) -> Report:
             for c in p.cases
         ]
         problems.append(p.model_copy(update={"cases": cases}))
-    return report.model_copy(update={"problems": problems})
+    public = {c.id for p in report.problems for c in p.cases if not c.hidden}
+    # An error some public case raised is told in that case's words (crashes.call_errors sees to it).
+    errors = [
+        e
+        if public & set(e.cases)
+        else CallError(**{**e.model_dump(), "summary": WITHHELD, "traceback": "", "note": ""})
+        for e in report.errors
+    ]
+    return report.model_copy(update={"problems": problems, "errors": errors})

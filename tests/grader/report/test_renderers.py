@@ -144,9 +144,9 @@ def test_text_caps_each_output_line_and_the_output_shown(fixed_report):
     assert len(text) < len(render(fixed_report, "text")) + 10_000
 
 
-def test_cases_carry_relative_error_and_the_schema_says_version_2(fixed_report):
+def test_cases_carry_relative_error_and_the_schema_says_version_3(fixed_report):
     data = json.loads(render(fixed_report, "json"))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     case = data["problems"][0]["cases"][0]
     assert "relative_error" in case and "error" not in case
     assert data["error"] is None  # the report's error is a message, and keeps its name
