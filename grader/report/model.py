@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 3  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
-# 3: errors (each distinct error once), error_note, diagnosis.raised
+# 3: errors (each distinct error once), error_note, diagnosis.raised, submission_notes
 Status = Literal["passed", "failed", "error", "timeout", "crashed"]
 
 
@@ -126,6 +126,9 @@ class Report(_Model):
     assignment: str = Field(description="Assignment id from the spec.")
     student_id: str | None = Field(None, description="Student id (instructor grading) or null (self-test).")
     submission_sha256: str = Field(description="Digest of the submission's files.")
+    submission_notes: list[str] = Field(
+        default_factory=list, description="How the submission was read: where backprop.py was found, a notebook."
+    )
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: Sandbox

@@ -35,6 +35,7 @@ def render_gradescope(
                 name = f"{p.id}: {p.title} ({kind} cases)"
                 tests.append(_entry(name, f"{n}.{m}", p, cases, hidden_visibility, told))
     lines = [f"Score: {points(report.score)} / {points(report.max_score)}"]
+    lines += [f"Note: {n}" for n in report.submission_notes]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error.rstrip()}")
         if report.error_note:

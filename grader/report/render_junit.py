@@ -28,6 +28,7 @@ def render_junit(report: Report) -> str:
         )
         props = ET.SubElement(suite, "properties")
         for k, v in (
+            *(("submission_note", n) for n in (report.submission_notes if p is report.problems[0] else [])),
             ("title", p.title),
             ("section", p.section),
             ("score", points(p.score)),

@@ -26,6 +26,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     lines = [paint(f"PA5 {title}", "bold")]
     if not report.sandbox.isolated:
         lines.append(paint(f"sandbox: {report.sandbox.backend} ({report.sandbox.note})", "dim"))
+    lines += [paint(f"note: {n}", "yellow") for n in report.submission_notes]
     if report.error:
         lines.append(paint(f"Your code could not be graded: {report.error.rstrip()}", "red"))
         if report.error_note:

@@ -14,6 +14,11 @@ from grader.scoring.conv_rules import conv_matches
 
 def by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tuple[list[str], dict]:
     """Every mistake these rules recognise in S (look-alikes included), with any values their messages need."""
+    with np.errstate(all="ignore"):  # an answer near float's limits overflows a product: that rule then fails
+        return _by_rules(pid, case, S, tol, tau)
+
+
+def _by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tuple[list[str], dict]:
     near = functools.partial(close, tol=tol, tau=tau)
     R = case.expected[pid]
     swapped = _swapped_with(pid, case, S, near)
@@ -47,7 +52,8 @@ def by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tup
             if pid == "conv.dx" and _border_only(S, R, case, tol):
                 found.append("conv.border")
     alpha = float(np.vdot(S, R) / np.vdot(R, R)) if np.any(R) else 0.0
-    if abs(alpha - 1) > 1e-3 and abs(alpha + 1) > 1e-3 and alpha != 0 and near(S, alpha * R):
+    ordinary = np.isfinite(alpha) and abs(alpha - 1) > 1e-3 and abs(alpha + 1) > 1e-3 and alpha != 0
+    if ordinary and near(S, alpha * R):
         return [*found, "any.scale"], {"factor": f" of {alpha:.4g}"}
     return found, {}
 

@@ -158,6 +158,7 @@ def build_report(
     fresh: Sequence[Case] = (),
     explore: Sequence[Case] = (),
     explore_seed: int | None = None,
+    submission_notes: Sequence[str] = (),
 ) -> Report:
     """The report of a run: `cases` are scored; the unscored `probes` help name mistakes, and they, the
     `fresh` inputs (shrink candidates) and the `explore` cases are where minimal failing cases come from.
@@ -180,6 +181,7 @@ def build_report(
         assignment=spec.assignment,
         student_id=student_id,
         submission_sha256=submission_sha256,
+        submission_notes=list(submission_notes),
         spec_sha256=spec.sha256,
         mode=mode,
         sandbox=Sandbox(backend=run.backend, isolated=run.isolated, note=run.note),

@@ -15,7 +15,7 @@ import httpx
 from grader.errors import GraderError
 from grader.report.model import Report
 from grader.report.numbers import points
-from grader.submission import load_submission
+from grader.submission import load_submission, read_files
 
 TOKEN_ENV = "PA5_GRADER_TOKEN"
 LONG_POLL = 30.0  # seconds the service may hold each status request
@@ -35,15 +35,17 @@ class Outcome:
 
 
 def pack(path: Path) -> tuple[str, bytes]:
-    """A .py file as is, or a folder as a zip of the files `pa5-grader grade` would read from it."""
-    sub = load_submission(path)
+    """A file as it is (.py, .ipynb, .zip), or a folder as a zip of its files as they lie: the service decides
+    what they are with the same rules as `check`, so its report says the same (e.g. where backprop.py was)."""
+    load_submission(path)  # refuse here, with the same words, what the service would refuse
     if path.is_file():
-        return path.name, sub.files[0][1]
+        return path.name, path.read_bytes()
+    top = path.resolve().name or "submission"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel, data in sub.files:
-            zf.writestr(rel, data)
-    return f"{path.resolve().name or 'submission'}.zip", buf.getvalue()
+        for rel, data in sorted(read_files(path).items()):
+            zf.writestr(f"{top}/{rel}", data)  # a zip of the folder itself, as zipping `my_pa5/` makes
+    return f"{top}.zip", buf.getvalue()
 
 
 def _detail(r: httpx.Response) -> str:
