@@ -113,7 +113,7 @@ def problem_status(p: ProblemReport) -> tuple[str, str] | None:
         return None
     answered = sum(c.status == "failed" for c in failing)
     raised = len(failing) - answered
-    more = f"; {raised} more raised an error (see Errors)" if raised else ""
+    more = f"; {raised} more raised an error, told under Errors" if raised else ""
     d = p.diagnosis
     if d:
         cases = "failing cases that returned an answer" if d.raised else "failing cases"

@@ -9,7 +9,7 @@ import pytest
 from scipy.signal import convolve2d, correlate2d
 
 from grader.feedback.probes import probe_cases
-from grader.report.render_text import render_text
+from grader.report.render import render
 from grader.scoring.catalogue import CATALOGUE
 from grader.spec import default_spec
 from grader.workflows.grade import grading_cases
@@ -233,9 +233,10 @@ def test_each_real_shape_of_a_mistake_is_named_the_same_for_every_student(probes
         assert got == named, f"{sid}: {got}"
         assert not set(got.values()) & set(absent)
         words.add(tuple(p.diagnosis.message for p in report.problems if p.diagnosis))
-        text = render_text(report)
-        shown = [m for m in CATALOGUE if m in text]
-        assert not shown, f"internal ids reach the student: {shown}"
+        for fmt in ("text", "junit", "gradescope"):
+            text = render(report, fmt)
+            shown = [m for m in CATALOGUE if m in text]
+            assert not shown, f"internal ids reach the student in {fmt}: {shown}"
     assert len(words) == 1, "the same bug must get the same words for every student"
 
 
