@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from grader.service import db  # noqa: E402
+from grader.service.queue import db  # noqa: E402
 from tests.grader.service.scale.cluster import Cluster, Proc  # noqa: E402
 from tests.grader.service.scale.servers import Postgres, Redis, free_port, missing, server_folder  # noqa: E402
 

@@ -228,6 +228,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
     Example:
       pa5-grader batch submissions/ --out reports/ --secret-file secret.txt
     """
+    from grader.report.numbers import points
     from grader.sandbox import make_backend
     from grader.spec import load_spec
     from grader.workflows.batch import run_batch
@@ -240,7 +241,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
 
     def show(p):
         eta = f"{p.eta:.0f}s" if p.eta is not None else "?"
-        score = "skipped (up to date)" if p.score is None else f"{p.score:g}"
+        score = "skipped (up to date)" if p.score is None else points(p.score)
         line = f"[{p.done}/{p.total}] {p.rate:.2f}/s ETA {eta}  {printable(p.student_id, one_line=True)}: {score}"
         if tty:
             click.echo("\r\033[K" + line, nl=p.done == p.total, err=True)

@@ -278,11 +278,19 @@ def submit(submission, server, token, wait, timeout, fmt, output):
         click.echo(printable(f"submission {state['id']}: {state['status']}{where}", one_line=True), err=True)
 
     outcome = run_submit(
-        path=Path(submission), server=server, token=token, wait=wait, fmt=fmt, timeout=timeout, on_status=show
+        path=Path(submission),
+        server=server,
+        token=token,
+        wait=wait,
+        fmt=fmt,
+        timeout=timeout,
+        on_status=show,
+        with_text=bool(output),
     )
     if outcome.report_text is not None:
-        if output:
+        if output:  # as check -o: the file in --format, the text report on the terminal
             write(Path(output), outcome.report_text)
+            click.echo(outcome.text or "", nl=False)
             click.echo(f"{fmt} report written to {output}", err=True)
         else:  # the text report for a terminal; the other formats are for programs, byte for byte
             click.echo(printable(outcome.report_text) if fmt == "text" else outcome.report_text, nl=False)

@@ -109,6 +109,9 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
+# What a submission may import besides the standard library and its own modules: all a sandbox holds.
+ALLOWED_PACKAGES = ("numpy", "scipy")
+
 PROBLEM_IDS: tuple[str, ...] = tuple(pid for layer in LAYERS.values() for pid in layer.outputs)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import sys
 from pathlib import Path
@@ -163,9 +164,15 @@ def load_spec(path: str | Path | None) -> Spec:
     base = default_spec().model_dump()
     if "problems" in data:
         overrides = {entry.get("id"): entry for entry in data["problems"] if isinstance(entry, dict)}
-        unknown = [k for k in overrides if k not in {p["id"] for p in base["problems"]}]
+        ids = [p["id"] for p in base["problems"]]
+        unknown = [k for k in overrides if k not in ids]
         if unknown:
-            raise SpecError(f"spec file {path}: unknown problem id {unknown[0]!r}")
+            line = _line_of(text, "id", unknown[0])
+            where = f"line {line}: " if line else ""
+            raise SpecError(
+                f"spec file {path}: {where}unknown problem id {unknown[0]!r}{_did_you_mean(unknown[0], ids)}; "
+                f"the problems are {', '.join(ids)}"
+            )
         data["problems"] = [{**p, **overrides.get(p["id"], {})} for p in base["problems"]]
     for table in ("cases", "limits"):
         if table in data and isinstance(data[table], dict):
@@ -183,12 +190,43 @@ def _explain(e: ValidationError, text: str) -> str:
         key = str(err["loc"][-1]) if err["loc"] else ""
         line = _line_of(text, key)
         where = f"line {line}: " if line else ""
-        parts.append(f"{where}{loc}: {err['msg']}")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            fields = _fields_at(err["loc"][:-1])
+            msg = f"unknown key `{key}`{_did_you_mean(key, fields)}" + (
+                "" if _did_you_mean(key, fields) else f"; the keys here are {', '.join(fields)}"
+            )
+        parts.append(f"{where}{loc}: {msg}")
     return "; ".join(parts)
 
 
-def _line_of(text: str, key: str) -> int | None:
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6) or [
+        c for c in choices if c.lower() == word.lower()
+    ]
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys a spec file may use at this place (the model's fields), for a typo's suggestion."""
+    model: type[BaseModel] = Spec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        kinds = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        inner = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _line_of(text: str, key: str, value: str | None = None) -> int | None:
     for n, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
+        stripped = line.strip()
+        if stripped.startswith((f"{key} ", f"{key}=")) and (value is None or value in stripped):
             return n
     return None

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
+SCHEMA_VERSION = 3  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
+# 3: errors (each distinct error once), error_note, diagnosis.raised, submission_notes
 Status = Literal["passed", "failed", "error", "timeout", "crashed"]
 
 
@@ -42,7 +43,10 @@ class Diagnosis(_Model):
     message: str = Field(description="What the student did, in words they can act on.")
     section: str = Field(description="Part of the assignment to reread.")
     explains: int = Field(0, description="How many of the problem's failing cases this mistake explains.")
-    failing: int = Field(0, description="How many of the problem's cases fail; explains is more than half of it.")
+    failing: int = Field(
+        0, description="How many of the problem's cases fail with an answer; explains is more than half of it."
+    )
+    raised: int = Field(0, description="Failing cases that returned no answer (errors, timeouts): never explained.")
 
 
 class MinimalCase(_Model):
@@ -69,6 +73,20 @@ class ProblemReport(_Model):
     cases: list[CaseReport] = Field(description="Every case, public first.")
     diagnosis: Diagnosis | None = Field(None, description="The mistake behind the failures, when recognised.")
     minimal_case: MinimalCase | None = Field(None, description="The smallest failing input found, when it fails.")
+
+
+class CallError(_Model):
+    """One distinct error the graded calls raised (or a call that gave no answer), told once with what it cost."""
+
+    function: str = Field(description="The student function whose calls it ended, e.g. fc_backward.")
+    summary: str = Field(
+        description="What and where, e.g. NameError in fc_backward, line 12: name 'xx' is not defined."
+    )
+    traceback: str = Field("", description="The submission's own frames, innermost last; empty if none.")
+    note: str = Field("", description="What to do about it, when the grader knows (e.g. which modules there are).")
+    cases: list[str] = Field(description="Ids of the graded cases whose call it ended.")
+    of: int = Field(description="How many graded cases that function has.")
+    problems: list[str] = Field(description="Problems whose cases it cost.")
 
 
 class Sandbox(_Model):
@@ -108,12 +126,19 @@ class Report(_Model):
     assignment: str = Field(description="Assignment id from the spec.")
     student_id: str | None = Field(None, description="Student id (instructor grading) or null (self-test).")
     submission_sha256: str = Field(description="Digest of the submission's files.")
+    submission_notes: list[str] = Field(
+        default_factory=list, description="How the submission was read: where backprop.py was found, a notebook."
+    )
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: Sandbox
     score: float = Field(description="Sum of the problem scores.")
     max_score: float = Field(description="Sum of the problems' points.")
     error: str | None = Field(None, description="A failure that cost the whole submission, e.g. at import.")
+    error_note: str = Field("", description="What to do about `error`, when the grader knows.")
+    errors: list[CallError] = Field(
+        default_factory=list, description="Each distinct error of the graded calls, once: their cases fail."
+    )
     problems: list[ProblemReport]
     output: Output
     explore: Explore | None = Field(None, description="Random gradient checks (check --explore), if asked for.")

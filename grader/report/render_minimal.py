@@ -1,11 +1,14 @@
-"""Minimal failing cases and random-check summaries as plain text, shared by the text, Gradescope and JUnit
-renderers."""
+"""Minimal failing cases, errors, problem statuses and random-check summaries as plain text, shared by the text,
+Gradescope and JUnit renderers (and, through filters, the web page)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from grader.report.model import MinimalCase, ProblemReport, Report
+from grader.contract import LAYERS
+from grader.report.model import CallError, MinimalCase, ProblemReport, Report
+
+NO_ANSWER = ("error", "crashed", "timeout")
 
 
 def _array(value) -> str:
@@ -79,3 +82,45 @@ def output_note(report: Report) -> str:
         return ""
     printed = f"{o.bytes / (1 << 20):.1f} MiB" if o.bytes >= 1 << 20 else f"{o.bytes} bytes"
     return f"your code printed {printed}: only its beginning and end are kept (output never costs points)"
+
+
+def affected(e: CallError) -> str:
+    """Which calls an error ended: every fc case (6), or 3 of 19 conv cases."""
+    layer = next((name for name, layer in LAYERS.items() if layer.function == e.function), e.function)
+    n = len(e.cases)
+    if n == e.of:
+        return f"every {layer} case ({n})"
+    ids = ", ".join(e.cases[:4]) + (", ..." if n > 4 else "")
+    return f"{n} of {e.of} {layer} case{'s' if e.of != 1 else ''} ({ids})"
+
+
+def error_lines(report: Report) -> list[str]:
+    """Each distinct error once: what and where, the calls it ended, its traceback, and what to do."""
+    lines = []
+    for e in report.errors:
+        lines.append(f"{e.summary} \u2014 {affected(e)}")
+        lines += ["  " + line for line in e.traceback.splitlines()]
+        if e.note:
+            lines.append(f"  note: {e.note}")
+    return lines
+
+
+def problem_status(p: ProblemReport) -> tuple[str, str] | None:
+    """A failing problem's headline: its likely mistake, that its calls only raised, or that no mistake is known.
+    None when it passes."""
+    failing = [c for c in p.cases if c.status != "passed"]
+    if not failing:
+        return None
+    answered = sum(c.status == "failed" for c in failing)
+    raised = len(failing) - answered
+    more = f"; {raised} more raised an error, told under Errors" if raised else ""
+    d = p.diagnosis
+    if d:
+        cases = "failing cases that returned an answer" if d.raised else "failing cases"
+        return "likely mistake:", f"{d.message} (see {d.section}; explains {d.explains} of {d.failing} {cases}{more})"
+    if not answered:
+        return "no answer to judge:", "every failing case ended without an answer (see Errors)"
+    cases = "the failing case" if answered == 1 else f"most of the {answered} failing cases"
+    if raised:
+        cases = "the wrong answer" if answered == 1 else f"most of the {answered} wrong answers"
+    return "no known mistake", f"explains {cases}{more}: the shapes and worst elements below may help"

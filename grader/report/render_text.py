@@ -1,10 +1,19 @@
-"""Text for terminals: a compact table per problem, the diagnosis, and the worst element of failing public cases."""
+"""Text for terminals: errors once, a compact table per problem, the diagnosis, and the worst element of failing
+public cases."""
 
 from __future__ import annotations
 
 from grader.printable import printable_model
 from grader.report.model import CaseReport, ProblemReport, Report
-from grader.report.render_minimal import explore_line, minimal_lines, output_note
+from grader.report.numbers import points
+from grader.report.render_minimal import (
+    NO_ANSWER,
+    error_lines,
+    explore_line,
+    minimal_lines,
+    output_note,
+    problem_status,
+)
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
 _STATUS_COLOUR = {"passed": "green", "failed": "red", "error": "red", "timeout": "yellow", "crashed": "red"}
@@ -23,29 +32,35 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
     lines = [paint(f"PA5 {title}", "bold")]
     if not report.sandbox.isolated:
         lines.append(paint(f"sandbox: {report.sandbox.backend} ({report.sandbox.note})", "dim"))
+    for n in report.submission_notes:
+        lines += _hanging(paint(f"note: {n}", "yellow"))
     if report.error:
-        first, *rest = report.error.split("\n")
-        lines.append(paint(f"Your code could not be graded: {first}", "red"))
-        lines += ["    " + line for line in rest]
+        lines += _hanging(paint(f"Your code could not be graded: {report.error.rstrip()}", "red"))
+        if report.error_note:
+            lines += _hanging(paint(f"note: {report.error_note}", "yellow"))
+    if report.errors:
+        lines += ["", paint("Errors (each told once, with the cases it ended):", "red")]
+        for line in error_lines(report):
+            lines += _hanging("  " + line)
     lines.append("")
     width = max(len(p.id) for p in report.problems) if report.problems else 8
     for p in report.problems:
         passed = sum(c.status == "passed" for c in p.cases)
         random_failed = _random_failed(report, p.id)
         mark = paint("PASS", "green") if passed == len(p.cases) and not random_failed else paint("FAIL", "red")
-        lines.append(
-            f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  "
-            f"{p.score:>6.2f}/{p.max_score:<6g} {p.title} ({p.section})"
-        )
+        score = f"{points(p.score):>6}/{points(p.max_score):<6}"
+        lines.append(f"{mark}  {p.id:<{width}}  {passed:>2}/{len(p.cases):<2} cases  {score} {p.title} ({p.section})")
         if report.error:
             continue
         lines += ["      " + line for line in _diagnosis_lines(p, paint)]
         if random_failed:
             lines.append(f"      random checks: {random_failed} failed (--explore)")
-        shown = [c for c in p.cases if c.status != "passed"][:max_failures]
+        # Calls that raised are told once, in Errors; here only the answers that came back wrong.
+        failing = [c for c in p.cases if c.status != "passed" and not (report.errors and c.status in NO_ANSWER)]
+        shown = failing[:max_failures]
         for c in shown:
-            lines += ["      " + line for line in _case_lines(c, paint, p.diagnosis.id if p.diagnosis else None)]
-        more = sum(c.status != "passed" for c in p.cases) - len(shown)
+            lines += ["      " + line for line in _case_lines(c, paint)]
+        more = len(failing) - len(shown)
         if more > 0:
             lines.append(paint(f"      ... and {more} more failing case(s)", "dim"))
         lines += ["      " + line for line in minimal_lines(p)]
@@ -58,7 +73,7 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
         lines += ["", paint(f"Output of your code{cut}:", "dim")]
         lines += ["  | " + line for line in _capped(report.output.text)]
     ok = sum(all(c.status == "passed" for c in p.cases) and not _random_failed(report, p.id) for p in report.problems)
-    summary = f"{ok} of {len(report.problems)} problems pass; score {report.score:g} / {report.max_score:g}"
+    summary = f"{ok} of {len(report.problems)} problems pass; score {points(report.score)} / {points(report.max_score)}"
     lines += ["", paint(summary, "green" if report.passed else "red")]
     return "\n".join(lines) + "\n"
 
@@ -88,31 +103,30 @@ def _random_failed(report: Report, pid: str) -> int:
 
 
 def _diagnosis_lines(p: ProblemReport, paint) -> list[str]:
-    d = p.diagnosis
-    if d:
-        return [
-            f"{paint('likely mistake:', 'yellow')} {d.message} "
-            f"(see {d.section}; explains {d.explains} of {d.failing} failing cases)"
-        ]
-    failing = sum(c.status != "passed" for c in p.cases)
-    if not failing:
+    status = problem_status(p)
+    if status is None:
         return []
-    cases = "the failing case" if failing == 1 else f"most of the {failing} failing cases"
-    return [f"{paint('no known mistake', 'yellow')} explains {cases}: the shapes and worst elements below may help"]
+    head, rest = status
+    return [f"{paint(head, 'yellow')} {rest}"]
 
 
 def _shapes(c: CaseReport) -> str:
     return ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in c.shapes.items())
 
 
-def _case_lines(c: CaseReport, paint, problem_mistake) -> list[str]:
+def _hanging(text: str) -> list[str]:
+    """A line of the grader's and what follows it: any further lines (a student's text) indented under it, never at
+    the margin, where a printed line could pass for the grader's own."""
+    first, *rest = text.split("\n")
+    return [first, *("      " + line for line in rest)]
+
+
+def _case_lines(c: CaseReport, paint) -> list[str]:
     kind = "hidden" if c.hidden else "public"
     first = c.message.splitlines()[0] if c.message else ""
     about = ", ".join(c.tags) + (f"; {_shapes(c)}" if c.shapes else "")
-    head = f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}{', ' + about if about else ''}): {first}"
-    if c.mistake and c.mistake != problem_mistake:
-        head += f" [looks like {c.mistake}]"
-    out = [head]
+    # A case's own match is not shown: one case is not evidence enough for a name (and its id is no words).
+    out = [f"{paint(c.status, _STATUS_COLOUR[c.status])} {c.id} ({kind}{', ' + about if about else ''}): {first}"]
     out += ["    " + line for line in c.message.splitlines()[1:6]]
     if c.worst and not c.hidden:
         out.append(f"    worst at index {c.worst.index}: got {c.worst.got:.6g}, expected {c.worst.expected:.6g}")

@@ -17,11 +17,12 @@ import tempfile
 import threading
 from pathlib import Path
 
+from grader.contract import ALLOWED_PACKAGES
 from grader.sandbox.storage import jobs_root
 
 # The submission contract allows numpy, scipy and the standard library; the view holds just those
 # (with the shared libraries their wheels vendor in numpy.libs and scipy.libs).
-ALLOWED = ("numpy", "scipy")
+ALLOWED = ALLOWED_PACKAGES
 _cache: dict[tuple[str, str], object] = {}
 _lock = threading.Lock()
 

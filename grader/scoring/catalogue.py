@@ -31,9 +31,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "dw is flipped by 180 degrees: dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d], index c stored at [c + r]",
         "A.2",
     ),
-    "conv.off_by_one": (
-        "the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding",
-        "A.1/A.2",
+    "conv.dw.flip_vertical_only": (
+        "dw is flipped up-down (its rows are in reverse order): dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d] "
+        "needs no flip, with index c stored at row c + r",
+        "A.2",
+    ),
+    "conv.dw.flip_horizontal_only": (
+        "dw is flipped left-right (its columns are in reverse order): dL/dw[c,d] = sum dL/dy[e,f] x[e-c, f-d] "
+        "needs no flip, with index d stored at column d + r",
+        "A.2",
     ),
     "conv.full": (
         "the output has the 'full' size (H+Kh-1, W+Kw-1); the assignment's output is the same size as the input",
@@ -44,21 +50,27 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "A",
     ),
     "conv.empty_crop": (
-        "the result is empty when the kernel has one row or column: a crop [r:-r] with r = 0 is [0:0], empty; "
-        "write [r:H + r] (or [r:len - r]) instead",
+        "the result is empty: a crop [r:-r] with r = 0 is [0:0] (r is 0 for a kernel side of 1, or wherever the "
+        "padding is 0); write [r:H + r] (or [r:len - r]) instead",
         "A",
     ),
     "conv.fixed_crop": (
-        "the output has the wrong size for this kernel: the crop seems written for one kernel size "
-        "(e.g. [1:-1] for 3x3); crop (Kh-1)/2 rows and (Kw-1)/2 columns, from the kernel's own shape",
+        "the crop or padding is right for one kernel size only (e.g. [1:-1] or a padding of 1, right for 3x3): "
+        "the result is the right numbers cut at the wrong place; use (Kh-1)/2 rows and (Kw-1)/2 columns, from "
+        "the kernel's own shape",
         "A",
     ),
+    "conv.off_by_one": (
+        "the result is shifted by one pixel: check the kernel centre r = (K-1)/2 and the padding",
+        "A.1/A.2",
+    ),
     "conv.dx.overwrite": (
-        "only the last kernel tap survives: dx is a sum over all taps, so accumulate with += where = overwrites",
+        "each pixel keeps only one kernel tap's term: dx is a sum over all taps, so accumulate with += where = "
+        "overwrites (in col2im too, whatever the loop order)",
         "A.1",
     ),
     "conv.dw.overwrite": (
-        "only the last pixel survives: each dw[c,d] is a sum over every pixel, so accumulate with += where = "
+        "each dw[c,d] keeps only one pixel's term: dw[c,d] is a sum over every pixel, so accumulate with += where = "
         "overwrites",
         "A.2",
     ),
@@ -81,6 +93,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "softmax.overflow": (
         "NaN or inf only on large scores: exp overflows; subtract max(s) before exp (softmax is shift invariant)",
         "C.1",
+    ),
+    "any.swapped_outputs": (
+        "the results come back in the wrong order: this is the expected {other}; {function} returns ({order})",
+        "",
     ),
     "any.zeros": ("returns all zeros: the function is probably unimplemented", ""),
     "any.sign": ("the sign is flipped: the gradient is the negative of what was returned", ""),

@@ -38,16 +38,16 @@ def diagnose_case(
 
 
 def diagnose_all(pid: str, case: Case, S: np.ndarray | None, tol: float, tau: float = 1e-30) -> tuple[list[str], dict]:
-    """Every known wrong answer S matches, in catalogue order (a 1-row image cannot tell a missing flip from a
-    vertical-only one), else the mistake the rules recognise."""
+    """Every known wrong answer S matches and every mistake the rules recognise in it, in catalogue order.
+
+    Look-alikes are all kept (a 1-row image cannot tell a missing flip from a vertical-only one, a 3x1 kernel a
+    row flip from a full one): the majority over a problem's cases chooses among them."""
     if S is None:
         return [], {}
     near = functools.partial(close, tol=tol, tau=tau)
     found = [mid for mid, M in case.mistakes.get(pid, {}).items() if near(S, M)]
-    if found:
-        return sorted(found, key=catalogue_order), {}
-    mid, values = by_rules(pid, case, S, tol, tau)
-    return ([mid] if mid else []), values
+    ruled, values = by_rules(pid, case, S, tol, tau)
+    return sorted(set(found) | set(ruled), key=catalogue_order), values
 
 
 def catalogue_order(mistake_id: str) -> int:

@@ -31,12 +31,18 @@ class Outcome:
     def failed(self) -> bool:
         return self.report.status != "passed"
 
+    @property
+    def answered_wrong(self) -> bool:
+        """It failed with an answer to judge: not an error, a crash or a timeout, which name no mistake."""
+        return self.report.status == "failed"
+
 
 @dataclass(frozen=True)
 class Finding:
     mistake: str
     explains: int
-    failing: int
+    failing: int  # failing cases that returned an answer
+    raised: int = 0  # failing cases that returned none (errors, crashes, timeouts): told apart, never explained
 
 
 def explains(mistake: str, outcome: Outcome) -> bool:
@@ -51,23 +57,25 @@ def explains(mistake: str, outcome: Outcome) -> bool:
 
 
 def candidate(pid: str, outcomes: list[Outcome]) -> str | None:
-    """The mistake a set of judged calls points to, by diagnose_problem's rule."""
-    failed = [(o.case, o.matches) for o in outcomes if o.failed]
+    """The mistake a set of judged calls points to, by diagnose_problem's rule, from the answers that came back."""
+    failed = [(o.case, o.matches) for o in outcomes if o.answered_wrong]
     passed = [o.case for o in outcomes if not o.failed]
     return diagnose_problem(pid, failed, passed, [o.case for o in outcomes if o.nonfinite])
 
 
 def name_mistake(pid: str, graded: list[Outcome], probes: list[Outcome] = ()) -> Finding | None:
-    """The problem's diagnosis, or None when no known mistake explains most of its failing cases.
+    """The problem's diagnosis, or None when no known mistake explains most of its wrong answers.
 
-    When probes fail, they alone choose the mistake, so the words do not depend on the hidden cases drawn;
-    the graded cases choose only when every probe passes. Either way it must explain most failing graded cases.
+    When probes answer wrong, they alone choose the mistake, so the words do not depend on the hidden cases
+    drawn; the graded cases choose only when no probe does. Either way it must explain most of the failing
+    graded cases that returned an answer; calls that raised are told as errors, not as a mistake.
     """
-    failing = [o for o in graded if o.failed]
+    failing = [o for o in graded if o.answered_wrong]
     if not failing:
         return None
-    mistake = candidate(pid, probes if any(o.failed for o in probes) else graded)
+    mistake = candidate(pid, probes if any(o.answered_wrong for o in probes) else graded)
     if mistake is None:
         return None
     n = sum(explains(mistake, o) for o in failing)
-    return Finding(mistake, n, len(failing)) if 2 * n > len(failing) else None
+    raised = sum(o.failed and not o.answered_wrong for o in graded)
+    return Finding(mistake, n, len(failing), raised) if 2 * n > len(failing) else None

@@ -7,86 +7,109 @@ import functools
 import numpy as np
 
 from grader.cases.model import Case
+from grader.contract import layer_of
 from grader.scoring.compare import close
+from grader.scoring.conv_rules import conv_matches
 
 
-def by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tuple[str | None, dict]:
-    """The mistake these rules recognise in S, with any values its message needs."""
+def by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tuple[list[str], dict]:
+    """Every mistake these rules recognise in S (look-alikes included), with any values their messages need."""
+    with np.errstate(all="ignore"):  # an answer near float's limits overflows a product: that rule then fails
+        return _by_rules(pid, case, S, tol, tau)
+
+
+def _by_rules(pid: str, case: Case, S: np.ndarray, tol: float, tau: float) -> tuple[list[str], dict]:
     near = functools.partial(close, tol=tol, tau=tau)
     R = case.expected[pid]
+    swapped = _swapped_with(pid, case, S, near)
+    if swapped:
+        layer = layer_of(pid)
+        order = ", ".join(p.split(".")[1] for p in layer.outputs)
+        return ["any.swapped_outputs"], {"function": layer.function, "other": swapped.split(".")[1], "order": order}
     if S.shape != R.shape:
-        return _by_shape(pid, case, S.shape), {}
+        found = _by_shape(pid, case, S.shape)
+        return found + (conv_matches(pid, case, S, tol) if case.layer == "conv" else []), {}
     if not np.all(np.isfinite(S)):
-        return None, {}
-    layer = case.layer
+        return [], {}
     if not np.any(S) and np.any(R):
-        return "any.zeros", {}
-    if layer == "softmax":
-        t = np.zeros_like(R)
-        t[int(case.inputs["y"])] = 1.0
-        if near(S, R + t):
-            return "softmax.p_only", {}
-        if near(S, -R):
-            return "softmax.t_minus_p", {}
-        for k in range(len(R)):
-            tk = np.zeros_like(R)
-            tk[k] = 1.0
-            if k != int(case.inputs["y"]) and near(S, R + t - tk):
-                return "softmax.wrong_index", {}
+        return ["any.zeros"], {}
+    found: list[str] = []
+    if case.layer == "softmax":
+        found += _softmax(case, S, R, near)
     if near(S, -R):
-        return "any.sign", {}
+        found.append("any.sign")
     if R.ndim == 2:
         if R.shape[0] == R.shape[1] and R.shape[0] > 1 and near(S, R.T):
-            return ("fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes"), {}
+            found.append("fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes")
         if pid == "conv.dw" and R.size > 1 and near(S, R[::-1, ::-1]):
-            return "conv.dw.flipped", {}
-        if layer == "conv":
+            found.append("conv.dw.flipped")
+        if case.layer == "conv":
+            found += conv_matches(pid, case, S, tol)
             if _shifted(S, R, tol):
-                return "conv.off_by_one", {}
-            if _border_only(S, R, case, tol):
-                return "conv.border", {}
+                found.append("conv.off_by_one")
+            # Only the image's border band: in dw every tap but the centre reads the padding, so a band
+            # there says nothing (a flip keeps the centre too).
+            if pid == "conv.dx" and _border_only(S, R, case, tol):
+                found.append("conv.border")
     alpha = float(np.vdot(S, R) / np.vdot(R, R)) if np.any(R) else 0.0
-    if abs(alpha - 1) > 1e-3 and alpha != 0 and near(S, alpha * R):
-        return "any.scale", {"factor": f" of {alpha:.4g}"}
-    return None, {}
+    ordinary = np.isfinite(alpha) and abs(alpha - 1) > 1e-3 and abs(alpha + 1) > 1e-3 and alpha != 0
+    if ordinary and near(S, alpha * R):
+        return [*found, "any.scale"], {"factor": f" of {alpha:.4g}"}
+    return found, {}
 
 
-def _by_shape(pid: str, case: Case, shape: tuple) -> str | None:
-    R = case.expected[pid]
-    if 0 in shape:
-        # [r:-r] is empty when r = 0: empty exactly along the kernel's sides of length 1. An empty answer
-        # says nothing about transposes or padding.
-        K = case.inputs["w"].shape if case.layer == "conv" else ()
-        if len(shape) == len(K) == 2 and all((n == 0) == (k == 1) for n, k in zip(shape, K, strict=True)):
-            return "conv.empty_crop"
-        return None
-    if len(shape) == 2 and shape == R.shape[::-1]:
-        return "fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes" if pid.startswith("conv") else None
-    if pid == "conv.dx" and len(shape) == 2:
-        (H, W), (Kh, Kw) = case.inputs["x"].shape, case.inputs["w"].shape
-        if shape == (H + Kh - 1, W + Kw - 1):
-            return "conv.full"
-        if shape == (H - Kh + 1, W - Kw + 1):
-            return "conv.valid"
-        # The full result cropped by one fixed r0 on every side, e.g. [1:-1, 1:-1] written for 3x3 kernels.
-        r0 = (H + Kh - 1 - shape[0]) / 2
-        if r0 >= 1 and r0 == int(r0) and shape[1] == W + Kw - 1 - 2 * r0:
-            return "conv.fixed_crop"
-    if pid == "conv.dw" and len(shape) == 2 and shape[0] == shape[1] and shape[0] % 2 == 1:
-        return "conv.fixed_crop"  # a square odd kernel size, but not this kernel's: hard-coded
+def _swapped_with(pid: str, case: Case, S: np.ndarray, near) -> str | None:
+    """The other output of the same function whose expected value S is: the results returned in the wrong order."""
+    for other, M in case.expected.items():
+        if other != pid and other in layer_of(pid).outputs and np.any(M) and near(S, M):
+            return other
     return None
 
 
+def _softmax(case: Case, S: np.ndarray, R: np.ndarray, near) -> list[str]:
+    y = int(case.inputs["y"])
+    t = np.zeros_like(R)
+    t[y] = 1.0
+    if near(S, R + t):
+        return ["softmax.p_only"]
+    if near(S, -R):
+        return ["softmax.t_minus_p"]
+    for k in range(len(R)):
+        tk = np.zeros_like(R)
+        tk[k] = 1.0
+        if k != y and near(S, R + t - tk):
+            return ["softmax.wrong_index"]
+    return []
+
+
+def _by_shape(pid: str, case: Case, shape: tuple) -> list[str]:
+    R = case.expected[pid]
+    if 0 in shape:
+        return []  # an empty answer says nothing about transposes or padding sizes (conv_matches: empty crops)
+    if len(shape) == 2 and shape == R.shape[::-1]:
+        return ["fc.dW.transposed" if pid == "fc.dW" else "conv.swap_axes"] if pid.startswith(("conv", "fc.dW")) else []
+    if pid == "conv.dx" and len(shape) == 2:
+        (H, W), (Kh, Kw) = case.inputs["x"].shape, case.inputs["w"].shape
+        if shape == (H + Kh - 1, W + Kw - 1):
+            return ["conv.full"]
+        if shape == (H - Kh + 1, W - Kw + 1):
+            return ["conv.valid"]
+    return []
+
+
 def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
-    for axis in (0, 1):
-        if R.shape[axis] < 2:
-            continue
-        for step in (1, -1):
-            moved = np.roll(R, step, axis=axis)
-            edge = [slice(None)] * 2
-            edge[axis] = 0 if step == 1 else -1
-            moved[tuple(edge)] = 0.0  # shifting in zeros, as padding would
-            if close(S, moved, tol) or close(S, np.roll(R, step, axis=axis), tol):
+    """S is R moved by one pixel along one axis or both, shifting in zeros (as padding would) or wrapping."""
+    for dh in (-1, 0, 1):
+        for dw in (-1, 0, 1):
+            if (dh, dw) == (0, 0) or (dh and R.shape[0] < 2) or (dw and R.shape[1] < 2):
+                continue
+            rolled = np.roll(R, (dh, dw), axis=(0, 1))
+            moved = rolled.copy()
+            if dh:
+                moved[0 if dh == 1 else -1, :] = 0.0
+            if dw:
+                moved[:, 0 if dw == 1 else -1] = 0.0
+            if close(S, moved, tol) or close(S, rolled, tol):
                 return True
     return False
 

@@ -33,6 +33,7 @@ from grader.report.model import (
 from grader.results import CallResult, RunResult
 from grader.scoring.catalogue import describe
 from grader.scoring.compare import read_output, rel_error, worst_element
+from grader.scoring.crashes import call_errors, missing_module_note
 from grader.scoring.diagnose import diagnose_all
 from grader.scoring.explain import Outcome, name_mistake
 from grader.scoring.minimal import minimal_case
@@ -106,6 +107,7 @@ def score_problem(
             section=section or problem.section,
             explains=finding.explains,
             failing=finding.failing,
+            raised=finding.raised,
         )
     reports = []
     for o in outcomes:
@@ -113,8 +115,12 @@ def score_problem(
         if diagnosis and diagnosis.id in o.matches:
             report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
         reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
-    failing = any(o.failed for o in [*outcomes, *explored])
-    smallest = minimal_case(problem.id, [*probed, *_judged(problem, fresh, run, False), *explored]) if failing else None
+    # A problem whose calls all raised has no answer to show beside the expected one: the error says it all.
+    answered = any(o.answered_wrong for o in [*outcomes, *explored])
+    smallest = None
+    if answered:
+        pool = [*probed, *_judged(problem, fresh, run, False), *explored]
+        smallest = minimal_case(problem, pool, diagnosis.id if diagnosis else None)
     return ProblemReport(
         id=problem.id,
         title=problem.title,
@@ -152,6 +158,7 @@ def build_report(
     fresh: Sequence[Case] = (),
     explore: Sequence[Case] = (),
     explore_seed: int | None = None,
+    submission_notes: Sequence[str] = (),
 ) -> Report:
     """The report of a run: `cases` are scored; the unscored `probes` help name mistakes, and they, the
     `fresh` inputs (shrink candidates) and the `explore` cases are where minimal failing cases come from.
@@ -174,12 +181,15 @@ def build_report(
         assignment=spec.assignment,
         student_id=student_id,
         submission_sha256=submission_sha256,
+        submission_notes=list(submission_notes),
         spec_sha256=spec.sha256,
         mode=mode,
         sandbox=Sandbox(backend=run.backend, isolated=run.isolated, note=run.note),
         score=round(sum(p.score for p in problems), 6),
         max_score=sum(p.max_score for p in problems),
         error=run.import_error,
+        error_note=missing_module_note(run.import_error),
+        errors=[] if run.import_error else call_errors(problems),
         problems=problems,
         output=Output(text=run.output, truncated=run.output_truncated, bytes=run.output_bytes),
         explore=summary,

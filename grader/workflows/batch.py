@@ -57,19 +57,23 @@ class BatchResult:
     summary_json: Path | None = None
 
 
+SUFFIXES = (".py", ".ipynb", ".zip")  # the single files grader.submission takes
+
+
 def find_submissions(folder: Path) -> list[tuple[str, Path]]:
-    """(student id, path) for each entry: a folder holding backprop.py, or a single .py file."""
+    """(student id, path) for each entry: a folder, or a .py, .ipynb or .zip file named by the student's id."""
     if not folder.is_dir():
         raise GraderError(f"{folder} is not a folder of submissions")
-    out = []
+    out: dict[str, Path] = {}
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
-        if entry.is_dir():
-            out.append((entry.name, entry))
-        elif entry.suffix == ".py":
-            out.append((entry.stem, entry))
-    return out
+        if entry.is_dir() or entry.suffix in SUFFIXES:
+            sid = entry.name if entry.is_dir() else entry.stem
+            if sid in out:
+                raise GraderError(f"two submissions of {sid} in {folder}: {out[sid].name} and {entry.name}")
+            out[sid] = entry
+    return list(out.items())
 
 
 def _up_to_date(path: Path, sha: str, spec: Spec) -> bool:

@@ -76,6 +76,7 @@ def evaluate(
         fresh=[*feedback.candidates, *shrinker.tried],
         explore=feedback.explore,
         explore_seed=seed if explore else None,
+        submission_notes=submission.notes,
     )
 
 

@@ -56,7 +56,10 @@ def test_missing_backprop_names_what_was_found(run, tmp_path):
     (tmp_path / "solution.py").write_text("x = 1\n")
     r = run("check", tmp_path)
     assert r.exit_code == 2
-    assert f"submission folder {tmp_path} has no backprop.py (found: solution.py)" in r.output
+    assert (
+        f"submission folder {tmp_path} has no backprop.py, at its top or one folder down (found: solution.py)"
+        in r.output
+    )
     assert "Traceback" not in r.output
 
 

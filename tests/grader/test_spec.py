@@ -61,3 +61,27 @@ def test_bad_files_are_spec_errors(tmp_path, text, match):
 def test_missing_file_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="cannot read spec file"):
         load_spec(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        (
+            '[[problems]]\nid = "conv.dx"\npoint = 30\n',
+            "line 3: problems.0.point: unknown key `point` (did you mean `points`?)",
+        ),
+        ("[limits]\ncall_timout = 3\n", "unknown key `call_timout` (did you mean `call_timeout`?)"),
+        ("[limit]\ncall_timeout = 3\n", "unknown key `limit` (did you mean `limits`?)"),
+        ("[cases.conv]\npublc = 3\n", "did you mean `public`?"),
+        ("zzz = 1\n", "unknown key `zzz`; the keys here are assignment, problems, cases, limits, hidden_visibility"),
+        (
+            '[[problems]]\nid = "conv.dX"\n',
+            "unknown problem id 'conv.dX' (did you mean `conv.dx`?); the problems are conv.dx, conv.dw, fc.dx, fc.dW, "
+            "softmax.ds",
+        ),
+    ],
+)
+def test_a_typo_gets_the_key_or_problem_it_probably_meant(tmp_path, text, words):
+    with pytest.raises(SpecError) as e:
+        load_spec(write(tmp_path, text))
+    assert words in str(e.value)

@@ -1,5 +1,7 @@
-"""Checking an uploaded .py or .zip before it is accepted, and the normalized zip it is stored as.
+"""Checking an uploaded .py, .ipynb or .zip before it is accepted, and the normalized zip it is stored as.
 
+What the upload is, is decided by grader.submission, as for `pa5-grader check` and `grade`: the files are stored
+as handed in (less junk), and the worker decides again, with the same words in its report.
 Nothing here runs student code: Python files are compile()d to catch syntax and encoding errors, never executed.
 Files are only ever written under the data folder's tmp/.
 """
@@ -13,8 +15,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from grader.errors import GraderError
-from grader.submission import MODULE, SKIP_DIRS, load_submission
+from grader.errors import GraderError, SubmissionError
+from grader.submission import SKIP_DIRS, load_submission, resolve, single_file, zip_folder
 
 IGNORED = ("__MACOSX/", ".DS_Store")
 # What a file system takes, checked before anything is written: a longer name is ENAMETOOLONG on Linux and macOS,
@@ -54,23 +56,29 @@ def check_upload(
         raise UploadRejected(413, f"the upload is {len(data)} bytes; the limit is {max_bytes} bytes")
     if not data:
         raise UploadRejected(400, "the upload is empty")
-    if name.endswith(".py"):
-        files = {f"{MODULE}.py": data}
-    elif name.endswith(".zip") or data[:4] == b"PK\x03\x04":
+    if name.endswith(".zip") or data[:4] == b"PK\x03\x04":
         files = _read_zip(data, max_members=max_members, max_unpacked=max_unpacked)
+    elif name.endswith((".py", ".ipynb")):
+        files = single_file(name, data, where=name)
     else:
         raise UploadRejected(
-            400, f"upload a .py file or a .zip of your submission folder, not {name or 'a nameless file'}"
+            400,
+            f"upload a .py file, a Jupyter notebook (.ipynb) or a .zip of your submission folder, "
+            f"not {name or 'a nameless file'}",
         )
-    for rel, content in files.items():
+    try:
+        graded, _ = resolve(files, where="the zip" if name.endswith(".zip") else "the upload")
+    except SubmissionError as e:
+        raise UploadRejected(422, str(e)) from None
+    for rel, content in graded.items():
         if rel.endswith(".py"):
             _check_python(rel, content)
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="upload-") as d:
         folder = Path(d) / "submission"
         unpack_files(pack_files(files), folder)
-        sub = load_submission(folder)  # the same reading, and digest, as `pa5-grader grade`
-    return Accepted(filename=name, files_zip=pack_files(dict(sub.files)), sha256=sub.sha256, files=len(sub.files))
+        sub = load_submission(folder)  # the same reading, and digest, as `pa5-grader grade` and the worker's
+    return Accepted(filename=name, files_zip=pack_files(files), sha256=sub.sha256, files=len(sub.files))
 
 
 def _read_zip(data: bytes, *, max_members: int, max_unpacked: int) -> dict[str, bytes]:
@@ -136,23 +144,13 @@ def _safe_path(raw: str) -> PurePosixPath:
 
 
 def _root_folder(files: dict[str, bytes]) -> dict[str, bytes]:
-    """backprop.py at the top of the zip, or inside its one top-level folder (zipping `my_pa5/` gives that)."""
-    if f"{MODULE}.py" in files:
-        return files
-    tops = {k.split("/", 1)[0] for k in files}
-    if len(tops) == 1 and all("/" in k for k in files):
-        top = tops.pop()
-        inner = {k[len(top) + 1 :]: v for k, v in files.items()}
-        if f"{MODULE}.py" in inner:
-            return inner
-    found = sorted(k for k in files if k.endswith(".py"))[:5]
-    hint = f" (found: {', '.join(found)})" if found else " (it holds no .py file)"
-    raise UploadRejected(422, f"the zip has no {MODULE}.py at its top or in its one folder{hint}")
+    """The folder the zip holds (zipping `my_pa5/` gives one top folder); what it is, resolve() decides."""
+    return zip_folder(files)
 
 
 def _check_python(rel: str, content: bytes) -> None:
     try:
-        source = content.decode("utf-8")
+        source = content.decode("utf-8-sig")  # a byte-order mark is fine: Python reads it too
     except UnicodeDecodeError as e:
         raise UploadRejected(422, f"{rel} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     try:

@@ -9,6 +9,9 @@ import re
 import jinja2
 import numpy as np
 
+from grader.report.numbers import points
+from grader.report.render_minimal import affected, problem_status
+
 
 def when(iso: str | dt.datetime | None) -> str:
     """An ISO time as `YYYY-MM-DD HH:MM:SS` (the API's times are UTC)."""
@@ -19,8 +22,8 @@ def when(iso: str | dt.datetime | None) -> str:
 
 
 def pts(x: float | None) -> str:
-    """Points with at most two decimals and no trailing zeros: 20, 2.22, 55.56."""
-    return "" if x is None else f"{round(x, 2):g}"
+    """Points as every human-readable report writes them: 20, 2.22, 55.56."""
+    return "" if x is None else points(x)
 
 
 def num(x: float | None) -> str:
@@ -57,3 +60,4 @@ def install_filters(env: jinja2.Environment) -> None:
     if not (env.autoescape(None) if callable(env.autoescape) else env.autoescape):
         raise RuntimeError("the pages' Jinja environment must autoescape")
     env.filters.update(when=when, pts=pts, num=num, anchor=anchor, shape=shape, pretty=pretty)
+    env.filters.update(status=problem_status, affected=affected)

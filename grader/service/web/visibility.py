@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.report.model import CaseReport, ProblemReport, Report, Status, passes
+from grader.report.model import CallError, CaseReport, ProblemReport, Report, Status, passes
 from grader.spec import Spec
 
 
@@ -60,7 +60,8 @@ class DiagnosisView(_View):
     message: str = Field(description="What the student did, in words they can act on.")
     section: str = Field(description="Part of the assignment to reread.")
     explains: int = Field(description="How many of the problem's failing cases this mistake explains.")
-    failing: int = Field(description="How many of the problem's cases fail.")
+    failing: int = Field(description="How many of the problem's cases fail with an answer.")
+    raised: int = Field(description="Failing cases that returned no answer (errors, timeouts): never explained.")
 
 
 class MinimalCaseView(_View):
@@ -87,6 +88,22 @@ class ProblemView(_View):
     cases: list[CaseView | WithheldCase] = Field(description="Every case, public first; hidden ones maybe withheld.")
     diagnosis: DiagnosisView | None = Field(description="The mistake behind the failures, when recognised.")
     minimal_case: MinimalCaseView | None = Field(description="The smallest failing input found.")
+
+
+class ErrorView(_View):
+    """One distinct error of the graded calls, told once; an error only hidden cases raised is withheld (its text
+    could show their inputs) until their results are released."""
+
+    function: str = Field(description="The student function whose calls it ended.")
+    summary: str = Field(description="What and where, or that it is withheld.")
+    traceback: str = Field(description="The submission's own frames; empty while withheld.")
+    note: str = Field(description="What to do about it, when the grader knows.")
+    cases: list[str] = Field(description="Ids of the graded cases whose call it ended.")
+    of: int = Field(description="How many graded cases that function has.")
+    problems: list[str] = Field(description="Problems whose cases it cost.")
+
+
+WITHHELD_ERROR = "an error in hidden cases only: its details are withheld until results are released"
 
 
 class SandboxView(_View):
@@ -126,12 +143,15 @@ class StudentReport(_View):
     assignment: str = Field(description="Assignment id.")
     student_id: str | None = Field(description="Student id.")
     submission_sha256: str = Field(description="Digest of the submission's files.")
+    submission_notes: list[str] = Field(description="How the submission was read (where backprop.py was found).")
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: SandboxView
     score: float = Field(description="Sum of the problem scores.")
     max_score: float = Field(description="Sum of the problems' points.")
     error: str | None = Field(description="A failure that cost the whole submission.")
+    error_note: str = Field(description="What to do about `error`, when the grader knows.")
+    errors: list[ErrorView] = Field(description="Each distinct error of the graded calls, once.")
     problems: list[ProblemView]
     output: OutputView
     explore: ExploreView | None = Field(description="Random gradient checks, if asked for.")
@@ -159,11 +179,20 @@ def _problem(p: ProblemReport, *, released: bool) -> ProblemView:
     return ProblemView.model_validate({**fields, "cases": [_case(c, released=released) for c in p.cases]})
 
 
+def _error(e: CallError, *, public: set[str], released: bool) -> ErrorView:
+    if released or public & set(e.cases):  # an error a public case raised is told in that case's words anyway
+        return ErrorView.model_validate(e)
+    return ErrorView.model_validate(e.model_copy(update={"summary": WITHHELD_ERROR, "traceback": "", "note": ""}))
+
+
 def student_view(report: Report, *, released: bool) -> StudentReport:
     """The report as its student sees it; `released` is hidden_released()'s decision."""
-    fields = {name: getattr(report, name) for name in StudentReport.model_fields if name != "problems"}
+    skip = ("problems", "errors")
+    fields = {name: getattr(report, name) for name in StudentReport.model_fields if name not in skip}
     problems = [_problem(p, released=released) for p in report.problems]
-    return StudentReport.model_validate({**fields, "problems": problems})
+    public = {c.id for p in report.problems for c in p.cases if not c.hidden}
+    errors = [_error(e, public=public, released=released) for e in report.errors]
+    return StudentReport.model_validate({**fields, "problems": problems, "errors": errors})
 
 
 def as_report(view: StudentReport) -> Report:

@@ -10,6 +10,7 @@ from grader.report.model import CaseReport
 from grader.sandbox.runner import run_submission
 from grader.scoring.explain import Outcome
 from grader.scoring.minimal import minimal_case
+from grader.spec import default_spec
 from grader.submission import load_submission
 from grader.workflows.grade import check
 from tests.conftest import EXAMPLES
@@ -40,7 +41,11 @@ def test_a_failing_problem_gets_its_smallest_failing_input_in_full(process_backe
     m = dx.minimal_case
     assert m is not None and m.source in ("probe", "shrink") and m.call == "conv_backward(x, w, dy)"
     x, w, dy = (np.array(m.inputs[k]) for k in ("x", "w", "dy"))
-    assert x.size + w.size + dy.size <= 9, "a 1x2 image with a 1x3 kernel is the smallest that shows a missing flip"
+    # A 1x2 image with a 1x3 kernel shows a missing flip, but also fits a kernel flipped up-down only (a 1-row
+    # kernel is its own up-down flip): a 2x2 image and a 3x3 kernel are the smallest that tell them apart.
+    assert x.shape == dy.shape == (2, 2) and w.shape == (3, 3)
+    assert not np.allclose(m.got, convolve2d(dy, w[::-1, :], mode="same"))
+    assert not np.allclose(m.got, convolve2d(dy, w[:, ::-1], mode="same"))
     assert all(np.array_equal(a, np.round(a)) for a in (x, w, dy)), "small integers"
     np.testing.assert_allclose(m.expected, correlate2d(dy, w, mode="same"))  # independent of the grader
     np.testing.assert_allclose(m.got, convolve2d(dy, w, mode="same"))
@@ -110,6 +115,7 @@ def test_the_smallest_failing_one_wins_integers_first_never_a_timeout():
         _outcome("shrink-fc-02", (1, 2), floats=True),
         _outcome("probe-fc-01", (1, 2)),
     ]
-    assert minimal_case("fc.dx", fresh).message == "probe-fc-01 fails"
-    assert minimal_case("fc.dx", fresh[:2]).message == "shrink-fc-03 fails"
-    assert minimal_case("fc.dx", [_outcome("shrink-fc-04", (1, 1), status="passed")]) is None
+    fc_dx = default_spec().problem("fc.dx")
+    assert minimal_case(fc_dx, fresh).message == "probe-fc-01 fails"
+    assert minimal_case(fc_dx, fresh[:2]).message == "shrink-fc-03 fails"
+    assert minimal_case(fc_dx, [_outcome("shrink-fc-04", (1, 1), status="passed")]) is None

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -144,9 +145,21 @@ def test_text_caps_each_output_line_and_the_output_shown(fixed_report):
     assert len(text) < len(render(fixed_report, "text")) + 10_000
 
 
-def test_cases_carry_relative_error_and_the_schema_says_version_2(fixed_report):
+def test_cases_carry_relative_error_and_the_schema_says_version_3(fixed_report):
     data = json.loads(render(fixed_report, "json"))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     case = data["problems"][0]["cases"][0]
     assert "relative_error" in case and "error" not in case
     assert data["error"] is None  # the report's error is a message, and keeps its name
+
+
+def test_points_are_rounded_one_way_in_every_human_readable_output_and_kept_whole_in_json(fixed_report):
+    from grader.service.web.page_format import pts
+
+    assert fixed_report.score == 55.555556
+    assert "score 55.56 / 100" in render(fixed_report, "text")
+    assert json.loads(render(fixed_report, "gradescope"))["output"].startswith("Score: 55.56 / 100")
+    dx = ET.fromstring(render(fixed_report, "junit")).find("testsuite[@name='conv.dx']/properties")
+    assert {p.get("name"): p.get("value") for p in dx}["score"] == "2.22"
+    assert pts(fixed_report.score) == "55.56" and pts(20.0) == "20"
+    assert json.loads(render(fixed_report, "json"))["score"] == 55.555556

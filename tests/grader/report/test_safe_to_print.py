@@ -37,6 +37,12 @@ def hostile(report, *, error: bool):
             "problems": problems,
             "output": Output(text=PAYLOAD * 3, truncated=False, bytes=3 * len(PAYLOAD)),
             "error": f"backprop.py raised at import: {PAYLOAD}" if error else None,
+            "error_note": PAYLOAD if error else "",
+            "submission_notes": [PAYLOAD],
+            "errors": [
+                e.model_copy(update={"summary": f"ValueError: {PAYLOAD}", "traceback": PAYLOAD, "note": PAYLOAD})
+                for e in report.errors
+            ],
         }
     )
 
@@ -61,7 +67,7 @@ def test_text_report_has_no_control_characters_and_only_the_graders_score_line(f
     assert text.splitlines()[-1].startswith("0 of 5 problems pass")
     # every line holding the forgery is indented under one of the grader's
     forged = [line for line in text.splitlines() if FORGED in line]
-    assert forged and all(line[:1] == " " or line.startswith(("PA5 ", "Your code")) for line in forged)
+    assert forged and all(line[:1] == " " or line.startswith(("PA5 ", "Your code", "note: ")) for line in forged)
 
 
 def test_coloured_text_carries_only_the_graders_own_escapes(fixed_report):

@@ -80,8 +80,8 @@ def swapped_loops(x, w, dy):
     (H, W), (Kh, Kw) = x.shape, w.shape
     dyp = padded(dy, w)
     dx = np.zeros((H, W))
-    for i in range(W):  # the row loop runs over the width
-        for j in range(H):
+    for i in range(H):
+        for j in range(H):  # H where W belongs: raises when H > W, leaves columns at 0 when H < W
             dx[i, j] = np.sum(dyp[i : i + Kh, j : j + Kw] * w)
     return dx, dw_loops(x, w, dy)
 

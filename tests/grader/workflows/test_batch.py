@@ -55,7 +55,7 @@ def test_batch_grades_everyone_and_summarises(klass, tmp_path, spec, process_bac
     reports = {p.stem: Report.model_validate_json(p.read_text()) for p in out.glob("*.json") if p.stem != "summary"}
     assert reports["alice"].score == 100
     assert next(p for p in reports["bob"].problems if p.id == "conv.dx").diagnosis.id == "conv.dx.unflipped"
-    assert "has no backprop.py (found: solution.py)" in reports["dave"].error
+    assert "has no backprop.py, at its top or one folder down (found: solution.py)" in reports["dave"].error
     assert reports["eve"].error == "importing backprop.py timed out after 2 s"
     assert [p.done for p in seen] == [1, 2, 3, 4, 5] and seen[-1].total == 5
     summary = json.loads((out / "summary.json").read_text())

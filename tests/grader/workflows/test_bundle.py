@@ -77,7 +77,7 @@ def test_run_autograder_reports_a_missing_file_as_a_result(tmp_path):
     r = run_autograder(root)
     results = json.loads((root / "results" / "results.json").read_text())
     assert r.returncode == 0 and results["score"] == 0
-    assert "has no backprop.py (found: solution.py)" in results["output"]
+    assert "has no backprop.py, at its top or one folder down (found: solution.py)" in results["output"]
 
 
 def test_student_code_cannot_read_the_secret(tmp_path, process_backend):

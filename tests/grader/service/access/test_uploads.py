@@ -35,7 +35,7 @@ def check(tmp_path, filename, data, **limits):
 BAD = [
     ("too large", "backprop.py", b"#" * ((1 << 20) + 1), {}, 413, "limit is 1048576"),
     ("empty", "backprop.py", b"", {}, 400, "empty"),
-    ("not py or zip", "backprop.txt", b"x = 1\n", {}, 400, "a .py file or a .zip"),
+    ("not py or zip", "backprop.txt", b"x = 1\n", {}, 400, "a .py file, a Jupyter notebook (.ipynb) or a .zip"),
     ("not a zip", "sub.zip", b"PK\x03\x04 this is not a zip", {}, 400, "not a readable zip"),
     ("absolute path", "sub.zip", zip_of(("backprop.py", GOOD), ("/etc/cron.d/x", b"x")), {}, 422, "absolute path"),
     ("windows drive", "sub.zip", zip_of(("backprop.py", GOOD), ("C:/x.py", GOOD)), {}, 422, "absolute path"),
@@ -52,7 +52,15 @@ BAD = [
         "unpacks to",
     ),
     ("no backprop.py", "sub.zip", zip_of(("solution.py", GOOD)), {}, 422, "no backprop.py"),
-    ("two top folders", "sub.zip", zip_of(("a/backprop.py", GOOD), ("b/x.py", GOOD)), {}, 422, "no backprop.py"),
+    ("two below", "sub.zip", zip_of(("a/backprop.py", GOOD), ("b/backprop.py", GOOD)), {}, 422, "more than one"),
+    (
+        "two down",
+        "sub.zip",
+        zip_of(("a/b/backprop.py", GOOD), ("c.py", GOOD)),
+        {},
+        422,
+        "the one in a/b/backprop.py lies deeper",
+    ),
     ("latin-1 py", "backprop.py", "# caf\xe9\nx = 1\n".encode("latin-1"), {}, 422, "not UTF-8"),
     ("syntax error", "backprop.py", b"def f(:\n", {}, 422, "not valid Python"),
     ("null byte", "backprop.py", b"x = 1\0\n", {}, 422, "not valid Python"),
@@ -143,3 +151,21 @@ def test_long_names_within_the_limits_are_accepted(tmp_path):
     name = "/".join(["d" * 250] * 3) + "/" + "h" * 240 + ".py"  # 4 components near 255 bytes, under 1024 in all
     accepted = check(tmp_path, "sub.zip", zip_of(("backprop.py", GOOD), (name, GOOD)))
     assert accepted.files == 2
+
+
+def test_a_byte_order_mark_and_a_notebook_are_accepted_as_check_takes_them(tmp_path):
+    import nbformat
+
+    assert check(tmp_path, "backprop.py", b"\xef\xbb\xbf" + GOOD).files == 1
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%matplotlib inline\n" + GOOD.decode())])
+    accepted = check(tmp_path, "pa5.ipynb", nbformat.writes(nb).encode())
+    assert accepted.sha256 == load_submission(_written(tmp_path / "nb", "pa5.ipynb", nbformat.writes(nb))).sha256
+    with pytest.raises(UploadRejected) as e:
+        check(tmp_path, "pa5.ipynb", b"{not json")
+    assert e.value.status == 422 and "jupyter nbconvert --to script pa5.ipynb" in str(e.value)
+
+
+def _written(folder, name, text):
+    folder.mkdir()
+    (folder / name).write_text(text)
+    return folder / name

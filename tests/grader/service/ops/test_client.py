@@ -1,7 +1,9 @@
 """`pa5-grader submit` against a real service grading in the process sandbox: exit codes as `check`."""
 
 import json
+import xml.etree.ElementTree as ET
 
+import pytest
 from click.testing import CliRunner
 
 from grader.cli import cli
@@ -55,3 +57,30 @@ def test_server_unreachable_exits_2(api):
     api.url = "http://127.0.0.1:9"  # discard port: nothing listens
     r = submit(api, "alice", EXAMPLES / "correct")
     assert r.exit_code == 2 and "cannot reach the service" in r.output
+
+
+def test_output_file_gets_the_format_and_the_terminal_the_text_report_as_check_does(grading, tmp_path):
+    out = tmp_path / "results.xml"
+    r = submit(grading, "bob", EXAMPLES / "unflipped_kernel", "--wait", "--format", "junit", "-o", str(out))
+    assert r.exit_code == 1, r.output
+    assert r.stdout.startswith("PA5 grade of bob") and "likely mistake:" in r.stdout
+    assert "junit report written to" in r.stderr
+    root = ET.fromstring(out.read_text())
+    failures = [f for f in root.iter("failure")]
+    hidden = [c for c in root.iter("testcase") if c.find("failure") is not None and "-h" in c.get("name")]
+    assert hidden and all(f.get("message") for f in failures), "a failing hidden case still says why"
+
+
+def test_a_timeout_while_running_says_running(api):
+    from grader.errors import GraderError
+    from grader.service.ops.client import submit as run_submit
+
+    def claim(state):  # a worker takes the job as soon as it is queued, and never finishes
+        if state["status"] == "queued":
+            api.store.claim_next("slow-worker", 600)
+
+    with pytest.raises(GraderError) as e:
+        run_submit(
+            path=EXAMPLES / "correct", server=api.url, token=api.tokens["alice"], wait=True, timeout=1, on_status=claim
+        )
+    assert "not graded within 1 s" in str(e.value) and "running now: it is being graded" in str(e.value)
