@@ -183,10 +183,10 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     Example:
       PA5_GRADER_SECRET=... pa5-grader grade alice/ --student-id alice --format json -o alice.json
     """
+    from grader.config import read_secret
     from grader.sandbox import make_backend
     from grader.spec import load_spec
     from grader.workflows.grade import grade as run_grade
-    from grader.workflows.grade import read_secret
 
     spec = load_spec(spec_path)
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
@@ -228,11 +228,11 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
     Example:
       pa5-grader batch submissions/ --out reports/ --secret-file secret.txt
     """
+    from grader.config import read_secret
     from grader.report.numbers import points
     from grader.sandbox import make_backend
     from grader.spec import load_spec
     from grader.workflows.batch import run_batch
-    from grader.workflows.grade import read_secret
 
     spec = load_spec(spec_path)
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)

@@ -59,9 +59,9 @@ def bundle_gradescope(out_file, per, secret_file, insecure_default_secret, spec_
     Example:
       pa5-grader bundle gradescope --out autograder.zip --secret-file secret.txt
     """
+    from grader.config import read_secret
     from grader.spec import load_spec
     from grader.workflows.bundle import build_gradescope
-    from grader.workflows.grade import read_secret
 
     load_spec(spec_path)  # an invalid spec stops here, before a zip exists that looks fine
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)

@@ -238,8 +238,8 @@ def worker(
     Example:
       pa5-grader worker --database postgresql://pa5@db/pa5 --broker redis://queue:6379/0 --secret-file secret
     """
+    from grader.config import read_secret
     from grader.service.queue.celery.worker import run_worker
-    from grader.workflows.grade import read_secret
 
     if not broker_url:
         raise click.UsageError("worker needs --broker (the URL serve --broker was given)")

@@ -9,11 +9,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.config import read_secret
 from grader.errors import GraderError
 from grader.service.access.auth import add_instructor_token, hash_token, set_student_token, student_token_hashes
 from grader.service.ops.settings import DB_FILE, SECRET_FILE
 from grader.service.queue.store import Store
-from grader.workflows.grade import read_secret
 
 MAX_STUDENT_ID = 128
 

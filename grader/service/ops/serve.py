@@ -8,13 +8,13 @@ import logging
 import socket
 from pathlib import Path
 
+from grader.config import read_secret
 from grader.errors import GraderError
 from grader.service.ops.admin import open_store
 from grader.service.ops.settings import SECRET_FILE, ServiceSettings
 from grader.service.queue.embedded import EmbeddedDispatcher, NullDispatcher
 from grader.service.web.app import create_app
 from grader.spec import load_spec
-from grader.workflows.grade import read_secret
 
 log = logging.getLogger("pa5-grader.service")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from grader.config import INSECURE_DEFAULT_SECRET, SECRET_ENV, read_secret
 from grader.errors import GraderError
-from grader.workflows.grade import INSECURE_DEFAULT_SECRET, SECRET_ENV, read_secret
 
 
 @pytest.fixture(autouse=True)
