@@ -153,7 +153,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
     """
     from grader.sandbox import make_backend
 
-    with make_backend(sandbox, self_test=True, single=True) as backend:
+    with make_backend(sandbox, process_fallback=True, single=True) as backend:
         backend.prestart()  # its numpy import overlaps ours from here on
         from grader.spec import load_spec
         from grader.workflows.grade import check as run_check

@@ -8,11 +8,14 @@ is chosen.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from grader.errors import GraderError, SandboxUnavailable
+
+log = logging.getLogger("pa5-grader")
 
 if TYPE_CHECKING:
     from grader.sandbox.capture import Capture
@@ -70,13 +73,20 @@ BACKENDS = ("auto", "bwrap", "docker", "process")
 
 
 def make_backend(
-    name: str, *, python: str | None = None, image: str | None = None, self_test: bool = False, single: bool = False
+    name: str,
+    *,
+    python: str | None = None,
+    image: str | None = None,
+    process_fallback: bool = False,
+    single: bool = False,
 ):
-    """The backend called `name`. `auto` is bwrap where it works, else Docker; for a self-test (`self_test`),
-    bwrap else the process backend, whose report says it is not isolated. Grading never falls back to it.
+    """The backend called `name`: the one rule for choosing a sandbox. `auto` is bwrap where it works, else Docker.
+    With `process_fallback`, bwrap else the process backend, whose report says it is not isolated: for a
+    self-test (`check`), and inside a container that is itself the isolation and is thrown away after one
+    submission (Gradescope's); grading elsewhere never falls back to it.
     `single`: for one submission (`check`, `grade`), where a template's preloads would only add start-up time."""
     if name == "auto":
-        return _auto(python=python, image=image, self_test=self_test, single=single)
+        return _auto(python=python, image=image, process_fallback=process_fallback, single=single)
     if name == "process":
         from grader.sandbox.process import ProcessBackend
 
@@ -91,12 +101,13 @@ def make_backend(
     raise GraderError(f"unknown sandbox {name!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def _auto(*, python: str | None, image: str | None, self_test: bool, single: bool):
+def _auto(*, python: str | None, image: str | None, process_fallback: bool, single: bool):
     try:
         return make_backend("bwrap", python=python, single=single)
     except SandboxUnavailable as e:
         no_bwrap = str(e)
-    if self_test:
+    if process_fallback:
+        log.info("pa5-grader: %s; using the process sandbox instead", no_bwrap)
         return make_backend("process", python=python)
     try:
         return make_backend("docker", image=image)

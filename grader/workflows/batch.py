@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from grader.sandbox import Backend
 from grader.sandbox.calls import Cancelled
 from grader.spec import Spec
 from grader.submission import load_submission
-from grader.workflows.grade import failed_grade, grade
+from grader.workflows.outcome import grade_or_zero
 
 log = logging.getLogger("pa5-grader")
 
@@ -107,31 +106,18 @@ def run_batch(
         target = out / f"{student_id}.json"
         try:
             sub = load_submission(path)
-        except SubmissionError as e:
-            report = failed_grade(message=str(e), student_id=student_id, secret=secret, spec=spec, backend=backend)
-            write(target, report.model_dump_json(indent=2))
-            return student_id, report.score, False
-        if not force and _up_to_date(target, sub.sha256, spec):
-            return student_id, None, True
-        try:
-            report = grade(
-                submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel
-            )
-        except (Cancelled, GraderError):
-            raise
-        except Exception:  # a grader bug costs this student's report, not the batch
-            log.error("grading %s failed:\n%s", student_id, traceback.format_exc())
+        except SubmissionError:
+            sub = path  # grade_or_zero reads it again and writes the student's zero report
+        else:
+            if not force and _up_to_date(target, sub.sha256, spec):
+                return student_id, None, True
+        graded = grade_or_zero(
+            submission=sub, student_id=student_id, secret=secret, spec=spec, backend=backend, cancel=cancel
+        )
+        if graded.grader_failed:
             result.failed_to_grade.append(student_id)
-            report = failed_grade(
-                message="autograder failed on this submission; the instructor has the details in the log",
-                student_id=student_id,
-                secret=secret,
-                spec=spec,
-                backend=backend,
-                sha256=sub.sha256,
-            )
-        write(target, report.model_dump_json(indent=2))
-        return student_id, report.score, False
+        write(target, graded.report.model_dump_json(indent=2))
+        return student_id, graded.report.score, False
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
     pending = {pool.submit(one, sid, p) for sid, p in entries}

@@ -97,14 +97,14 @@ def hidden_cases(*, spec: Spec, secret: bytes, student_id: str) -> list[Case]:
 
 
 @functools.lru_cache(maxsize=4)
-def _public_cases(spec: Spec) -> tuple[Case, ...]:
+def public_cases(spec: Spec) -> tuple[Case, ...]:
     # The same for every student of a batch; cases are never mutated, so one copy serves all.
     return tuple(generate(spec=spec, seed=spec.cases.public_seed, hidden=False))
 
 
 def grading_cases(*, spec: Spec, secret: bytes, student_id: str) -> list[Case]:
     """Public cases (regenerated, identical to test_cases/) followed by this student's hidden cases."""
-    return [*_public_cases(spec), *hidden_cases(spec=spec, secret=secret, student_id=student_id)]
+    return [*public_cases(spec), *hidden_cases(spec=spec, secret=secret, student_id=student_id)]
 
 
 def grade(
