@@ -10,8 +10,8 @@ import click
 from grader.cli import edge, output_options, secret_options, spec_option
 from grader.printable import printable
 from grader.sandbox import BACKENDS
+from grader.service.defaults import LEASE_SECONDS, MARGIN, RESEND_SECONDS
 from grader.service.ops.settings import DEFAULT_SANDBOX
-from grader.service.queue.keeper import MARGIN
 
 data_option = click.option(
     "--data", "data_dir", required=True, type=click.Path(file_okay=False), help="The service's data folder."
@@ -110,7 +110,9 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
     show_default=True,
     help="Where student code runs; 'process' is not isolated and is used only when asked for.",
 )
-@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@click.option(
+    "--lease-seconds", default=LEASE_SECONDS, show_default=True, type=click.FloatRange(1), help="Job lease length."
+)
 @click.option(
     "--grade-margin",
     default=MARGIN,
@@ -128,7 +130,7 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
 @click.option(
     "--resend-after",
     "resend_seconds",
-    default=60.0,
+    default=RESEND_SECONDS,
     show_default=True,
     type=click.FloatRange(0.5),
     help="With --broker: send a queued job's message again when no worker took it for this long.",
@@ -174,32 +176,16 @@ def serve(
         recovery_seconds=min(5.0, lease_seconds / 2),
         grade_margin=grade_margin,
         warm_pool=warm_pool,
+        broker_url=broker_url,
+        resend_seconds=resend_seconds,
     )
 
-    def ready(backend):
+    def ready(description: str):
         click.echo(
-            f"pa5-grader service on http://{host}:{port} (sandbox {backend.name}, {workers} worker(s)); "
-            f"data in {data_dir}; API docs at /docs",
+            f"pa5-grader service on http://{host}:{port} ({description}); data in {data_dir}; API docs at /docs",
             err=True,
         )
 
-    if broker_url:  # workers elsewhere grade (`pa5-grader worker`); this process only accepts and shows
-        from grader.service.queue.celery.app import hide_password
-        from grader.service.queue.celery.dispatch import serve_with_broker
-
-        def published():
-            click.echo(f"pa5-grader service on http://{host}:{port}; jobs go to {hide_password(broker_url)}", err=True)
-
-        serve_with_broker(
-            settings=settings,
-            broker_url=broker_url,
-            host=host,
-            port=port,
-            public=public,
-            stale_seconds=resend_seconds,
-            on_ready=published,
-        )
-        return
     run_serve(settings=settings, host=host, port=port, public=public, on_ready=ready)
 
 
@@ -208,7 +194,9 @@ def serve(
 @broker_option
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Grades at once.")
 @click.option("--sandbox", type=click.Choice(BACKENDS), default=DEFAULT_SANDBOX, show_default=True)
-@click.option("--lease-seconds", default=60.0, show_default=True, type=click.FloatRange(1), help="Job lease length.")
+@click.option(
+    "--lease-seconds", default=LEASE_SECONDS, show_default=True, type=click.FloatRange(1), help="Job lease length."
+)
 @click.option(
     "--grade-margin",
     default=MARGIN,

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, Request, Response
-from sqlalchemy import select
 
-from grader.service.queue.db import MAX_ID, Token
 from grader.service.queue.store import Store
 
 SESSION_COOKIE = "pa5_session"
@@ -49,31 +47,23 @@ def hash_token(token: str) -> str:
 def add_instructor_token(store: Store) -> str:
     """A new instructor token; only its hash is kept, so the caller shows it once."""
     token = new_token()
-    with store.sessions.begin() as s:
-        s.add(Token(token_sha256=hash_token(token), role="instructor"))
+    store.tokens.add_instructor(hash_token(token))
     return token
 
 
 def set_student_token(store: Store, student_id: str) -> str:
     """Issue (or replace) a student's token; the old one stops working at once, sessions included."""
     token = new_token()
-    with store.sessions.begin() as s:
-        row = s.scalar(select(Token).where(Token.student_id == student_id))
-        if row is None:
-            s.add(Token(token_sha256=hash_token(token), role="student", student_id=student_id))
-        else:
-            row.token_sha256 = hash_token(token)
+    store.tokens.set_student(student_id, hash_token(token))
     return token
 
 
 def student_token_hashes(store: Store) -> dict[str, str]:
-    with store.session() as s:
-        return dict(s.execute(select(Token.student_id, Token.token_sha256).where(Token.role == "student")).all())
+    return store.tokens.student_hashes()
 
 
 def lookup(store: Store, token: str) -> Principal | None:
-    with store.session() as s:
-        row = s.scalar(select(Token).where(Token.token_sha256 == hash_token(token)))
+    row = store.tokens.by_hash(hash_token(token))
     return None if row is None else Principal(row.role, row.student_id, row.id)
 
 
@@ -106,10 +96,9 @@ def read_session(store: Store, key: bytes, value: str) -> Principal | None:
         tid, age = int(token_id), time.time() - int(issued)
     except ValueError:
         return None
-    if not 0 <= age < SESSION_SECONDS or not 1 <= tid <= MAX_ID:  # a larger id would overflow the query
+    if not 0 <= age < SESSION_SECONDS:
         return None
-    with store.session() as s:
-        row = s.get(Token, tid)
+    row = store.tokens.by_id(tid)
     if row is None or not hmac.compare_digest(sig, _mac(key, "session", token_id, issued, row.token_sha256)):
         return None
     return Principal(row.role, row.student_id, row.id)

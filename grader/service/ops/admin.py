@@ -12,7 +12,8 @@ from pathlib import Path
 from grader.config import read_secret
 from grader.errors import GraderError
 from grader.service.access.auth import add_instructor_token, hash_token, set_student_token, student_token_hashes
-from grader.service.ops.settings import DB_FILE, SECRET_FILE
+from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
+from grader.service.ops.settings import DB_FILE, SECRET_FILE, database_url_of
 from grader.service.queue.store import Store
 
 MAX_STUDENT_ID = 128
@@ -34,16 +35,24 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def open_store(data_dir: Path, database_url: str | None, *, create: bool = False, current: bool = True) -> Store:
+def open_store(
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    create: bool = False,
+    current: bool = True,
+    max_attempts: int = MAX_ATTEMPTS,
+    queue_cap: int = QUEUE_CAP,
+) -> Store:
     """The store of a data folder; without create, a folder `admin init` never made is an error, and with
     `current`, so is a database whose schema is behind this code's (the message names `admin upgrade`)."""
-    url = database_url or f"sqlite:///{(data_dir / DB_FILE).resolve()}"
+    url = database_url_of(data_dir, database_url)
     if not create:
         if not data_dir.is_dir():
             raise GraderError(f"data folder {data_dir} does not exist: run `pa5-grader admin init --data {data_dir}`")
         if database_url is None and not (data_dir / DB_FILE).is_file():
             raise GraderError(f"{data_dir} holds no {DB_FILE}: run `pa5-grader admin init --data {data_dir}` first")
-    store = Store(url)
+    store = Store(url, max_attempts=max_attempts, queue_cap=queue_cap)
     if create:
         store.upgrade_schema()
     elif current:

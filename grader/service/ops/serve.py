@@ -1,4 +1,5 @@
-"""Starting the service: checks that fail fast with a clear message, then uvicorn with the embedded pool."""
+"""Starting the service, the one bootstrap for both dispatchers: checks that fail fast with a clear message, then
+uvicorn."""
 
 from __future__ import annotations
 
@@ -55,45 +56,66 @@ def grading_secret(settings: ServiceSettings) -> bytes:
 
 
 def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_level: str = "info", on_ready=None):
-    """Run until interrupted. Everything that can be wrong is checked before the port opens."""
+    """Run until interrupted, with either dispatcher: the embedded pool, or Celery workers elsewhere (`--broker`).
+    Everything that can be wrong is checked before the port opens. on_ready(description) is called then."""
     import uvicorn
 
-    from grader.sandbox import make_backend
-
     check_bind(host, port, public=public)
-    store = open_store(settings.data_dir, settings.database_url)
-    store.max_attempts, store.queue_cap = settings.max_attempts, settings.queue_cap
+    store = open_store(
+        settings.data_dir, settings.database_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap
+    )
     spec = load_spec(settings.spec_path)
-    secret = grading_secret(settings) if settings.workers else b""
     settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
     _sweep_tmp(settings.tmp_dir)
-    with make_backend(settings.sandbox) as backend, _warm(backend, settings, spec):
-        if settings.workers:
-            dispatcher = EmbeddedDispatcher(
-                store=store,
-                backend=backend,
-                spec=spec,
-                secret=secret,
-                tmp_dir=settings.tmp_dir,
-                workers=settings.workers,
-                lease_seconds=settings.lease_seconds,
-                recovery_seconds=settings.recovery_seconds,
-                margin=settings.grade_margin,
-            )
-        else:
-            dispatcher = NullDispatcher()
-        if not backend.isolated:
-            log.warning("sandbox %s: %s", backend.name, backend.note)
+    with _dispatcher(settings, store, spec) as (dispatcher, description):
         app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
         if on_ready:
-            on_ready(backend)
+            on_ready(description)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)
         uvicorn.Server(config).run()
 
 
+@contextlib.contextmanager
+def _dispatcher(settings: ServiceSettings, store, spec):
+    """(who grades, in words): Celery workers elsewhere (needs no sandbox and no secret here), else the embedded
+    pool with its sandboxes, one warm per worker."""
+    if settings.broker_url:
+        from grader.service.queue.celery.app import check_broker, hide_password, make_app
+        from grader.service.queue.celery.dispatch import CeleryDispatcher
+
+        app = make_app(settings.broker_url, spec, margin=settings.grade_margin)
+        check_broker(app, settings.broker_url)
+        yield (
+            CeleryDispatcher(store=store, app=app, stale_seconds=settings.resend_seconds),
+            (f"jobs go to {hide_password(settings.broker_url)}"),
+        )
+        return
+    if not settings.workers:
+        yield NullDispatcher(), "no workers: submissions wait for workers elsewhere"
+        return
+    from grader.sandbox import make_backend
+
+    secret = grading_secret(settings)
+    with make_backend(settings.sandbox) as backend, _warm(backend, settings, spec):
+        if not backend.isolated:
+            log.warning("sandbox %s: %s", backend.name, backend.note)
+        dispatcher = EmbeddedDispatcher(
+            store=store,
+            backend=backend,
+            spec=spec,
+            secret=secret,
+            tmp_dir=settings.tmp_dir,
+            workers=settings.workers,
+            lease_seconds=settings.lease_seconds,
+            recovery_seconds=settings.recovery_seconds,
+            margin=settings.grade_margin,
+        )
+        yield dispatcher, f"sandbox {backend.name}, {settings.workers} worker(s)"
+
+
 def _warm(backend, settings: ServiceSettings, spec):
     """A started sandbox waiting for each worker, so a job skips the interpreter's start-up (bwrap, docker)."""
-    if settings.workers and settings.warm_pool:
+    if settings.warm_pool:
         return backend.pool(settings.workers, spec.limits)
     return contextlib.nullcontext()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.sandbox import BACKENDS
-from grader.service.queue.keeper import MARGIN
+from grader.service.defaults import LEASE_SECONDS, MARGIN, MAX_ATTEMPTS, QUEUE_CAP, RESEND_SECONDS
+from grader.service.queue.ratelimit import RateLimit
 
 # The sandbox grade uses by default; never the unisolated process backend unless asked for by name.
 DEFAULT_SANDBOX = "auto" if "auto" in BACKENDS else "docker"
@@ -16,11 +17,9 @@ SECRET_FILE = "secret"
 SESSION_KEY_FILE = "session.key"
 
 
-class RateLimit(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    count: int = Field(ge=1, description="Submissions allowed per window.")
-    seconds: float = Field(gt=0, description="Length of the sliding window.")
+def database_url_of(data_dir: Path, database_url: str | None) -> str:
+    """--database URL, else the data folder's SQLite file."""
+    return database_url or f"sqlite:///{(data_dir / DB_FILE).resolve()}"
 
 
 class ServiceSettings(BaseModel):
@@ -42,11 +41,19 @@ class ServiceSettings(BaseModel):
     zip_max_members: int = Field(200, ge=1, description="Most entries in an uploaded zip.")
     zip_max_unpacked: int = Field(20 << 20, ge=1, description="Most bytes an uploaded zip may unpack to.")
     lease_seconds: float = Field(
-        60.0, gt=0, description="A claimed job returns to the queue this long after its worker is last heard from."
+        LEASE_SECONDS,
+        gt=0,
+        description="A claimed job returns to the queue this long after its worker is last heard from.",
     )
-    max_attempts: int = Field(3, ge=1, description="Claims of one job before it is failed.")
-    queue_cap: int = Field(1000, ge=1, description="Queued jobs beyond which new submissions get 429.")
+    max_attempts: int = Field(MAX_ATTEMPTS, ge=1, description="Claims of one job before it is failed.")
+    queue_cap: int = Field(QUEUE_CAP, ge=1, description="Queued jobs beyond which new submissions get 429.")
     recovery_seconds: float = Field(5.0, gt=0, description="How often expired leases are looked for.")
+    broker_url: str | None = Field(None, description="Celery broker: workers elsewhere grade; none: the embedded pool.")
+    resend_seconds: float = Field(
+        RESEND_SECONDS,
+        gt=0,
+        description="With a broker: send a queued job's message again when no worker took it for this long.",
+    )
     grade_margin: float = Field(
         MARGIN,
         gt=0,
@@ -56,7 +63,7 @@ class ServiceSettings(BaseModel):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / DB_FILE).resolve()}"
+        return database_url_of(self.data_dir, self.database_url)
 
     @property
     def tmp_dir(self) -> Path:

@@ -15,8 +15,9 @@ from typing import Protocol
 
 from grader.sandbox import Backend
 from grader.sandbox.calls import Cancelled
+from grader.service.defaults import MARGIN
 from grader.service.queue.job import run_job
-from grader.service.queue.keeper import MARGIN, Grading, LeaseKeeper, grade_budget, stuck_grace
+from grader.service.queue.keeper import Grading, LeaseKeeper, grade_budget, stuck_grace
 from grader.service.queue.store import Store
 from grader.spec import Spec
 
@@ -72,7 +73,7 @@ class EmbeddedDispatcher:
         self.workers, self.lease, self.recovery, self.poll = workers, lease_seconds, recovery_seconds, poll_seconds
         self.prefix = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.keeper = LeaseKeeper(
-            store,
+            store.leases,
             lease_seconds=lease_seconds,
             budget=grade_budget(spec.limits, margin),
             grace=stuck_grace(margin),
@@ -140,7 +141,7 @@ class EmbeddedDispatcher:
     def _work(self, worker_id: str) -> None:
         while not self._stop.is_set() and worker_id not in self._retired:
             try:
-                claim = self.store.claim_next(worker_id, self.lease)
+                claim = self.store.leases.claim_next(worker_id, self.lease)
             except Exception:
                 log.error("claiming a job failed:\n%s", traceback.format_exc())
                 self._stop.wait(self.poll)
@@ -168,21 +169,21 @@ class EmbeddedDispatcher:
             )
         except Cancelled:
             if self._stop.is_set():
-                self.store.release_job(claim.job_id, worker_id)
+                self.store.leases.release_job(claim.job_id, worker_id)
             else:
                 log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
             return
         except Exception as e:  # a grader failure: the job retries, and fails with this reason after max attempts
             log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
-            self.store.fail_or_retry(claim.job_id, worker_id, f"{e.__class__.__name__}: {e}")
+            self.store.leases.fail_or_retry(claim.job_id, worker_id, f"{e.__class__.__name__}: {e}")
             return
-        if not self.store.complete_job(claim.job_id, worker_id, report):
+        if not self.store.leases.complete_job(claim.job_id, worker_id, report):
             log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
 
     def _recover(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.store.requeue_expired():
+                if self.store.leases.requeue_expired():
                     with self._wake:
                         self._wake.notify_all()
             except Exception:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command line reads MARGIN without the database layer
-    from grader.service.queue.leases import Claim, LeaseOps
+    from grader.service.queue.leases import Claim, Leases
     from grader.spec import Limits
 
+from grader.service.defaults import MARGIN
+
 log = logging.getLogger("pa5-grader.service")
-MARGIN = 30.0  # seconds a grade may take beyond its sandbox's submission_timeout: cases, scoring, a cold start
 GRACE = 5.0  # after the budget, how long a grading thread has to come back before it counts as stuck
 MIN_TICK = 0.05
 
@@ -44,7 +45,7 @@ class Grading:
     reason: str = field(default="", repr=False)
 
 
-def end_over_budget(store: LeaseOps, g: Grading, *, budget: float, now: float) -> bool:
+def end_over_budget(leases: Leases, g: Grading, *, budget: float, now: float) -> bool:
     """The budget rule, the same for every way a job reaches a worker: a grade past its budget ends `failed` with
     the reason (conditionally on its lease, so at most once per attempt), its cancel is set (the runner kills its
     sandbox) and its lease is no longer renewed. True if this call ended it."""
@@ -56,7 +57,7 @@ def end_over_budget(store: LeaseOps, g: Grading, *, budget: float, now: float) -
         "grader's own work)"
     )
     try:  # first the job, then the cancel: a grade that comes back at once finds its job ended already
-        ended = store.fail_overdue(g.claim.job_id, g.worker_id, g.claim.attempt, g.reason)
+        ended = leases.fail_overdue(g.claim.job_id, g.worker_id, g.claim.attempt, g.reason)
     except Exception:
         log.error("failing the overdue job %s failed:\n%s", g.claim.job_id, traceback.format_exc())
         ended = False
@@ -75,7 +76,7 @@ class LeaseKeeper:
 
     def __init__(
         self,
-        store: LeaseOps,
+        leases: Leases,
         *,
         lease_seconds: float,
         budget: float,
@@ -83,7 +84,7 @@ class LeaseKeeper:
         clock: Callable[[], float] = time.monotonic,
         on_stuck: Callable[[Grading], None] | None = None,
     ):
-        self.store, self.lease, self.budget, self.grace = store, lease_seconds, budget, grace
+        self.leases, self.lease, self.budget, self.grace = leases, lease_seconds, budget, grace
         self.clock, self.on_stuck = clock, on_stuck
         self._held: dict[int, Grading] = {}
         self._lock = threading.Lock()
@@ -111,7 +112,7 @@ class LeaseKeeper:
         nearest = self.lease / 3
         for g in self.held():
             if g.over is None and now - g.started >= self.budget:
-                end_over_budget(self.store, g, budget=self.budget, now=now)
+                end_over_budget(self.leases, g, budget=self.budget, now=now)
             if g.over is not None:
                 if not g.stuck and now - g.over >= self.grace:
                     g.stuck = True
@@ -122,7 +123,7 @@ class LeaseKeeper:
                 continue  # never renewed again: the job is no longer this worker's
             if now - g.renewed >= self.lease / 3:
                 try:
-                    if self.store.renew_lease(g.claim.job_id, g.worker_id, self.lease):
+                    if self.leases.renew_lease(g.claim.job_id, g.worker_id, self.lease):
                         g.renewed = now
                     else:
                         g.cancel.set()  # another worker owns it now; stop grading a job we cannot complete

@@ -31,11 +31,12 @@ def claim_order():
     return (Job.priority, Job.created_at, Job.id)
 
 
-class LeaseOps:
-    """Mixed into Store; every method is one transaction whose UPDATE only applies if the caller holds the job."""
+class Leases:
+    """The store's job transitions (`store.leases`): each method is one transaction whose UPDATE only applies if the
+    caller holds the job."""
 
-    sessions: sessionmaker
-    max_attempts: int
+    def __init__(self, sessions: sessionmaker, *, max_attempts: int):
+        self.sessions, self.max_attempts = sessions, max_attempts
 
     def claim_next(self, worker_id: str, lease_seconds: float) -> Claim | None:
         """Take the first queued job (new before regrade, oldest first) under a lease; None when the queue is empty."""

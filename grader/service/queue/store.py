@@ -1,21 +1,26 @@
-"""The queue and its submissions in the database: every state change is one transaction with a conditional UPDATE."""
+"""The service's state in the database, and the only code that queries it: submissions, reports and the queue here,
+job transitions in leases.py (`store.leases`), tokens in tokens.py (`store.tokens`). Every state change is one
+transaction with a conditional UPDATE."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import GraderError
 from grader.report.model import Report
 from grader.service import migrations
-from grader.service.access.ratelimit import RateLimited, RateOps
+from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
 from grader.service.queue import db
-from grader.service.queue.db import Job, Submission, Token, utcnow
-from grader.service.queue.leases import LeaseOps, claim_order
+from grader.service.queue.db import Job, Submission, Token, Upload, utcnow
+from grader.service.queue.leases import Leases, claim_order
+from grader.service.queue.ratelimit import RateLimit, RateLimited, check_rate, window_start
+from grader.service.queue.tokens import Tokens
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
 ACTIVE = ("queued", "running")
@@ -49,16 +54,25 @@ class SubmissionView:
         return Report.model_validate_json(self.report_json) if self.report_json else None
 
 
-class Store(LeaseOps, RateOps):
+@dataclass(frozen=True)
+class QueuedJob:
+    id: int
+    priority: int
+    attempts: int
+    created_at: dt.datetime
+
+
+class Store:
     """All reads and writes of the service's state; safe to share between threads and processes."""
 
-    def __init__(self, url: str, *, max_attempts: int = 3, queue_cap: int = 1000):
+    def __init__(self, url: str, *, max_attempts: int = MAX_ATTEMPTS, queue_cap: int = QUEUE_CAP):
         self.url = url
         self.engine = db.make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)  # `with sessions.begin()`: writes
         self.readers = sessionmaker(self.engine.execution_options(**{db.READ_ONLY: True}), expire_on_commit=False)
-        self.max_attempts = max_attempts
         self.queue_cap = queue_cap
+        self.leases = Leases(self.sessions, max_attempts=max_attempts)
+        self.tokens = Tokens(self.sessions, self.readers)
 
     def upgrade_schema(self) -> tuple[str | None, str]:
         """Make or upgrade the schema to this code's head revision; returns (from, to)."""
@@ -90,6 +104,19 @@ class Store(LeaseOps, RateOps):
         return self.readers()
 
     # -- submissions ------------------------------------------------------------------------------------------
+
+    def admit_upload(self, *, student_id: str, limits: Iterable[RateLimit], now: dt.datetime | None = None) -> None:
+        """Count one upload of `student_id` now, or raise RateLimited (and count nothing) if it would exceed a limit."""
+        now = now or utcnow()
+        limits = tuple(limits)
+        start = window_start(limits, now)
+        with self.sessions.begin() as s:
+            # Serializes one student's uploads on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
+            s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
+            s.execute(delete(Upload).where(Upload.student_id == student_id, Upload.at < start))
+            times = s.scalars(select(Upload.at).where(Upload.student_id == student_id)).all()
+            check_rate(list(times), limits, now)
+            s.add(Upload(student_id=student_id, at=now))
 
     def add_submission(
         self,
@@ -234,6 +261,24 @@ class Store(LeaseOps, RateOps):
             "counts": {k: counts.get(k, 0) for k in ("queued", "running", "done", "failed", "superseded")},
             "jobs": [_job_dict(job, student) for job, student in rows],
         }
+
+    def queued_count(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
+
+    def queued_jobs(self, *, only: int | None = None) -> list[QueuedJob]:
+        """The queued jobs in the order they run (or just job `only`, if queued)."""
+        q = select(Job.id, Job.priority, Job.attempts, Job.created_at).where(Job.status == "queued")
+        if only is not None:
+            q = q.where(Job.id == only)
+        with self.session() as s:
+            return [QueuedJob(*row) for row in s.execute(q.order_by(*claim_order())).all()]
+
+    def job_state(self, job_id: int) -> tuple[str, int] | None:
+        """(status, priority) of a job; None for no such job."""
+        with self.session() as s:
+            row = s.execute(select(Job.status, Job.priority).where(Job.id == job_id)).first()
+        return None if row is None else (row.status, row.priority)
 
     # -- regrades ---------------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import func, select
 
 from grader.errors import SubmissionError
 from grader.report.model import Report
@@ -18,9 +17,9 @@ from grader.report.render import render
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import ClassSummary, summarize
 from grader.service.access.auth import Principal, get_principal, require_instructor
-from grader.service.access.ratelimit import RateLimited
 from grader.service.access.uploads import UploadRejected, check_upload
-from grader.service.queue.db import MAX_ID, Job
+from grader.service.queue.db import MAX_ID
+from grader.service.queue.ratelimit import RateLimited
 from grader.service.queue.store import ACTIVE, Store, SubmissionView, iso
 from grader.service.web.visibility import StudentReport, as_report, hidden_released, student_view
 
@@ -234,8 +233,7 @@ def healthz(request: Request) -> JSONResponse:
     """Liveness and the queue's size; 503 when the database does not answer."""
     store = _store(request)
     try:
-        with store.session() as s:
-            queued = s.scalar(select(func.count()).select_from(Job).where(Job.status == "queued"))
+        queued = store.queued_count()
     except Exception as e:
         return JSONResponse({"status": "error", "detail": f"database: {e.__class__.__name__}"}, status_code=503)
     return JSONResponse({"status": "ok", "queued": queued, "workers": request.app.state.settings.workers})

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from grader.cli import cli
 from grader.report.model import Report
-from grader.service.ops.settings import RateLimit
+from grader.service.queue.ratelimit import RateLimit
 from grader.service.web.visibility import StudentReport
 from grader.spec import default_spec
 from grader.workflows.batch import run_batch

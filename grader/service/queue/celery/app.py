@@ -13,7 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 from celery import Celery
 
 from grader.errors import GraderError
-from grader.service.queue.keeper import MARGIN, grade_budget, stuck_grace
+from grader.service.defaults import MARGIN
+from grader.service.queue.keeper import grade_budget, stuck_grace
 from grader.spec import Spec
 
 TASK = "pa5.grade"

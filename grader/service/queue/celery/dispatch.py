@@ -10,10 +10,9 @@ import time
 import traceback
 
 from celery import Celery
-from sqlalchemy import select
 
 from grader.service.queue.celery.app import backlog, publish
-from grader.service.queue.db import Job, utcnow
+from grader.service.queue.db import utcnow
 from grader.service.queue.store import Store
 
 log = logging.getLogger("pa5-grader.service")
@@ -68,25 +67,21 @@ class CeleryDispatcher:
     def _sweeper(self) -> None:
         while not self._stop.wait(self.sweep_every):
             try:
-                self.store.requeue_expired()
+                self.store.leases.requeue_expired()
                 self.sweep()
             except Exception:
                 log.error("the sweep failed:\n%s", traceback.format_exc())
 
     def sweep(self, *, only: int | None = None, force: bool = False) -> int:
         """Send the messages that are due (force: every queued job not yet sent for its attempt); returns how many."""
-        q = select(Job.id, Job.priority, Job.attempts, Job.created_at).where(Job.status == "queued")
-        if only is not None:
-            q = q.where(Job.id == only)
-        with self.store.session() as s:
-            rows = s.execute(q.order_by(Job.priority, Job.created_at, Job.id)).all()
+        rows = self.store.queued_jobs(only=only)
         now, stale_before = time.monotonic(), utcnow() - dt.timedelta(seconds=self.stale)
         # As many messages waiting as queued jobs: none is missing, the queue is just long. Resending then would
         # only add no-op messages (each costs a worker a database read), so only first sends go out.
         waiting = backlog(self.app) if rows and only is None else None
         resend = waiting is None or waiting < len(rows)
         sent = 0
-        for job_id, priority, attempts, created in rows:
+        for job_id, priority, attempts, created in ((j.id, j.priority, j.attempts, j.created_at) for j in rows):
             key = (job_id, attempts)
             last = self._sent.get(key)
             # never sent for this attempt: now if asked, or if it came back to the queue, or is old (sent elsewhere?)
@@ -96,35 +91,8 @@ class CeleryDispatcher:
                 interval = self.stale if last is None else min(2 * last[1], MAX_INTERVAL)
                 self._sent[key] = (now, interval)
                 sent += 1
-        queued = {(j, a) for j, _, a, _ in rows}
+        queued = {(j.id, j.attempts) for j in rows}
         if only is None:  # forget jobs that left the queue
             for key in [k for k in self._sent if k not in queued]:
                 del self._sent[key]
         return sent
-
-
-def serve_with_broker(
-    *, settings, broker_url: str, host: str, port: int, public: bool, stale_seconds: float = 60.0, on_ready=None
-) -> None:
-    """`serve --broker`: accept and show only; workers elsewhere grade. Needs no sandbox and no secret here."""
-    import uvicorn
-
-    from grader.service.ops.admin import open_store
-    from grader.service.ops.serve import check_bind
-    from grader.service.queue.celery.app import check_broker, make_app
-    from grader.service.web.app import create_app
-    from grader.spec import load_spec
-
-    check_bind(host, port, public=public)
-    store = open_store(settings.data_dir, settings.database_url)
-    store.max_attempts, store.queue_cap = settings.max_attempts, settings.queue_cap
-    spec = load_spec(settings.spec_path)
-    app = make_app(broker_url, spec, margin=settings.grade_margin)
-    check_broker(app, broker_url)
-    settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
-    dispatcher = CeleryDispatcher(store=store, app=app, stale_seconds=stale_seconds)
-    web = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
-    if on_ready:
-        on_ready()
-    config = uvicorn.Config(web, host=host, port=port, log_level="info", lifespan="on", server_header=False)
-    uvicorn.Server(config).run()

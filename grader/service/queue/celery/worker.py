@@ -19,9 +19,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
-from grader.service.queue.keeper import MARGIN, LeaseKeeper, end_over_budget, grade_budget, stuck_grace
+from grader.service.defaults import LEASE_SECONDS, MARGIN
+from grader.service.queue.keeper import LeaseKeeper, end_over_budget, grade_budget, stuck_grace
 
 log = logging.getLogger("pa5-grader.worker")
 UID_STRIDE = 1000  # each pool process takes sandbox uids from its own range (allocation is per process)
@@ -61,7 +60,7 @@ def _context() -> dict:
         stack.enter_context(backend.pool(1, spec.limits))  # one started sandbox waits for the next job (bwrap, docker)
         store = Store(_config.database_url)
         keeper = LeaseKeeper(
-            store,
+            store.leases,
             lease_seconds=_config.lease_seconds,
             budget=grade_budget(spec.limits, _config.margin),
             grace=stuck_grace(_config.margin),
@@ -101,19 +100,17 @@ def process_shutdown() -> None:
 def grade_task(task, job_id: int) -> str:
     """The body of the pa5.grade task (bound: `task.app` publishes)."""
     from grader.service.queue.celery.app import publish
-    from grader.service.queue.db import Job
 
     ctx = _context()
     store = ctx["store"]
-    with store.session() as s:
-        row = s.execute(select(Job.status, Job.priority).where(Job.id == job_id)).first()
-    if row is None or row.status != "queued":
-        return f"job {job_id} is {row.status if row else 'unknown'}: nothing to do"
-    claim = store.claim_next(ctx["worker_id"], _config.lease_seconds)
+    state = store.job_state(job_id)
+    if state is None or state[0] != "queued":
+        return f"job {job_id} is {state[0] if state else 'unknown'}: nothing to do"
+    claim = store.leases.claim_next(ctx["worker_id"], _config.lease_seconds)
     if claim is None:
         return f"job {job_id} was taken meanwhile; the queue is empty"
     if claim.job_id != job_id:  # an earlier job came first; the named one still needs a message
-        publish(task.app, job_id, row.priority)
+        publish(task.app, job_id, state[1])
     return _grade(task.app, ctx, claim)
 
 
@@ -139,14 +136,14 @@ def _grade(app, ctx: dict, claim) -> str:
         log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
         return f"job {claim.job_id}: stopped ({g.reason or 'lease lost'})"
     except SoftTimeLimitExceeded:  # the keeper has ended it already, unless its thread could not: the same rule
-        end_over_budget(store, g, budget=keeper.budget, now=keeper.clock())
+        end_over_budget(store.leases, g, budget=keeper.budget, now=keeper.clock())
         return f"job {claim.job_id}: failed ({g.reason})"
     except Exception as e:  # a grader failure: retried, and failed with this reason after max attempts
         log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
         return _retry(app, store, claim, worker_id, f"{e.__class__.__name__}: {e}")
     finally:
         keeper.drop(g)
-    if not store.complete_job(claim.job_id, worker_id, report):
+    if not store.leases.complete_job(claim.job_id, worker_id, report):
         log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
         return f"job {claim.job_id}: lease lost before completion"
     return f"job {claim.job_id}: done, score {report.score:g}"
@@ -155,7 +152,7 @@ def _grade(app, ctx: dict, claim) -> str:
 def _retry(app, store, claim, worker_id: str, error: str) -> str:
     from grader.service.queue.celery.app import publish
 
-    status = store.fail_or_retry(claim.job_id, worker_id, error)
+    status = store.leases.fail_or_retry(claim.job_id, worker_id, error)
     if status == "queued":
         publish(app, claim.job_id, 0 if claim.kind == "new" else 1)
     return f"job {claim.job_id}: {status or 'lease lost'} ({error})"
@@ -169,7 +166,7 @@ def run_worker(
     concurrency: int,
     spec_path: Path | None,
     secret: bytes,
-    lease_seconds: float = 60.0,
+    lease_seconds: float = LEASE_SECONDS,
     margin: float = MARGIN,
     loglevel: str = "INFO",
 ) -> None:

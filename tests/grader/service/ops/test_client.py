@@ -77,7 +77,7 @@ def test_a_timeout_while_running_says_running(api):
 
     def claim(state):  # a worker takes the job as soon as it is queued, and never finishes
         if state["status"] == "queued":
-            api.store.claim_next("slow-worker", 600)
+            api.store.leases.claim_next("slow-worker", 600)
 
     with pytest.raises(GraderError) as e:
         run_submit(

@@ -65,8 +65,8 @@ def test_the_sweeper_sends_each_queued_job_once_then_backs_off(store, sent, monk
     assert d.sweep() == 0  # the next resend waits twice as long
     clock.t += 10
     assert d.sweep() == 2
-    c = store.claim_next("w", 60)
-    assert store.complete_job(c.job_id, "w", make_report("alice"))
+    c = store.leases.claim_next("w", 60)
+    assert store.leases.complete_job(c.job_id, "w", make_report("alice"))
     clock.t += 100
     assert d.sweep() == 1 and sent[-1] == (b.job_id, 0)  # a finished job is never sent again
 
@@ -88,8 +88,8 @@ def test_a_job_back_from_a_dead_worker_is_sent_at_once(store, sent):
     d = CeleryDispatcher(store=store, app=None, stale_seconds=3600)
     a = add(store, "alice")
     d.sweep(force=True)
-    store.claim_next("dead-worker", -1)  # its lease has already run out
-    assert store.requeue_expired() == 1
+    store.leases.claim_next("dead-worker", -1)  # its lease has already run out
+    assert store.leases.requeue_expired() == 1
     assert d.sweep() == 1 and sent == [(a.job_id, 0), (a.job_id, 0)]
 
 
@@ -118,8 +118,8 @@ class Task:
 
 def test_a_message_for_a_job_no_longer_queued_does_nothing(store, sent, worker):
     a, b = add(store, "alice"), add(store, "bob")
-    c = store.claim_next("w", 60)
-    assert store.complete_job(c.job_id, "w", make_report("alice"))
+    c = store.leases.claim_next("w", 60)
+    assert store.leases.complete_job(c.job_id, "w", make_report("alice"))
     assert "is done: nothing to do" in celery_worker.grade_task(Task(), a.job_id)
     assert store.get_submission(b.id).status == "queued" and sent == []  # b waits for its own message
 

@@ -47,7 +47,7 @@ def test_a_grader_crash_is_retried_then_failed_with_its_reason(service_data, pro
 def test_a_job_left_by_a_dead_worker_is_graded_after_its_lease(service_data, process_backend):
     with running(service_data, workers=0, lease_seconds=1, recovery_seconds=0.2) as s:
         sid = post(s, "alice")
-        assert s.store.claim_next("dead-worker", 1).submission_id == sid  # and it never reports back
+        assert s.store.leases.claim_next("dead-worker", 1).submission_id == sid  # and it never reports back
     with running(service_data, workers=1, backend=process_backend, lease_seconds=1, recovery_seconds=0.2) as s:
         state = s.wait_done(sid)
         job = job_of(s, sid)

@@ -30,18 +30,18 @@ def store(tmp_path):
 
 
 class Spy:
-    """The store, counting the keeper's calls."""
+    """The store's job transitions, counting the keeper's calls."""
 
     def __init__(self, store):
         self.store, self.renewed, self.failed = store, [], []
 
     def renew_lease(self, job_id, worker_id, lease):
         self.renewed.append(job_id)
-        return self.store.renew_lease(job_id, worker_id, lease)
+        return self.store.leases.renew_lease(job_id, worker_id, lease)
 
     def fail_overdue(self, *args):
         self.failed.append(args[0])
-        return self.store.fail_overdue(*args)
+        return self.store.leases.fail_overdue(*args)
 
 
 def job(store, claim):
@@ -51,7 +51,7 @@ def job(store, claim):
 
 def claimed(store, student="alice", worker="w1"):
     store.add_submission(student_id=student, filename="backprop.py", files_zip=FILES, sha256="0" * 64)
-    return store.claim_next(worker, 60)
+    return store.leases.claim_next(worker, 60)
 
 
 def keeper(store, clock, stuck=None, budget=10.0):
@@ -67,16 +67,16 @@ def test_leases_are_renewed_every_third_of_a_lease_and_the_next_tick_says_when(s
     clock = Clock()
     k = keeper(store, clock, budget=1000)
     g = k.hold(claimed(store), "w1")
-    assert k.tick() == 20 and k.store.renewed == []
+    assert k.tick() == 20 and k.leases.renewed == []
     clock.t += 19.9
     k.tick()
-    assert k.store.renewed == []
+    assert k.leases.renewed == []
     clock.t += 0.1
-    assert k.tick() == 20 and k.store.renewed == [g.claim.job_id]
+    assert k.tick() == 20 and k.leases.renewed == [g.claim.job_id]
     k.drop(g)
     clock.t += 100
     k.tick()
-    assert k.store.renewed == [g.claim.job_id]  # a dropped grading is nobody's business
+    assert k.leases.renewed == [g.claim.job_id]  # a dropped grading is nobody's business
 
 
 def test_a_grade_past_its_budget_fails_once_stops_renewing_and_is_cancelled(store):
@@ -95,8 +95,8 @@ def test_a_grade_past_its_budget_fails_once_stops_renewing_and_is_cancelled(stor
     for _ in range(3):
         clock.t += 30
         k.tick()
-    assert k.store.failed == [g.claim.job_id] and k.store.renewed == []  # once, and never renewed again
-    assert not store.complete_job(g.claim.job_id, "w1", make_report("alice"))  # a late result is discarded
+    assert k.leases.failed == [g.claim.job_id] and k.leases.renewed == []  # once, and never renewed again
+    assert not store.leases.complete_job(g.claim.job_id, "w1", make_report("alice"))  # a late result is discarded
 
 
 def test_a_thread_not_back_within_the_grace_is_reported_stuck_once(store):
@@ -123,13 +123,13 @@ def test_the_rule_applies_at_most_once_per_attempt(store):
     with store.sessions.begin() as s:  # the lease ran out after all, and another worker took the job again
         s.get(Job, first.claim.job_id).lease_expires = None
         s.get(Job, first.claim.job_id).status, s.get(Job, first.claim.job_id).lease_owner = "queued", None
-    second = store.claim_next("w2", 60)
+    second = store.leases.claim_next("w2", 60)
     assert second.job_id == first.claim.job_id and second.attempt == 2
-    assert end_over_budget(k.store, first, budget=10, now=clock()) is False  # not the attempt w1 holds
+    assert end_over_budget(k.leases, first, budget=10, now=clock()) is False  # not the attempt w1 holds
     assert job(store, second).status == "running"
     g2 = k.hold(second, "w2")
-    assert end_over_budget(k.store, g2, budget=10, now=clock()) is True
-    assert end_over_budget(k.store, g2, budget=10, now=clock()) is False
+    assert end_over_budget(k.leases, g2, budget=10, now=clock()) is True
+    assert end_over_budget(k.leases, g2, budget=10, now=clock()) is False
     assert job(store, second).status == "failed"
 
 

@@ -4,11 +4,10 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from grader.service.access.ratelimit import RateLimited
 from grader.service.access.uploads import pack_files
-from grader.service.ops.settings import RateLimit
 from grader.service.queue import db
 from grader.service.queue.db import Job, Submission, Upload
+from grader.service.queue.ratelimit import RateLimit, RateLimited
 from grader.service.queue.store import QueueFull, Store
 from tests.grader.service.sample import make_report
 
@@ -41,7 +40,7 @@ def report_rows(store, submission_id):
 def test_a_new_submission_supersedes_only_the_same_students_queued_one(store):
     running = add(store, "carol")
     a1, b1 = add(store, "alice"), add(store, "bob")
-    assert store.claim_next("w", 60).submission_id == running.id
+    assert store.leases.claim_next("w", 60).submission_id == running.id
     a2, c2 = add(store, "alice"), add(store, "carol")
     assert store.get_submission(a1.id).status == "superseded"
     assert jobs_of(store, a1.id)[0].status == "superseded"
@@ -54,13 +53,13 @@ def test_a_new_submission_supersedes_only_the_same_students_queued_one(store):
 def test_new_submissions_run_before_regrades_oldest_first(store):
     old = [add(store, s) for s in ("alice", "bob")]
     for _ in old:
-        c = store.claim_next("w", 60)
-        assert store.complete_job(c.job_id, "w", make_report(c.student_id))
+        c = store.leases.claim_next("w", 60)
+        assert store.leases.complete_job(c.job_id, "w", make_report(c.student_id))
     store.regrade(old[1].id)
     store.regrade(old[0].id)
     new = [add(store, s) for s in ("carol", "dave")]
     order = []
-    while c := store.claim_next("w", 60):
+    while c := store.leases.claim_next("w", 60):
         order.append((c.kind, c.submission_id))
     assert order == [("new", new[0].id), ("new", new[1].id), ("regrade", old[1].id), ("regrade", old[0].id)]
 
@@ -69,7 +68,7 @@ def test_queue_position_follows_claim_order(store):
     a = add(store, "alice")
     b = add(store, "bob")
     assert (store.get_submission(a.id).queue_position, store.get_submission(b.id).queue_position) == (1, 2)
-    store.claim_next("w", 60)
+    store.leases.claim_next("w", 60)
     assert store.get_submission(a.id).queue_position is None
     assert store.get_submission(b.id).queue_position == 1
 
@@ -80,7 +79,7 @@ def test_two_workers_never_hold_one_job(tmp_path, store):
     claimed: list[list[int]] = [[] for _ in stores]
 
     def work(n):
-        while c := stores[n].claim_next(f"w{n}", 60):
+        while c := stores[n].leases.claim_next(f"w{n}", 60):
             claimed[n].append(c.job_id)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(len(stores))]
@@ -97,24 +96,24 @@ def test_two_workers_never_hold_one_job(tmp_path, store):
 def test_an_expired_lease_runs_again_and_fails_after_three_attempts(store):
     sub = add(store, "alice")
     for attempt in (1, 2, 3):
-        c = store.claim_next(f"w{attempt}", -1)  # a lease that has already expired: the worker "died"
+        c = store.leases.claim_next(f"w{attempt}", -1)  # a lease that has already expired: the worker "died"
         assert c.attempt == attempt
-        assert store.requeue_expired() == 1
+        assert store.leases.requeue_expired() == 1
     job = jobs_of(store, sub.id)[0]
     assert job.status == "failed" and job.attempts == 3
     assert "after 3 attempts" in job.last_error and "stopped answering" in job.last_error
     view = store.get_submission(sub.id)
     assert view.status == "failed" and view.last_error == job.last_error
-    assert store.claim_next("w", 60) is None
+    assert store.leases.claim_next("w", 60) is None
 
 
 def test_a_failing_job_retries_then_fails_with_its_reason(store):
     sub = add(store, "alice")
     outcomes = []
     for _ in range(3):
-        c = store.claim_next("w", 60)
-        assert store.fail_or_retry(c.job_id, "someone-else", "nope") is None  # only the holder decides
-        outcomes.append(store.fail_or_retry(c.job_id, "w", "SandboxUnavailable: Docker is not reachable"))
+        c = store.leases.claim_next("w", 60)
+        assert store.leases.fail_or_retry(c.job_id, "someone-else", "nope") is None  # only the holder decides
+        outcomes.append(store.leases.fail_or_retry(c.job_id, "w", "SandboxUnavailable: Docker is not reachable"))
     assert outcomes == ["queued", "queued", "failed"]
     view = store.get_submission(sub.id)
     assert view.status == "failed"
@@ -123,20 +122,20 @@ def test_a_failing_job_retries_then_fails_with_its_reason(store):
 
 def test_exactly_one_report_whoever_completes(store):
     sub = add(store, "alice")
-    stale = store.claim_next("w1", -1)
-    store.requeue_expired()
-    fresh = store.claim_next("w2", 60)
+    stale = store.leases.claim_next("w1", -1)
+    store.leases.requeue_expired()
+    fresh = store.leases.claim_next("w2", 60)
     assert fresh.job_id == stale.job_id and fresh.attempt == 2
-    assert not store.complete_job(stale.job_id, "w1", make_report("alice", total=10))  # lost its lease
-    assert store.complete_job(fresh.job_id, "w2", make_report("alice", total=90))
-    assert not store.complete_job(fresh.job_id, "w2", make_report("alice", total=50))  # a redelivery
+    assert not store.leases.complete_job(stale.job_id, "w1", make_report("alice", total=10))  # lost its lease
+    assert store.leases.complete_job(fresh.job_id, "w2", make_report("alice", total=90))
+    assert not store.leases.complete_job(fresh.job_id, "w2", make_report("alice", total=50))  # a redelivery
     assert report_rows(store, sub.id) == 1
     assert store.get_submission(sub.id).score == 90
     store.regrade(sub.id)
     assert store.regrade(sub.id).status == "queued"  # regrading twice queues one job
     assert len(jobs_of(store, sub.id)) == 2
-    c = store.claim_next("w3", 60)
-    assert store.complete_job(c.job_id, "w3", make_report("alice", total=70))
+    c = store.leases.claim_next("w3", 60)
+    assert store.leases.complete_job(c.job_id, "w3", make_report("alice", total=70))
     assert report_rows(store, sub.id) == 1
     assert store.get_submission(sub.id).score == 70
     assert store.get_submission(sub.id).report.score == 70
@@ -144,10 +143,10 @@ def test_exactly_one_report_whoever_completes(store):
 
 def test_release_gives_the_job_back_without_counting_the_attempt(store):
     sub = add(store, "alice")
-    c = store.claim_next("w", 60)
-    assert store.release_job(c.job_id, "w")
+    c = store.leases.claim_next("w", 60)
+    assert store.leases.release_job(c.job_id, "w")
     assert store.get_submission(sub.id).status == "queued"
-    assert store.claim_next("w", 60).attempt == 1
+    assert store.leases.claim_next("w", 60).attempt == 1
 
 
 def test_rate_limits_count_every_admitted_upload(store):
@@ -184,13 +183,13 @@ def test_the_queue_cap_refuses_new_submissions(store):
 
 def test_regrade_all_takes_each_students_latest_and_the_summary_counts_those(store):
     first = add(store, "alice")
-    c = store.claim_next("w", 60)
-    store.complete_job(c.job_id, "w", make_report("alice", total=40))
+    c = store.leases.claim_next("w", 60)
+    store.leases.complete_job(c.job_id, "w", make_report("alice", total=40))
     latest = add(store, "alice")
     bob = add(store, "bob")
     for _ in range(2):
-        c = store.claim_next("w", 60)
-        store.complete_job(c.job_id, "w", make_report(c.student_id, total=80 if c.student_id == "alice" else 60))
+        c = store.leases.claim_next("w", 60)
+        store.leases.complete_job(c.job_id, "w", make_report(c.student_id, total=80 if c.student_id == "alice" else 60))
     assert sorted(r.score for r in store.latest_reports()) == [60, 80]
     assert store.regrade_all() == 2
     queued = {j["submission_id"] for j in store.queue()["jobs"]}

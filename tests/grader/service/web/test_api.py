@@ -21,9 +21,9 @@ def submit(client: httpx.Client, data: bytes = GOOD, name: str = "backprop.py", 
 
 def finish(api, submission_id: int, report) -> None:
     """Complete the queued job of a submission as a worker would."""
-    claim = api.store.claim_next("test-worker", 60)
+    claim = api.store.leases.claim_next("test-worker", 60)
     assert claim.submission_id == submission_id
-    assert api.store.complete_job(claim.job_id, "test-worker", report)
+    assert api.store.leases.complete_job(claim.job_id, "test-worker", report)
 
 
 def test_submit_answers_202_with_queue_position_and_the_submission_reads_back(api):

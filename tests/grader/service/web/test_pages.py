@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from grader.service.access.auth import SESSION_COOKIE
-from grader.service.ops.settings import RateLimit
+from grader.service.queue.ratelimit import RateLimit
 from tests.grader.service.live import EXAMPLES, running
 from tests.grader.service.sample import UNFLIPPED, make_report
 
@@ -73,8 +73,8 @@ def browser(site):
 
 
 def finish(site, report) -> int:
-    claim = site.store.claim_next("test-worker", 60)
-    assert site.store.complete_job(claim.job_id, "test-worker", report)
+    claim = site.store.leases.claim_next("test-worker", 60)
+    assert site.store.leases.complete_job(claim.job_id, "test-worker", report)
     return claim.submission_id
 
 

@@ -1,4 +1,4 @@
-"""Per-student upload limits over sliding windows, counted from the database so restarts do not reset them.
+"""Per-student upload limits over sliding windows: the rule; the store counts the uploads, so restarts keep them.
 
 Every upload is counted when it arrives, before anything checks it: one refused for its content costs the service
 the same compile and unpacking as one accepted, so it counts the same.
@@ -10,12 +10,16 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import sessionmaker
+from pydantic import BaseModel, ConfigDict, Field
 
 from grader.errors import GraderError
-from grader.service.ops.settings import RateLimit
-from grader.service.queue.db import Token, Upload, utcnow
+
+
+class RateLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: int = Field(ge=1, description="Submissions allowed per window.")
+    seconds: float = Field(gt=0, description="Length of the sliding window.")
 
 
 class RateLimited(GraderError):
@@ -58,22 +62,3 @@ def _span(seconds: float) -> str:
     if seconds % 60 == 0:
         return "minute" if seconds == 60 else f"{seconds / 60:g} minutes"
     return f"{seconds:g} s"
-
-
-class RateOps:
-    """Mixed into Store: admitting an upload under the limits is one transaction."""
-
-    sessions: sessionmaker
-
-    def admit_upload(self, *, student_id: str, limits: Iterable[RateLimit], now: dt.datetime | None = None) -> None:
-        """Count one upload of `student_id` now, or raise RateLimited (and count nothing) if it would exceed a limit."""
-        now = now or utcnow()
-        limits = tuple(limits)
-        start = window_start(limits, now)
-        with self.sessions.begin() as s:
-            # Serializes one student's uploads on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
-            s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
-            s.execute(delete(Upload).where(Upload.student_id == student_id, Upload.at < start))
-            times = s.scalars(select(Upload.at).where(Upload.student_id == student_id)).all()
-            check_rate(list(times), limits, now)
-            s.add(Upload(student_id=student_id, at=now))

@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from grader.service.access.ratelimit import RateLimited, check_rate
-from grader.service.ops.settings import RateLimit, ServiceSettings
+from grader.service.ops.settings import ServiceSettings
+from grader.service.queue.ratelimit import RateLimit, RateLimited, check_rate
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, 0)
 DEFAULT = ServiceSettings(data_dir=".").rate_limits
