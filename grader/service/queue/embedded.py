@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 import traceback
@@ -14,10 +11,9 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.sandbox import Backend
-from grader.sandbox.calls import Cancelled
 from grader.service.defaults import MARGIN
-from grader.service.queue.job import run_job
 from grader.service.queue.keeper import Grading, LeaseKeeper, grade_budget, stuck_grace
+from grader.service.queue.lifecycle import Lifecycle, worker_id
 from grader.service.queue.store import Store
 from grader.spec import Spec
 
@@ -71,7 +67,7 @@ class EmbeddedDispatcher:
     ):
         self.store, self.backend, self.spec, self.secret, self.tmp_dir = store, backend, spec, secret, tmp_dir
         self.workers, self.lease, self.recovery, self.poll = workers, lease_seconds, recovery_seconds, poll_seconds
-        self.prefix = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.prefix = worker_id()
         self.keeper = LeaseKeeper(
             store.leases,
             lease_seconds=lease_seconds,
@@ -79,6 +75,9 @@ class EmbeddedDispatcher:
             grace=stuck_grace(margin),
             clock=clock,
             on_stuck=self._replace,
+        )
+        self.lifecycle = Lifecycle(
+            store=store, keeper=self.keeper, backend=backend, spec=spec, secret=secret, tmp_dir=tmp_dir
         )
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -138,10 +137,10 @@ class EmbeddedDispatcher:
         for t in threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _work(self, worker_id: str) -> None:
-        while not self._stop.is_set() and worker_id not in self._retired:
+    def _work(self, worker: str) -> None:
+        while not self._stop.is_set() and worker not in self._retired:
             try:
-                claim = self.store.leases.claim_next(worker_id, self.lease)
+                claim = self.lifecycle.claim(worker)
             except Exception:
                 log.error("claiming a job failed:\n%s", traceback.format_exc())
                 self._stop.wait(self.poll)
@@ -150,35 +149,7 @@ class EmbeddedDispatcher:
                 with self._wake:
                     self._wake.wait(self.poll)  # a notify, or a poll for jobs other processes queued
                 continue
-            g = self.keeper.hold(claim, worker_id)
-            try:
-                self._grade(worker_id, claim, g.cancel)
-            finally:
-                self.keeper.drop(g)
-
-    def _grade(self, worker_id: str, claim, cancel: threading.Event) -> None:
-        try:
-            report = run_job(
-                files_zip=claim.files_zip,
-                student_id=claim.student_id,
-                secret=self.secret,
-                spec=self.spec,
-                backend=self.backend,
-                tmp_dir=self.tmp_dir,
-                cancel=cancel,
-            )
-        except Cancelled:
-            if self._stop.is_set():
-                self.store.leases.release_job(claim.job_id, worker_id)
-            else:
-                log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
-            return
-        except Exception as e:  # a grader failure: the job retries, and fails with this reason after max attempts
-            log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
-            self.store.leases.fail_or_retry(claim.job_id, worker_id, f"{e.__class__.__name__}: {e}")
-            return
-        if not self.store.leases.complete_job(claim.job_id, worker_id, report):
-            log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
+            self.lifecycle.run(claim, worker, stopping=self._stop.is_set)
 
     def _recover(self) -> None:
         while not self._stop.is_set():

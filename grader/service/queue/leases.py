@@ -23,6 +23,7 @@ class Claim:
     submission_id: int
     student_id: str
     kind: str
+    priority: int  # the store's, for a message sent again (Celery)
     attempt: int
     files_zip: bytes
 
@@ -66,7 +67,7 @@ class Leases:
                 job = s.get(Job, jid, populate_existing=True)
                 sub = s.get(Submission, job.submission_id)
                 sub.status = "running"
-                return Claim(job.id, sub.id, sub.student_id, job.kind, job.attempts, sub.files_zip)
+                return Claim(job.id, sub.id, sub.student_id, job.kind, job.priority, job.attempts, sub.files_zip)
         return None
 
     def renew_lease(self, job_id: int, worker_id: str, lease_seconds: float) -> bool:
@@ -91,30 +92,22 @@ class Leases:
             if r.rowcount != 1:
                 return False
             job = s.get(Job, job_id)
-            current = s.scalar(select(db.Report).where(db.Report.submission_id == job.submission_id))
-            body = report.model_dump_json()
-            if current is None:
-                s.add(
-                    db.Report(
-                        submission_id=job.submission_id,
-                        job_id=job_id,
-                        score=report.score,
-                        report_json=body,
-                        created_at=now,
-                    )
-                )
-            else:  # a regrade replaces the report in place: one current report per submission
-                current.job_id, current.score, current.report_json, current.created_at = job_id, report.score, body, now
+            _put_report(s, job, report, now, replace=True)
             s.get(Submission, job.submission_id).status = "done"
             return True
 
-    def fail_or_retry(self, job_id: int, worker_id: str, error: str) -> str | None:
-        """Put a job that raised back in the queue, or fail it after max attempts; None if the lease was lost."""
+    def fail_or_retry(self, job_id: int, worker_id: str, error: str, *, zero: Report | None = None) -> str | None:
+        """Put a job the grader failed on back in the queue, or fail it after max attempts; None if the lease was
+        lost. Failed for good, a submission that has no report yet keeps `zero` (the grader's zero report saying
+        so); one that has a report (a regrade) keeps it."""
         with self.sessions.begin() as s:
             job = s.get(Job, job_id)
             if job is None or job.status != "running" or job.lease_owner != worker_id:
                 return None
-            return self._retry_or_fail(s, job, error)
+            status = self._retry_or_fail(s, job, error)
+            if status == "failed" and zero is not None:
+                _put_report(s, job, zero, utcnow(), replace=False)
+            return status
 
     def requeue_expired(self) -> int:
         """Jobs whose worker stopped renewing its lease go back to the queue (or fail after max attempts)."""
@@ -173,3 +166,16 @@ class Leases:
                 return False
             s.get(Submission, s.get(Job, job_id).submission_id).status = "queued"
             return True
+
+
+def _put_report(s: Session, job: Job, report: Report, now, *, replace: bool) -> None:
+    """The submission's report from this job; `replace`: a regrade's replaces the one in place (one current report
+    per submission), else an existing one is kept."""
+    current = s.scalar(select(db.Report).where(db.Report.submission_id == job.submission_id))
+    body = report.model_dump_json()
+    if current is None:
+        row = db.Report(submission_id=job.submission_id, job_id=job.id, score=report.score, report_json=body)
+        row.created_at = now
+        s.add(row)
+    elif replace:
+        current.job_id, current.score, current.report_json, current.created_at = job.id, report.score, body, now

@@ -1,4 +1,4 @@
-"""`pa5-grader worker`: Celery pool processes that claim jobs under leases and grade them with the service's run_job.
+"""`pa5-grader worker`: Celery pool processes that claim jobs under leases and grade them through the one lifecycle.
 
 A message names a job. If that job is no longer queued (done, failed, superseded, or held by a live lease) the
 task does nothing: redelivery is harmless. Otherwise the process claims the first queued job in the database's
@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import socket
 import tempfile
 import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.service.defaults import LEASE_SECONDS, MARGIN
-from grader.service.queue.keeper import LeaseKeeper, end_over_budget, grade_budget, stuck_grace
+from grader.service.queue.keeper import LeaseKeeper, grade_budget, stuck_grace
+from grader.service.queue.lifecycle import Lifecycle, worker_id
 
 log = logging.getLogger("pa5-grader.worker")
 UID_STRIDE = 1000  # each pool process takes sandbox uids from its own range (allocation is per process)
@@ -65,6 +64,17 @@ def _context() -> dict:
             budget=grade_budget(spec.limits, _config.margin),
             grace=stuck_grace(_config.margin),
         )  # no on_stuck: a grade stuck past the budget meets the task's time limits (celery_app.time_limits)
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        lifecycle = Lifecycle(
+            store=store,
+            keeper=keeper,
+            backend=backend,
+            spec=spec,
+            secret=_config.secret,
+            tmp_dir=_config.tmp_dir,
+            overdue=(SoftTimeLimitExceeded,),
+        )
         stop = threading.Event()
         threading.Thread(target=keeper.run, args=(stop,), name="pa5-keeper", daemon=True).start()
         stack.callback(stop.set)
@@ -77,7 +87,8 @@ def _context() -> dict:
             stack=stack,
             backend=backend,
             keeper=keeper,
-            worker_id=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+            lifecycle=lifecycle,
+            worker_id=worker_id(),
         )
     return _local
 
@@ -106,56 +117,17 @@ def grade_task(task, job_id: int) -> str:
     state = store.job_state(job_id)
     if state is None or state[0] != "queued":
         return f"job {job_id} is {state[0] if state else 'unknown'}: nothing to do"
-    claim = store.leases.claim_next(ctx["worker_id"], _config.lease_seconds)
+    claim = ctx["lifecycle"].claim(ctx["worker_id"])
     if claim is None:
         return f"job {job_id} was taken meanwhile; the queue is empty"
     if claim.job_id != job_id:  # an earlier job came first; the named one still needs a message
         publish(task.app, job_id, state[1])
-    return _grade(task.app, ctx, claim)
-
-
-def _grade(app, ctx: dict, claim) -> str:
-    from celery.exceptions import SoftTimeLimitExceeded
-
-    from grader.sandbox.calls import Cancelled
-    from grader.service.queue.job import run_job
-
-    store, worker_id, keeper = ctx["store"], ctx["worker_id"], ctx["keeper"]
-    g = keeper.hold(claim, worker_id)  # renewed, and ended at its budget, by the process's keeper thread
-    try:
-        report = run_job(
-            files_zip=claim.files_zip,
-            student_id=claim.student_id,
-            secret=_config.secret,
-            spec=ctx["spec"],
-            backend=ctx["backend"],
-            tmp_dir=_config.tmp_dir,
-            cancel=g.cancel,
-        )
-    except Cancelled:
-        log.warning("job %s: stopped (lease lost or over its budget)", claim.job_id)
-        return f"job {claim.job_id}: stopped ({g.reason or 'lease lost'})"
-    except SoftTimeLimitExceeded:  # the keeper has ended it already, unless its thread could not: the same rule
-        end_over_budget(store.leases, g, budget=keeper.budget, now=keeper.clock())
-        return f"job {claim.job_id}: failed ({g.reason})"
-    except Exception as e:  # a grader failure: retried, and failed with this reason after max attempts
-        log.error("job %s attempt %s failed:\n%s", claim.job_id, claim.attempt, traceback.format_exc())
-        return _retry(app, store, claim, worker_id, f"{e.__class__.__name__}: {e}")
-    finally:
-        keeper.drop(g)
-    if not store.leases.complete_job(claim.job_id, worker_id, report):
-        log.warning("job %s: lease lost before completion; its report was discarded", claim.job_id)
-        return f"job {claim.job_id}: lease lost before completion"
-    return f"job {claim.job_id}: done, score {report.score:g}"
-
-
-def _retry(app, store, claim, worker_id: str, error: str) -> str:
-    from grader.service.queue.celery.app import publish
-
-    status = store.leases.fail_or_retry(claim.job_id, worker_id, error)
-    if status == "queued":
-        publish(app, claim.job_id, 0 if claim.kind == "new" else 1)
-    return f"job {claim.job_id}: {status or 'lease lost'} ({error})"
+    ended = ctx["lifecycle"].run(claim, ctx["worker_id"])
+    if ended.status == "queued":  # the grader failed on it: tried again, by whichever worker gets the message
+        publish(task.app, claim.job_id, claim.priority)
+    if ended.status == "done":
+        return f"job {claim.job_id}: done, {ended.detail}"
+    return f"job {claim.job_id}: {ended.status}" + (f" ({ended.detail})" if ended.detail else "")
 
 
 def run_worker(

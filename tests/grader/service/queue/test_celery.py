@@ -152,7 +152,7 @@ def test_a_task_past_its_budget_is_failed_by_the_keeper_and_not_sent_again(store
         assert cancel.wait(60), "the keeper never cancelled the grade"
         raise Cancelled()
 
-    monkeypatch.setattr("grader.service.queue.job.run_job", hangs_until_cancelled)
+    monkeypatch.setattr("grader.service.queue.lifecycle.run_job", hangs_until_cancelled)
     a = add(store, "alice")
     out = celery_worker.grade_task(Task(), a.job_id)
     view = store.get_submission(a.id)
@@ -166,7 +166,7 @@ def test_the_soft_time_limit_applies_the_same_rule(store, sent, short_worker, mo
     def soft_limit(**kw):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr("grader.service.queue.job.run_job", soft_limit)
+    monkeypatch.setattr("grader.service.queue.lifecycle.run_job", soft_limit)
     a = add(store, "alice")
     celery_worker.grade_task(Task(), a.job_id)
     view = store.get_submission(a.id)

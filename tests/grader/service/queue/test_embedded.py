@@ -34,7 +34,7 @@ def test_a_grader_crash_is_retried_then_failed_with_its_reason(service_data, pro
         calls.append(kw["student_id"])
         raise RuntimeError("the grader broke")
 
-    monkeypatch.setattr("grader.service.queue.embedded.run_job", broken)
+    monkeypatch.setattr("grader.service.queue.lifecycle.run_job", broken)
     with running(service_data, workers=1, backend=process_backend) as s:
         sid = post(s, "alice")
         state = s.wait_done(sid)
@@ -42,6 +42,45 @@ def test_a_grader_crash_is_retried_then_failed_with_its_reason(service_data, pro
     assert state["error"] == "failed after 3 attempts; last: RuntimeError: the grader broke"
     assert calls == ["alice"] * 3
     assert state["report"] is None
+
+
+def test_a_grader_bug_in_grading_fails_the_job_with_the_graders_zero_report_but_never_replaces_a_report(
+    service_data, process_backend, monkeypatch
+):
+    """The one failure policy in the service: a bug inside grading is retried, then the job fails, and a new
+    submission keeps the same zero report batch would write, saying the grader failed; a regrade that meets the
+    same bug leaves the student's report as it was."""
+    from grader.workflows import outcome
+
+    with running(service_data, workers=1, backend=process_backend) as s:
+        graded = post(s, "bob")
+        assert s.wait_done(graded)["score"] == 100
+        real, calls = outcome.grade, []
+
+        def broken(**kw):
+            calls.append(kw["student_id"])
+            raise RuntimeError("a bug inside grading")
+
+        monkeypatch.setattr(outcome, "grade", broken)
+        sid = post(s, "alice")
+        state = s.wait_done(sid)
+        with s.client("instructor") as c:
+            assert c.post(f"/api/submissions/{graded}/regrade").status_code == 202
+        deadline = time.monotonic() + 60
+        while job_of_latest(s, graded).status not in ("done", "failed"):
+            assert time.monotonic() < deadline, "the regrade never ended"
+            time.sleep(0.05)
+        bob = s.wait_done(graded)
+        monkeypatch.setattr(outcome, "grade", real)
+    assert calls == ["alice"] * 3 + ["bob"] * 3
+    assert state["status"] == "failed" and state["error"].endswith("RuntimeError: a bug inside grading")
+    assert state["report"]["score"] == 0 and state["report"]["error"] == outcome.GRADER_FAILED
+    assert job_of_latest(s, graded).status == "failed" and bob["score"] == 100  # the regrade kept bob's report
+
+
+def job_of_latest(service, submission_id):
+    with service.store.session() as s:
+        return s.scalars(select(Job).where(Job.submission_id == submission_id).order_by(Job.id.desc())).first()
 
 
 def test_a_job_left_by_a_dead_worker_is_graded_after_its_lease(service_data, process_backend):
