@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from grader.cli import cli
 from tests.grader.sandbox.conftest import require_bwrap
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EX = ROOT / "submissions_example"
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from grader.cli import cli
 from grader.service.ops import client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CORRECT = (ROOT / "submissions_example" / "correct" / "backprop.py").read_text()
 ESCAPES = "\x1b[2J\x1b]52;c;cm0gLXJmIH4=\x07\r\x9b2K\u202e"
 FORGED = "5 of 5 problems pass; score 100 / 100"

@@ -1,4 +1,4 @@
-"""The packaging commands (`image build`, `bundle gradescope|student`, `gradescope-run`), added to the main CLI."""
+"""The packaging commands: `image build`, `bundle gradescope|student`, and `gradescope-run` inside Gradescope."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli import edge, secret_options, spec_option
+from grader.cli.options import edge, secret_options, spec_option
 from grader.sandbox.docker.image import IMAGE, OFFLINE_BASE
 
 
@@ -92,9 +92,3 @@ def gradescope_run(root):
     from grader.workflows.gradescope_run import run_in_gradescope
 
     run_in_gradescope(root=Path(root))
-
-
-def register(cli: click.Group) -> None:
-    cli.add_command(image)
-    cli.add_command(bundle)
-    cli.add_command(gradescope_run)

@@ -1,127 +1,20 @@
-"""The command line: click commands that forward to the workflows. The only module that imports click."""
+"""The grading commands: check (the student's self-test), grade (one submission), batch (a class), generate."""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-import tempfile
 import time
-import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
-from grader import __version__
-from grader.errors import GraderError
+from grader.cli.options import edge, emit, output_options, sandbox_option, secret_options, spec_option
 from grader.printable import printable
-from grader.report.render import FORMATS
-from grader.sandbox import BACKENDS
-
-ISSUES_URL = "the pa5-grader issue tracker (give the log file named here)"
 
 
-class Failure(click.ClickException):
-    exit_code = 2
-
-
-def edge(fn):
-    """Turn domain errors into a message and exit 2; log anything unexpected instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GraderError as e:  # its message may quote a file name or a service's answer: shown printable
-            raise Failure(printable(str(e))) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:
-            log = Path(tempfile.gettempdir()) / f"pa5-grader-crash-{int(time.time())}-{os.getpid()}.log"
-            log.write_text(f"pa5-grader {__version__}\n{' '.join(sys.argv)}\n\n{traceback.format_exc()}")
-            raise Failure(
-                f"internal error in pa5-grader; details are in {log}. Please report it to {ISSUES_URL}"
-            ) from None
-
-    return wrapper
-
-
-def spec_option(fn):
-    return click.option(
-        "--spec",
-        "spec_path",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="TOML file overriding the built-in assignment spec (see README, 'Spec file').",
-    )(fn)
-
-
-def output_options(fn):
-    fn = click.option(
-        "--output",
-        "-o",
-        type=click.Path(dir_okay=False, writable=True),
-        default=None,
-        help="Write the report in --format to this file; the text report still goes to the terminal.",
-    )(fn)
-    return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format."
-    )(fn)
-
-
-def sandbox_option(auto: str):
-    return click.option(
-        "--sandbox",
-        type=click.Choice(BACKENDS),
-        default="auto",
-        show_default=True,
-        help=f"Where student code runs. auto: {auto}.",
-    )
-
-
-def secret_options(fn):
-    fn = click.option(
-        "--insecure-default-secret",
-        is_flag=True,
-        help="Use a fixed, public secret (demos only: hidden cases become predictable).",
-    )(fn)
-    return click.option(
-        "--secret-file",
-        type=click.Path(dir_okay=False),
-        default=None,
-        help="File holding the grading secret (else $PA5_GRADER_SECRET).",
-    )(fn)
-
-
-def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
-def _emit(report, fmt: str, output: str | None, *, hidden_visibility: str) -> None:
-    from grader.report import render
-
-    text = render.render(report, "text", color=_color())
-    if output:
-        render.write(Path(output), render.render(report, fmt, hidden_visibility=hidden_visibility))
-        click.echo(text, nl=False)
-        click.echo(f"{fmt} report written to {output}")
-    elif fmt == "text":
-        click.echo(text, nl=False)
-    else:
-        click.echo(render.render(report, fmt, hidden_visibility=hidden_visibility), nl=False)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="pa5-grader")
-def cli():
-    """Auto-grader for PA5 (backprop through conv, fully connected and softmax-loss layers).
-
-    Exit codes: 0 all cases pass, 1 some case fails, 2 usage or infrastructure error.
-    """
-
-
-@cli.command()
+@click.command()
 @click.argument("submission", type=click.Path())
 @click.option(
     "--cases",
@@ -164,11 +57,11 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
         )
     if report.explore and fmt != "text":
         click.echo(f"explore seed: {report.explore.seed}", err=True)  # the text report prints it
-    _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
+    emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)
 
 
-@cli.command()
+@click.command()
 @click.argument("submission", type=click.Path())
 @click.option("--student-id", required=True, help="Student id; seeds this student's hidden cases.")
 @sandbox_option("bwrap where it works, else docker, else an error")
@@ -192,11 +85,11 @@ def grade(submission, student_id, sandbox, secret_file, insecure_default_secret,
     secret = read_secret(secret_file=secret_file, insecure_default=insecure_default_secret)
     with make_backend(sandbox, single=True) as backend:
         report = run_grade(submission=submission, student_id=student_id, secret=secret, spec=spec, backend=backend)
-    _emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
+    emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
     sys.exit(0 if report.passed else 1)
 
 
-@cli.command()
+@click.command()
 @click.argument("submissions_dir", type=click.Path(file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the reports.")
 @click.option(
@@ -275,7 +168,7 @@ def batch(submissions_dir, out_dir, jobs, force, sandbox, warm_pool, secret_file
         sys.exit(2)
 
 
-@cli.command()
+@click.command()
 @click.option("--out", "out_dir", default="test_cases", show_default=True, type=click.Path(file_okay=False))
 @spec_option
 @edge
@@ -291,10 +184,3 @@ def generate(out_dir, spec_path):
 
     manifest = generate_public(spec=load_spec(spec_path), out=Path(out_dir))
     click.echo(f"wrote {manifest}")
-
-
-from grader.cli_packaging import register as register_packaging  # noqa: E402 - they reuse the helpers above
-from grader.cli_service import register as register_service  # noqa: E402
-
-register_packaging(cli)
-register_service(cli)
