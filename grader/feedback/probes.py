@@ -13,8 +13,8 @@ import numpy as np
 from grader.cases.draw import asymmetric_kernel
 from grader.cases.generate import with_mistakes
 from grader.cases.model import Case
-from grader.contract import LAYERS
-from grader.feedback.oracle import expected, reference_available
+from grader.contract import LAYERS, reference_available
+from grader.feedback.oracle import expected
 from grader.spec import Spec
 
 SEED = 20261126

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,9 +55,16 @@ class ClassSummary(_Model):
     rows: list[StudentRow] = Field(description="One row per report, in the order given.")
 
 
-def summarize(reports: Iterable[Report], *, points: dict[str, float] | None = None) -> ClassSummary:
+def summarize(
+    reports: Iterable[Report],
+    *,
+    points: dict[str, float] | None = None,
+    words: Callable[[str], str | None] = lambda mistake_id: None,
+) -> ClassSummary:
     """Summarise reports (one per student). `points` (problem id -> points, e.g. from the spec) fixes the
-    problems and their order even when no report lists them; without it they come from the reports."""
+    problems and their order even when no report lists them; without it they come from the reports. `words`
+    gives a mistake's wording without one student's values (scoring.catalogue.generic_words); without it, or
+    for a mistake it does not know, the first report's words are used."""
     points = dict(points or {})
     rows: list[StudentRow] = []
     could_not_run = 0
@@ -70,7 +77,7 @@ def summarize(reports: Iterable[Report], *, points: dict[str, float] | None = No
             points.setdefault(p.id, p.max_score)
             if p.diagnosis:
                 mistakes[(p.id, p.diagnosis.id)] += 1
-                messages.setdefault(p.diagnosis.id, _generic(p.diagnosis.id, p.diagnosis.message))
+                messages.setdefault(p.diagnosis.id, words(p.diagnosis.id) or p.diagnosis.message)
     return ClassSummary(
         students=len(rows),
         could_not_run=could_not_run,
@@ -85,13 +92,6 @@ def summarize(reports: Iterable[Report], *, points: dict[str, float] | None = No
         ],
         rows=rows,
     )
-
-
-def _generic(mistake_id: str, message: str) -> str:
-    """The catalogue's wording without one student's values (e.g. the factor of a scale mistake)."""
-    from grader.scoring.diagnose import CATALOGUE, describe
-
-    return describe(mistake_id)[0] if mistake_id in CATALOGUE else message
 
 
 def _row(r: Report) -> StudentRow:

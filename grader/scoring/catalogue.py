@@ -104,6 +104,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
+def generic_words(mistake_id: str) -> str | None:
+    """A mistake's message without one student's values (e.g. the factor of a scale mistake); None if unknown."""
+    return describe(mistake_id)[0] if mistake_id in CATALOGUE else None
+
+
 def describe(mistake_id: str, **values) -> tuple[str, str]:
     """The message and assignment part of a mistake; values the message names but were not given read as ''."""
     text, section = CATALOGUE[mistake_id]

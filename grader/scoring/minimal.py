@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.cases.model import Case
-from grader.contract import layer_of
-from grader.feedback.oracle import reference_available
+from grader.contract import layer_of, reference_available
 from grader.report.model import MinimalCase
 from grader.scoring.diagnose import diagnose_all
 from grader.scoring.explain import Outcome

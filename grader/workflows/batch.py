@@ -20,6 +20,7 @@ from grader.report.render_csv import render_summary_csv
 from grader.report.summary import summarize
 from grader.sandbox import Backend
 from grader.sandbox.calls import Cancelled
+from grader.scoring.catalogue import generic_words
 from grader.spec import Spec
 from grader.submission import load_submission
 from grader.workflows.outcome import grade_or_zero
@@ -147,7 +148,7 @@ def run_batch(
 
 def write_summary(out: Path, spec: Spec) -> tuple[Path, Path]:
     """summary.csv (one row per student) and summary.json (the ClassSummary model), from the reports in `out`."""
-    summary = summarize(_reports(out), points={p.id: p.points for p in spec.problems})
+    summary = summarize(_reports(out), points={p.id: p.points for p in spec.problems}, words=generic_words)
     csv_path, json_path = out / "summary.csv", out / "summary.json"
     write(csv_path, render_summary_csv(summary))
     write(json_path, summary.model_dump_json(indent=2) + "\n")

@@ -15,7 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox import Closing, reaper, seccomp
+from grader.sandbox import reaper, seccomp
+from grader.sandbox.base import Closing
 from grader.sandbox.bwrap.setup import bwrap, filesystem, ids, job_mounts, namespaces, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env

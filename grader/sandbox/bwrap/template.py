@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import Closing, reaper, seccomp
+from grader.sandbox import reaper, seccomp
+from grader.sandbox.base import Closing
 from grader.sandbox.bwrap.setup import NAMESPACES, bwrap, filesystem, ids, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, rlimits, sandbox_env

@@ -13,7 +13,8 @@ import docker.errors
 from docker.types import LogConfig, Ulimit
 
 from grader.errors import SandboxUnavailable
-from grader.sandbox import Closing, seccomp
+from grader.sandbox import seccomp
+from grader.sandbox.base import Closing
 from grader.sandbox.capture import Capture
 from grader.sandbox.docker.image import IMAGE, IMAGE_HARNESS, IMAGE_SITE, connect, short
 from grader.sandbox.exits import describe_signal_exit

@@ -16,6 +16,7 @@ from grader.report.model import Report
 from grader.report.render import render
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import ClassSummary, summarize
+from grader.scoring.catalogue import generic_words
 from grader.service.access.auth import Principal, get_principal, require_instructor
 from grader.service.access.uploads import UploadRejected, check_upload
 from grader.service.queue.db import MAX_ID
@@ -187,7 +188,8 @@ def get_report(
 
 def _summary(request: Request) -> ClassSummary:
     spec = request.app.state.spec
-    return summarize(_store(request).latest_reports(), points={p.id: p.points for p in spec.problems})
+    points = {p.id: p.points for p in spec.problems}
+    return summarize(_store(request).latest_reports(), points=points, words=generic_words)
 
 
 @router.get("/api/class/summary")

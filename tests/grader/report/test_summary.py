@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from grader.report.model import Diagnosis, Output, ProblemReport, Report, Sandbox, Timing
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import ClassSummary, summarize
+from grader.scoring.catalogue import generic_words
 
 POINTS = {"conv.dx": 20.0, "fc.dx": 10.0}
 
@@ -75,12 +76,17 @@ def test_distributions_counts_and_rows(klass):
 
 
 def test_common_mistakes_most_common_first_in_catalogue_words(klass):
-    mistakes = summarize(klass).common_mistakes
+    mistakes = summarize(klass, words=generic_words).common_mistakes
     assert [(m.problem, m.mistake, m.students) for m in mistakes] == [
         ("conv.dx", "conv.dx.unflipped", 2),
         ("fc.dx", "fc.dx.no_transpose", 1),
     ]
     assert "without flipping" in mistakes[0].message and "own words" not in mistakes[0].message
+
+
+def test_without_words_a_mistake_keeps_the_first_reports_message(klass):
+    mistakes = summarize(klass).common_mistakes
+    assert "own words" in mistakes[0].message
 
 
 def test_empty_class_keeps_the_problems_it_is_told():

@@ -73,12 +73,10 @@ def celery_config(spec: Spec, margin: float = MARGIN) -> dict:
 
 
 def make_app(broker_url: str, spec: Spec, margin: float = MARGIN) -> Celery:
-    """The app for `serve --broker` (publishing) and `worker` (consuming), configured identically."""
-    from grader.service.queue.celery.worker import grade_task
-
+    """The app for `serve --broker` (publishing, by the task's name) and `worker` (which registers the task on it),
+    configured identically."""
     app = Celery("pa5-grader", broker=broker_url, set_as_current=False)
     app.conf.update(celery_config(spec, margin))
-    app.task(name=TASK, bind=True)(grade_task)
     return app
 
 

@@ -145,7 +145,7 @@ def run_worker(
     """Check the database, the broker and the spec, then consume until stopped (SIGTERM finishes running grades)."""
     from celery import signals
 
-    from grader.service.queue.celery.app import QUEUE, check_broker, make_app
+    from grader.service.queue.celery.app import QUEUE, TASK, check_broker, make_app
     from grader.service.queue.store import Store
     from grader.spec import load_spec
 
@@ -159,6 +159,7 @@ def run_worker(
     finally:
         store.engine.dispose()
     app = make_app(broker_url, spec, margin=margin)
+    app.task(name=TASK, bind=True)(grade_task)
     check_broker(app, broker_url)
     tmp = Path(tempfile.gettempdir()) / f"pa5-grader-worker-{os.getpid()}"
     tmp.mkdir(mode=0o700, exist_ok=True)
