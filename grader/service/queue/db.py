@@ -43,6 +43,11 @@ class Token(Base):
     role: Mapped[str] = mapped_column(String(16))  # instructor | student
     student_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+    # The token's first characters, kept in the clear to name it (`admin tokens --list`); null before 0003.
+    prefix: Mapped[str | None] = mapped_column(String(16))
+    # Revoked: its hash is replaced by one no token has, so it and its sessions stop working; the row (and a
+    # student's place on the roster) stays.
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
 
 
 class Submission(Base):
@@ -76,6 +81,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # new | regrade
+    reason: Mapped[str | None] = mapped_column(String(64))  # why a regrade was queued, shown in the report history
     priority: Mapped[int] = mapped_column(Integer)  # lower runs first: new submissions before regrades
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued running done failed superseded
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -89,17 +95,57 @@ class Job(Base):
 
 
 class Report(Base):
-    """The current report of a submission: a regrade replaces it, so there is never more than one."""
+    """One version of a submission's report: a regrade adds version n + 1; the highest version is the current one.
+
+    `score` is the raw score (before any late penalty, which the calendar applies when read); `public_score` and
+    `public_max_score` count the public cases only: what a student may see before hidden results are released."""
 
     __tablename__ = "reports"
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(String(64), default="submitted")
     score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    public_score: Mapped[float | None] = mapped_column(Float)
+    public_max_score: Mapped[float | None] = mapped_column(Float)
     report_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
 
-    __table_args__ = (UniqueConstraint("submission_id", name="uq_reports_submission"),)
+    __table_args__ = (
+        UniqueConstraint("submission_id", "version", name="uq_reports_submission_version"),
+        Index("ix_reports_submission_id", "submission_id"),
+    )
+
+
+class Assignment(Base):
+    """The course's calendar: one row (id 1), read on every request so a change applies at once. Times are naive
+    UTC; `timezone` is the zone they are shown in and naive input is read in."""
+
+    __tablename__ = "assignment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opens_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    late_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    late_penalty: Mapped[float] = mapped_column(Float, default=0.0)  # fraction of the raw score per day late
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    release: Mapped[str | None] = mapped_column(String(16))  # after-due | immediately | manual; null: the spec's
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime())  # `admin release`
+    score_policy: Mapped[str] = mapped_column(String(16), default="latest")  # latest | best
+    max_submissions: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+
+
+class Extension(Base):
+    """One student's own due date (and late due date), replacing the assignment's."""
+
+    __tablename__ = "extensions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(128), unique=True)
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime())
+    late_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
 
 
 def make_engine(url: str) -> Engine:

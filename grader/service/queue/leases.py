@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.report.model import Report
@@ -169,13 +169,22 @@ class Leases:
 
 
 def _put_report(s: Session, job: Job, report: Report, now, *, replace: bool) -> None:
-    """The submission's report from this job; `replace`: a regrade's replaces the one in place (one current report
-    per submission), else an existing one is kept."""
-    current = s.scalar(select(db.Report).where(db.Report.submission_id == job.submission_id))
-    body = report.model_dump_json()
-    if current is None:
-        row = db.Report(submission_id=job.submission_id, job_id=job.id, score=report.score, report_json=body)
-        row.created_at = now
-        s.add(row)
-    elif replace:
-        current.job_id, current.score, current.report_json, current.created_at = job.id, report.score, body, now
+    """The submission's report from this job: a new version after the current one (`replace`), or, without
+    `replace`, only if the submission has none yet (the grader's zero report of a failed first grade)."""
+    current = s.scalar(select(func.max(db.Report.version)).where(db.Report.submission_id == job.submission_id))
+    if current is not None and not replace:
+        return
+    public = [c for p in report.problems for c in p.cases if not c.hidden]
+    row = db.Report(
+        submission_id=job.submission_id,
+        job_id=job.id,
+        version=(current or 0) + 1,
+        reason=job.reason or ("submitted" if job.kind == "new" else "regrade"),
+        score=report.score,
+        max_score=report.max_score,
+        public_score=sum(c.points for c in public),
+        public_max_score=sum(c.max_points for c in public),
+        report_json=report.model_dump_json(),
+    )
+    row.created_at = now
+    s.add(row)

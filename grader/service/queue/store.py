@@ -8,9 +8,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from grader.errors import GraderError
 from grader.report.model import Report
@@ -192,7 +192,7 @@ class Store:
             .group_by(Submission.student_id)
         )
         with self.session() as s:
-            rows = s.scalars(select(db.Report.report_json).where(db.Report.submission_id.in_(graded)))
+            rows = s.scalars(select(db.Report.report_json).where(current_report(), db.Report.submission_id.in_(graded)))
             return [Report.model_validate_json(r) for r in rows]
 
     def _views(self, ids: list[int], *, with_report: bool) -> list[SubmissionView]:
@@ -213,7 +213,8 @@ class Store:
             for job in s.scalars(select(Job).where(Job.submission_id.in_(ids)).order_by(Job.id)):
                 jobs[job.submission_id] = job  # the latest job wins
             cols = [db.Report.submission_id, db.Report.score] + ([db.Report.report_json] if with_report else [])
-            reports = {r[0]: r[1:] for r in s.execute(select(*cols).where(db.Report.submission_id.in_(ids)))}
+            rows = s.execute(select(*cols).where(current_report(), db.Report.submission_id.in_(ids)))
+            reports = {r[0]: r[1:] for r in rows}
             positions = self._positions(s)
         order = {sid: n for n, sid in enumerate(ids)}
         out = []
@@ -308,6 +309,12 @@ class Store:
         s.add(Job(submission_id=sub.id, kind="regrade", priority=REGRADE, created_at=utcnow()))
         sub.status = "queued"
         return True
+
+
+def current_report():
+    """The WHERE clause that keeps each submission's current report: its highest version."""
+    newer = aliased(db.Report)
+    return ~exists().where(newer.submission_id == db.Report.submission_id, newer.version > db.Report.version)
 
 
 def _job_dict(job: Job, student_id: str) -> dict:

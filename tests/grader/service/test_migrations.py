@@ -1,6 +1,7 @@
 """Schema migrations: the revisions build exactly the models' schema, a database made by the released code
 upgrades keeping every row, and a database behind the code is refused with the command that upgrades it."""
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -111,3 +112,22 @@ def test_a_database_newer_than_the_code_is_refused_too(tmp_path):
     with pytest.raises(GraderError, match="newer than this grader knows"):
         store.require_schema(fix="unused")
     store.engine.dispose()
+
+
+def test_reports_become_version_one_with_their_public_score(released):
+    """0003 turns each report into version 1 of its submission's history and records its public score, summed
+    here from the stored JSON by hand; a regrade afterwards adds version 2 and keeps version 1."""
+    before = _rows(RELEASED, "SELECT submission_id, score, report_json FROM reports")
+    Store(f"sqlite:///{released / DB_FILE}").upgrade_schema()
+    after = _rows(
+        released / DB_FILE,
+        "SELECT submission_id, version, reason, score, public_score, public_max_score, report_json FROM reports",
+    )
+    assert len(after) == len(before)
+    for (sid, score, body), (sid2, version, reason, score2, public, public_max, body2) in zip(
+        sorted(before), sorted(after), strict=True
+    ):
+        assert (sid, score, body) == (sid2, score2, body2) and (version, reason) == (1, "submitted")
+        cases = [c for p in json.loads(body)["problems"] for c in p["cases"] if not c["hidden"]]
+        assert public == pytest.approx(sum(c["points"] for c in cases))
+        assert public_max == pytest.approx(sum(c["max_points"] for c in cases))
