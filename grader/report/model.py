@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 3  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
+SCHEMA_VERSION = 4  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
 # 3: errors (each distinct error once), error_note, diagnosis.raised, submission_notes
+# 4: the service's calendar: late, lateness_seconds, raw_score, penalty; withheld
 Status = Literal["passed", "failed", "error", "timeout", "crashed"]
 
 
@@ -132,8 +133,15 @@ class Report(_Model):
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: Sandbox
-    score: float = Field(description="Sum of the problem scores.")
+    score: float = Field(description="Sum of the problem scores, less the late penalty when one applies.")
     max_score: float = Field(description="Sum of the problems' points.")
+    raw_score: float | None = Field(None, description="The score before the late penalty (service reports only).")
+    penalty: float | None = Field(None, description="Points the late policy took (service reports only).")
+    late: bool | None = Field(None, description="Whether it was accepted after the due date (service reports only).")
+    lateness_seconds: int | None = Field(None, description="Seconds after the due date it was accepted; 0 on time.")
+    withheld: str | None = Field(
+        None, description="What this view of the report leaves out and when it comes (hidden results not yet out)."
+    )
     error: str | None = Field(None, description="A failure that cost the whole submission, e.g. at import.")
     error_note: str = Field("", description="What to do about `error`, when the grader knows.")
     errors: list[CallError] = Field(

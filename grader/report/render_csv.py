@@ -17,17 +17,17 @@ def csv_header() -> list[str]:
 
 def csv_row(row: StudentRow) -> list[str]:
     return [
-        _text(row.student_id),
+        text_cell(row.student_id),
         f"{row.score:g}",
         f"{row.max_score:g}",
         *(f"{row.problems[pid]:g}" if pid in row.problems else "" for pid in PROBLEM_IDS),
         ";".join(f"{pid}={mid}" for pid, mid in row.diagnoses.items()),
-        _text(row.error or ""),
+        text_cell(row.error or ""),
         row.submission_sha256,
     ]
 
 
-def _text(cell: str) -> str:
+def text_cell(cell: str) -> str:
     """A cell a spreadsheet shows as text: escapes for control characters, and a leading ' before what a spreadsheet
     would evaluate (=, +, -, @), the usual defence against formula injection."""
     cell = printable(cell)

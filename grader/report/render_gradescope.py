@@ -13,6 +13,7 @@ from grader.report.model import CaseReport, Diagnosis, ProblemReport, Report
 from grader.report.numbers import points
 from grader.report.render_minimal import (
     NO_ANSWER,
+    calendar_lines,
     error_lines,
     explore_line,
     minimal_lines,
@@ -36,7 +37,7 @@ def render_gradescope(
             for m, (kind, cases) in enumerate([g for g in groups if g[1]], 1):
                 name = f"{p.id}: {p.title} ({kind} cases)"
                 tests.append(_entry(name, f"{n}.{m}", p, cases, hidden_visibility, told))
-    lines = [f"Score: {points(report.score)} / {points(report.max_score)}"]
+    lines = [f"Score: {points(report.score)} / {points(report.max_score)}", *calendar_lines(report)]
     lines += [f"Note: {n}" for n in report.submission_notes]
     if report.error:
         lines.append(f"Your code could not be graded: {report.error.rstrip()}")

@@ -33,6 +33,7 @@ def render_junit(report: Report) -> str:
         props = ET.SubElement(suite, "properties")
         for k, v in (
             *(("submission_note", n) for n in (report.submission_notes if p is report.problems[0] else [])),
+            *(_calendar(report) if p is report.problems[0] else []),
             ("title", p.title),
             ("section", p.section),
             ("score", points(p.score)),
@@ -123,4 +124,15 @@ def _errors_told_once(report: Report) -> dict[tuple[str, str], tuple[str, str]]:
                 first_case[id(e)] = c.id
                 note = f"\nnote: {e.note}" if e.note else ""
                 out[(p.id, c.id)] = (e.summary, f"{head}\n{e.traceback}{note}".rstrip())
+    return out
+
+
+def _calendar(report: Report) -> list[tuple[str, str]]:
+    """The service's calendar, on the first suite: lateness, penalty and what is withheld."""
+    out = []
+    if report.late is not None:
+        out += [("late", str(report.late).lower()), ("lateness_seconds", str(report.lateness_seconds or 0))]
+        out += [("raw_score", points(report.raw_score or 0)), ("penalty", points(report.penalty or 0))]
+    if report.withheld:
+        out.append(("withheld", report.withheld))
     return out

@@ -7,6 +7,7 @@ import numpy as np
 
 from grader.contract import LAYERS
 from grader.report.model import CallError, MinimalCase, ProblemReport, Report
+from grader.report.numbers import duration, points
 
 NO_ANSWER = ("error", "crashed", "timeout")
 
@@ -124,3 +125,19 @@ def problem_status(p: ProblemReport) -> tuple[str, str] | None:
     if raised:
         cases = "the wrong answer" if answered == 1 else f"most of the {answered} wrong answers"
     return "no known mistake", f"explains {cases}{more}: the shapes and worst elements below may help"
+
+
+def calendar_lines(report: Report) -> list[str]:
+    """The service's calendar on this report: on time or how late and what it cost; what is withheld until when."""
+    lines = []
+    if report.late is not None:
+        if report.late:
+            lines.append(
+                f"Accepted {duration(report.lateness_seconds or 0)} after the due date: late penalty "
+                f"{points(report.penalty or 0)} of the raw score {points(report.raw_score or 0)}"
+            )
+        else:
+            lines.append("Accepted on time")
+    if report.withheld:
+        lines.append(report.withheld)
+    return lines

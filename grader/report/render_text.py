@@ -8,6 +8,7 @@ from grader.report.model import CaseReport, ProblemReport, Report
 from grader.report.numbers import points
 from grader.report.render_minimal import (
     NO_ANSWER,
+    calendar_lines,
     error_lines,
     explore_line,
     minimal_lines,
@@ -72,6 +73,9 @@ def render_text(report: Report, *, color: bool = False, max_failures: int = 3) -
         cut = f" ({output_note(report)})" if report.output.truncated else ""
         lines += ["", paint(f"Output of your code{cut}:", "dim")]
         lines += ["  | " + line for line in _capped(report.output.text)]
+    calendar = calendar_lines(report)
+    if calendar:
+        lines += ["", *(paint(_one_line(line), "yellow") for line in calendar)]
     ok = sum(all(c.status == "passed" for c in p.cases) and not _random_failed(report, p.id) for p in report.problems)
     summary = f"{ok} of {len(report.problems)} problems pass; score {points(report.score)} / {points(report.max_score)}"
     lines += ["", paint(summary, "green" if report.passed else "red")]

@@ -17,9 +17,10 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    exists,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column
 
 READ_ONLY = "pa5_read_only"  # execution option of the store's read sessions
 MAX_ID = 2**31 - 1  # ids are INTEGER columns, 32-bit on PostgreSQL: a larger id names nothing
@@ -146,6 +147,12 @@ class Extension(Base):
     due_at: Mapped[dt.datetime] = mapped_column(DateTime())
     late_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+def current_report():
+    """The WHERE clause that keeps each submission's current report: its highest version."""
+    newer = aliased(Report)
+    return ~exists().where(newer.submission_id == Report.submission_id, newer.version > Report.version)
 
 
 def make_engine(url: str) -> Engine:

@@ -5,24 +5,28 @@ transaction with a conditional UPDATE."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from grader.errors import GraderError
 from grader.report.model import Report
 from grader.service import migrations
+from grader.service.course.standing import UNCOUNTED
 from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
 from grader.service.queue import db
-from grader.service.queue.db import Job, Submission, Token, Upload, utcnow
+from grader.service.queue.course import Course
+from grader.service.queue.db import Job, Submission, Token, Upload, current_report, utcnow
 from grader.service.queue.leases import Leases, claim_order
 from grader.service.queue.ratelimit import RateLimit, RateLimited, check_rate, window_start
 from grader.service.queue.tokens import Tokens
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
+INSTRUCTOR_REGRADE = "instructor regrade"
 ACTIVE = ("queued", "running")
 
 
@@ -32,6 +36,10 @@ class StoreUnavailable(GraderError):
 
 class QueueFull(RateLimited):
     """The queue cap is reached; new submissions wait until it drains."""
+
+
+class SubmissionLimit(GraderError):
+    """The student has used every submission the assignment allows."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,30 @@ class SubmissionView:
     attempts: int
     last_error: str | None
     queue_position: int | None
-    score: float | None
+    score: float | None  # raw score of the current report
     report_json: str | None = None
+    max_score: float | None = None
+    public_score: float | None = None
+    public_max_score: float | None = None
+    report_version: int | None = None
 
     @property
     def report(self) -> Report | None:
         return Report.model_validate_json(self.report_json) if self.report_json else None
+
+
+@dataclass(frozen=True)
+class ReportVersion:
+    """One version of a submission's report, for its history."""
+
+    version: int
+    created_at: dt.datetime
+    reason: str
+    score: float
+    max_score: float | None
+    public_score: float | None
+    public_max_score: float | None
+    grader_version: str | None
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,7 @@ class Store:
         self.queue_cap = queue_cap
         self.leases = Leases(self.sessions, max_attempts=max_attempts)
         self.tokens = Tokens(self.sessions, self.readers)
+        self.course = Course(self.sessions, self.readers)
 
     def upgrade_schema(self) -> tuple[str | None, str]:
         """Make or upgrade the schema to this code's head revision; returns (from, to)."""
@@ -126,14 +153,27 @@ class Store:
         files_zip: bytes,
         sha256: str,
         now: dt.datetime | None = None,
+        max_submissions: int | None = None,
     ) -> SubmissionView:
-        """Store the bytes and their job in one transaction, superseding the student's job still queued.
+        """Store the bytes and their job in one transaction, superseding the student's job still queued; with
+        `max_submissions`, refuse (SubmissionLimit) once the student has made that many that count.
 
         The rate limit was applied when the upload arrived (admit_upload), before it was checked."""
         now = now or utcnow()
         with self.sessions.begin() as s:
             # Serializes one student's submissions on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
             s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
+            if max_submissions is not None:
+                made = s.scalar(
+                    select(func.count())
+                    .select_from(Submission)
+                    .where(Submission.student_id == student_id, Submission.status.not_in(UNCOUNTED))
+                )
+                if made >= max_submissions:
+                    raise SubmissionLimit(
+                        f"you have used all {max_submissions} submissions this assignment allows "
+                        "(submissions the grader failed on do not count)"
+                    )
             queued = s.scalar(select(func.count()).select_from(Job).where(Job.status == "queued")) or 0
             if queued >= self.queue_cap:
                 raise QueueFull(f"the grading queue is full ({queued} waiting); try again in a minute", 60)
@@ -212,7 +252,14 @@ class Store:
             jobs: dict[int, Job] = {}
             for job in s.scalars(select(Job).where(Job.submission_id.in_(ids)).order_by(Job.id)):
                 jobs[job.submission_id] = job  # the latest job wins
-            cols = [db.Report.submission_id, db.Report.score] + ([db.Report.report_json] if with_report else [])
+            cols = [
+                db.Report.submission_id,
+                db.Report.score,
+                db.Report.max_score,
+                db.Report.public_score,
+                db.Report.public_max_score,
+                db.Report.version,
+            ] + ([db.Report.report_json] if with_report else [])
             rows = s.execute(select(*cols).where(current_report(), db.Report.submission_id.in_(ids)))
             reports = {r[0]: r[1:] for r in rows}
             positions = self._positions(s)
@@ -234,7 +281,11 @@ class Store:
                     last_error=job.last_error if job else None,
                     queue_position=positions.get(job.id) if job else None,
                     score=rep[0] if rep else None,
-                    report_json=rep[1] if rep and with_report else None,
+                    report_json=rep[5] if rep and with_report else None,
+                    max_score=rep[1] if rep else None,
+                    public_score=rep[2] if rep else None,
+                    public_max_score=rep[3] if rep else None,
+                    report_version=rep[4] if rep else None,
                 )
             )
         return out
@@ -283,38 +334,62 @@ class Store:
 
     # -- regrades ---------------------------------------------------------------------------------------------
 
-    def regrade(self, submission_id: int) -> SubmissionView | None:
-        """Queue a regrade after every new submission; a submission already queued or running is left as is."""
+    def regrade(self, submission_id: int, *, reason: str = INSTRUCTOR_REGRADE) -> tuple[SubmissionView, bool] | None:
+        """Queue a regrade after every new submission; a submission already queued or running is left as is.
+        Returns the submission and whether a regrade was queued; None for no such submission."""
         with self.sessions.begin() as s:
             sub = s.get(Submission, submission_id)
             if sub is None:
                 return None
-            self._queue_regrade(s, sub)
-        return self.get_submission(submission_id, with_report=False)
+            queued = self._queue_regrade(s, sub, reason)
+        return self.get_submission(submission_id, with_report=False), queued
 
-    def regrade_all(self) -> int:
+    def regrade_all(self, *, reason: str = INSTRUCTOR_REGRADE) -> int:
         """Regrade every student's newest submission; returns how many were queued."""
         latest = select(func.max(Submission.id)).group_by(Submission.student_id)
         n = 0
         with self.sessions.begin() as s:
             for sub in s.scalars(select(Submission).where(Submission.id.in_(latest)).order_by(Submission.id)):
-                n += self._queue_regrade(s, sub)
+                n += self._queue_regrade(s, sub, reason)
         return n
 
     @staticmethod
-    def _queue_regrade(s: Session, sub: Submission) -> bool:
+    def _queue_regrade(s: Session, sub: Submission, reason: str) -> bool:
         active = s.scalar(select(Job.id).where(Job.submission_id == sub.id, Job.status.in_(ACTIVE)).limit(1))
         if active is not None:
             return False
-        s.add(Job(submission_id=sub.id, kind="regrade", priority=REGRADE, created_at=utcnow()))
+        s.add(Job(submission_id=sub.id, kind="regrade", reason=reason[:64], priority=REGRADE, created_at=utcnow()))
         sub.status = "queued"
         return True
 
+    # -- history ----------------------------------------------------------------------------------------------
 
-def current_report():
-    """The WHERE clause that keeps each submission's current report: its highest version."""
-    newer = aliased(db.Report)
-    return ~exists().where(newer.submission_id == db.Report.submission_id, newer.version > db.Report.version)
+    def report_history(self, submission_id: int) -> list[ReportVersion]:
+        """Every version of the submission's report, oldest first."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(db.Report).where(db.Report.submission_id == submission_id).order_by(db.Report.version)
+            ).all()
+            return [
+                ReportVersion(
+                    version=r.version,
+                    created_at=r.created_at,
+                    reason=r.reason,
+                    score=r.score,
+                    max_score=r.max_score,
+                    public_score=r.public_score,
+                    public_max_score=r.public_max_score,
+                    grader_version=_grader_version(r.report_json),
+                )
+                for r in rows
+            ]
+
+
+def _grader_version(report_json: str) -> str | None:
+    try:
+        return json.loads(report_json).get("grader_version")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _job_dict(job: Job, student_id: str) -> dict:

@@ -13,16 +13,19 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from grader.errors import SubmissionError
 from grader.report.model import Report
+from grader.report.numbers import points
 from grader.report.render import render
 from grader.report.render_csv import render_summary_csv
 from grader.report.summary import ClassSummary, summarize
 from grader.scoring.catalogue import generic_words
 from grader.service.access.auth import Principal, get_principal, require_instructor
 from grader.service.access.uploads import UploadRejected, check_upload
+from grader.service.course.standing import with_worth
 from grader.service.queue.db import MAX_ID
 from grader.service.queue.ratelimit import RateLimited
-from grader.service.queue.store import ACTIVE, Store, SubmissionView, iso
-from grader.service.web.visibility import StudentReport, as_report, hidden_released, student_view
+from grader.service.queue.store import ACTIVE, Store, SubmissionLimit, SubmissionView, iso
+from grader.service.web.course import StudentCalendar, aware, counting_id, facts_of, standing_json, student_calendar
+from grader.service.web.visibility import StudentReport, as_report, details_allowed, student_view
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(get_principal)]
@@ -38,7 +41,16 @@ def _store(request: Request) -> Store:
     return request.app.state.store
 
 
-def submission_json(view: SubmissionView, report: Report | StudentReport | None = None) -> dict:
+def submission_json(
+    view: SubmissionView,
+    report: Report | StudentReport | None = None,
+    *,
+    standing: dict | None = None,
+    counts: bool | None = None,
+) -> dict:
+    """A submission as the API shows it; `standing` (course.standing_json) is its worth to the caller under the
+    calendar, `counts` whether it is the one that counts (None: not known to the caller yet)."""
+    worth = standing or {}
     return {
         "id": view.id,
         "student_id": view.student_id,
@@ -46,7 +58,15 @@ def submission_json(view: SubmissionView, report: Report | StudentReport | None 
         "status": view.status,
         "queue_position": view.queue_position,
         "submitted_at": iso(view.submitted_at),
-        "score": view.score,
+        "score": worth.get("score", view.score),
+        "max_score": worth.get("max_score", view.max_score),
+        "raw_score": worth.get("raw_score"),
+        "penalty": worth.get("penalty"),
+        "late": worth.get("late"),
+        "lateness_seconds": worth.get("lateness_seconds"),
+        "scores_include_hidden": worth.get("scores_include_hidden"),
+        "counts": counts,
+        "report_version": view.report_version,
         "attempts": view.attempts,
         "error": view.last_error if view.status == "failed" else None,
         "passed": report.passed if report else None,
@@ -54,12 +74,31 @@ def submission_json(view: SubmissionView, report: Report | StudentReport | None 
     }
 
 
-def visible_report(request: Request, who: Principal, view: SubmissionView) -> Report | StudentReport | None:
-    """The stored report as this caller may see it: in full for instructors, else the student's view of it."""
+def visible_report(
+    request: Request, who: Principal, view: SubmissionView, sc: StudentCalendar | None = None
+) -> Report | StudentReport | None:
+    """The stored report under the calendar (its score after any late penalty), as this caller may see it: in full
+    for instructors, else the student's view of it (hidden results as released to them)."""
     report = view.report
-    if report is None or who.is_instructor:
+    if report is None:
+        return None
+    sc = sc or student_calendar(request, view.student_id)
+    report = with_worth(report, sc.worth(report.score, aware(view.submitted_at)))
+    if who.is_instructor:
         return report
-    return student_view(report, released=hidden_released(request.app.state.spec))
+    spec = request.app.state.spec
+    return student_view(report, released=sc.released, details=details_allowed(spec), when=sc.when)
+
+
+def described(request: Request, who: Principal, view: SubmissionView, *, with_report: bool) -> dict:
+    """The submission's JSON for this caller, with its worth under the calendar and whether it counts."""
+    sc = student_calendar(request, view.student_id)
+    facts = [facts_of(v) for v in _store(request).list_submissions(student_id=view.student_id, limit=100_000)]
+    report = visible_report(request, who, view, sc) if with_report else None
+    counts = counting_id(who, facts, sc)
+    return submission_json(
+        view, report, standing=standing_json(who, view, sc), counts=None if counts is None else counts == view.id
+    )
 
 
 def owned(request: Request, who: Principal, submission_id: int, *, with_report: bool = True) -> SubmissionView:
@@ -70,12 +109,20 @@ def owned(request: Request, who: Principal, submission_id: int, *, with_report: 
     return view
 
 
-def accept(request: Request, student_id: str, filename: str, data: bytes) -> SubmissionView:
-    """Count the upload against the rate limit, then check it and store it with its job; refusals become HTTP errors
-    (4xx, 429 with Retry-After). Counting comes first: a refused upload costs the same checks as an accepted one."""
+def accept(request: Request, who: Principal, student_id: str, filename: str, data: bytes) -> SubmissionView:
+    """Apply the calendar (a student's upload outside the open window: 403), count the upload against the rate
+    limit, then check it and store it with its job, accepted at the moment it arrived; refusals become HTTP errors
+    (4xx, 429 with Retry-After). Counting comes first: a refused upload costs the same checks as an accepted one.
+    An instructor submitting for a student is held to neither the window nor --max-submissions."""
     settings = request.app.state.settings
+    sc = student_calendar(request, student_id)
+    limit = None if who.is_instructor else sc.calendar.max_submissions
+    refusal = None if who.is_instructor else sc.refusal()
+    if refusal:
+        raise HTTPException(403, refusal)
+    arrived = sc.now.replace(tzinfo=None)  # the store's times are naive UTC
     try:
-        _store(request).admit_upload(student_id=student_id, limits=settings.rate_limits)
+        _store(request).admit_upload(student_id=student_id, limits=settings.rate_limits, now=arrived)
         accepted = check_upload(
             filename=filename,
             data=data,
@@ -89,7 +136,11 @@ def accept(request: Request, student_id: str, filename: str, data: bytes) -> Sub
             filename=accepted.filename,
             files_zip=accepted.files_zip,
             sha256=accepted.sha256,
+            now=arrived,
+            max_submissions=limit,
         )
+    except SubmissionLimit as e:
+        raise HTTPException(429, str(e)) from None
     except UploadRejected as e:
         raise HTTPException(e.status, str(e)) from None
     except SubmissionError as e:  # the unpacked upload read as `grade` reads a folder; never show the server's path
@@ -118,7 +169,7 @@ async def create_submission(
         raise HTTPException(422, f"no student {sid[:200]!r} on the roster: add them with `pa5-grader admin students`")
     data = await file.read(settings.upload_max_bytes + 1)
     # Checking and storing block (compile, files, the database's write lock): not on the event loop.
-    view = await run_in_threadpool(accept, request, sid, file.filename or "", data)
+    view = await run_in_threadpool(accept, request, who, sid, file.filename or "", data)
     request.app.state.dispatcher.notify(view.job_id)
     return JSONResponse(
         {"id": view.id, "status": view.status, "queue_position": view.queue_position},
@@ -139,8 +190,21 @@ def list_submissions(
         if student_id not in (None, who.student_id):
             raise HTTPException(403, "a student can only list their own submissions")
         student_id = who.student_id
-    views = _store(request).list_submissions(student_id=student_id, limit=limit)
-    return {"submissions": [submission_json(v) for v in views]}
+    store = _store(request)
+    views = store.list_submissions(student_id=student_id, limit=limit)
+    by_student: dict[str, list[SubmissionView]] = {}
+    for v in views:
+        by_student.setdefault(v.student_id, []).append(v)
+    out = {}
+    for sid, mine in by_student.items():
+        sc = student_calendar(request, sid)
+        everything = mine if student_id is not None else store.list_submissions(student_id=sid, limit=100_000)
+        counts = counting_id(who, [facts_of(v) for v in everything], sc)
+        for v in mine:
+            out[v.id] = submission_json(
+                v, standing=standing_json(who, v, sc), counts=None if counts is None else counts == v.id
+            )
+    return {"submissions": [out[v.id] for v in views]}
 
 
 @router.get("/api/submissions/{submission_id}")
@@ -161,7 +225,7 @@ async def get_submission(
         if await run_in_threadpool(_store(request).status_of, submission_id) != view.status:
             view = await run_in_threadpool(owned, request, who, submission_id)
             break
-    return await run_in_threadpool(lambda: submission_json(view, visible_report(request, who, view)))
+    return await run_in_threadpool(described, request, who, view, with_report=True)
 
 
 @router.get("/api/submissions/{submission_id}/report")
@@ -210,11 +274,12 @@ def class_summary_csv(request: Request, who: Instructor) -> PlainTextResponse:
 @router.post("/api/submissions/{submission_id}/regrade", status_code=202)
 def regrade_one(request: Request, who: Instructor, submission_id: SubmissionId) -> dict:
     """Queue a regrade behind every new submission (nothing new if it is already queued or running)."""
-    view = _store(request).regrade(submission_id)
-    if view is None:
+    done = _store(request).regrade(submission_id)
+    if done is None:
         raise HTTPException(404, f"no submission {submission_id}")
+    view, queued = done
     request.app.state.dispatcher.notify(view.job_id)
-    return {"id": view.id, "status": view.status, "queue_position": view.queue_position}
+    return {"id": view.id, "status": view.status, "queue_position": view.queue_position, "queued": queued}
 
 
 @router.post("/api/regrade", status_code=202)
@@ -223,6 +288,37 @@ def regrade_all(request: Request, who: Instructor) -> dict:
     n = _store(request).regrade_all()
     request.app.state.dispatcher.notify(0)
     return {"queued": n}
+
+
+@router.get("/api/submissions/{submission_id}/reports")
+def report_history(request: Request, who: Caller, submission_id: SubmissionId) -> dict:
+    """Every version of the submission's report, oldest first: a regrade adds one, with its reason and the change
+    of score (as the caller may see scores: before release, a student's count the public cases only)."""
+    view = owned(request, who, submission_id, with_report=False)
+    sc = student_calendar(request, view.student_id)
+    full = who.is_instructor or sc.released
+    versions, previous, grader = [], None, None
+    for r in _store(request).report_history(submission_id):
+        raw = r.score if full else r.public_score
+        w = sc.worth(raw or 0.0, aware(view.submitted_at))
+        reason = r.reason
+        if grader is not None and r.grader_version and r.grader_version != grader:
+            reason += f" (grader update {grader} → {r.grader_version})"
+        versions.append(
+            {
+                "version": r.version,
+                "created_at": iso(r.created_at),
+                "reason": reason,
+                "grader_version": r.grader_version,
+                "score": w.score,
+                "raw_score": w.raw_score,
+                "max_score": r.max_score if full else r.public_max_score,
+                "previous_score": previous,
+                "change": None if previous is None else f"{points(previous)} → {points(w.score)}",
+            }
+        )
+        previous, grader = w.score, r.grader_version or grader
+    return {"submission_id": submission_id, "scores_include_hidden": full, "versions": versions}
 
 
 @router.get("/api/queue")

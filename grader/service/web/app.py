@@ -15,11 +15,12 @@ from starlette.formparsers import MultiPartParser
 
 from grader import __version__
 from grader.service.access import auth
+from grader.service.course.clock import Clock, clock_from_env
 from grader.service.ops.settings import ServiceSettings
 from grader.service.queue.db import MAX_ID
 from grader.service.queue.embedded import Dispatcher, NullDispatcher
 from grader.service.queue.store import Store
-from grader.service.web import api
+from grader.service.web import api, course
 from grader.spec import Spec, load_spec
 
 log = logging.getLogger("pa5-grader.service")
@@ -97,8 +98,10 @@ def create_app(
     store: Store | None = None,
     dispatcher: Dispatcher | None = None,
     spec: Spec | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """The service over settings.data_dir; without a dispatcher it accepts and shows but grades nothing."""
+    """The service over settings.data_dir; without a dispatcher it accepts and shows but grades nothing. `clock`
+    is the calendar's time (default: the system's, or $PA5_CLOCK_FILE's in tests)."""
     store = store or Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
     dispatcher = dispatcher or NullDispatcher()
 
@@ -122,10 +125,12 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.spec = spec or load_spec(settings.spec_path)
     app.state.session_key = auth.load_session_key(settings.data_dir)
+    app.state.clock = clock or clock_from_env()
     # Keep a whole upload in memory while it is parsed: Starlette would spool a larger file to the system /tmp.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.upload_max_bytes + MULTIPART_SLACK)
 
     app.include_router(api.router)
+    app.include_router(course.router)
     pages = None
     if importlib.util.find_spec("grader.service.web.pages") is None:
         log.warning("the web pages are not installed here (grader/service/web/pages.py); serving the API only")

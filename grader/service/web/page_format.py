@@ -9,7 +9,7 @@ import re
 import jinja2
 import numpy as np
 
-from grader.report.numbers import points
+from grader.report.numbers import duration, points
 from grader.report.render_minimal import affected, problem_status
 
 
@@ -59,5 +59,5 @@ def install_filters(env: jinja2.Environment) -> None:
     """Add the filters; refuse an environment that would not escape, since pages show student output."""
     if not (env.autoescape(None) if callable(env.autoescape) else env.autoescape):
         raise RuntimeError("the pages' Jinja environment must autoescape")
-    env.filters.update(when=when, pts=pts, num=num, anchor=anchor, shape=shape, pretty=pretty)
+    env.filters.update(duration=duration, when=when, pts=pts, num=num, anchor=anchor, shape=shape, pretty=pretty)
     env.filters.update(status=problem_status, affected=affected)

@@ -182,7 +182,9 @@ def report_page(request: Request, submission_id: api.SubmissionId) -> Response:
     report = api.visible_report(request, who, view)
     sub = api.submission_json(view)
     refresh = REFRESH_SECONDS if report is None and sub["status"] in ACTIVE else None
-    return _page(request, "report.html", {"sub": sub, "report": report, "refresh": refresh, "max_failures": 3})
+    history = api.report_history(request, who, submission_id)["versions"]
+    context = {"sub": sub, "report": report, "refresh": refresh, "max_failures": 3, "history": history}
+    return _page(request, "report.html", context)
 
 
 def _latest_graded(request: Request) -> dict[str, int]:

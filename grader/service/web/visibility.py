@@ -2,6 +2,11 @@
 
 Each view is built from the report by its own field names (pydantic's from_attributes): a field the report gains or
 renames is not in any view until someone adds it here, so nothing reaches a student by default.
+
+Hidden cases, by the calendar's release and the spec's hidden_visibility:
+- not released: not in the view at all (withhold.public_only): public cases, their score and a notice of when;
+- released, spec "hidden": each hidden case's status and points, no details (WithheldCase);
+- released otherwise: in full (they never carry expected values or the worst element).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.report.model import CallError, CaseReport, ProblemReport, Report, Status, passes
+from grader.service.web.withhold import public_only
 from grader.spec import Spec
 
 
@@ -147,8 +153,13 @@ class StudentReport(_View):
     spec_sha256: str = Field(description="Digest of the spec it was graded under.")
     mode: Literal["check", "grade"] = Field(description="check: public cases only; grade: public and hidden.")
     sandbox: SandboxView
-    score: float = Field(description="Sum of the problem scores.")
-    max_score: float = Field(description="Sum of the problems' points.")
+    score: float = Field(description="Sum of the problem scores shown, less the late penalty.")
+    max_score: float = Field(description="Sum of the points shown.")
+    raw_score: float | None = Field(description="The score shown before the late penalty.")
+    penalty: float | None = Field(description="Points the late policy took from the score shown.")
+    late: bool | None = Field(description="Whether it was accepted after the student's due date.")
+    lateness_seconds: int | None = Field(description="Seconds after the due date; 0 on time.")
+    withheld: str | None = Field(description="What is left out of this view and when it comes.")
     error: str | None = Field(description="A failure that cost the whole submission.")
     error_note: str = Field(description="What to do about `error`, when the grader knows.")
     errors: list[ErrorView] = Field(description="Each distinct error of the graded calls, once.")
@@ -162,36 +173,36 @@ class StudentReport(_View):
         return passes(self)
 
 
-def hidden_released(spec: Spec) -> bool:
-    """The visibility decision: may students see the details of their hidden cases now?
-
-    The service has no due date or publish step yet, so only a spec that makes them "visible" releases them.
-    """
-    return spec.hidden_visibility == "visible"
+def details_allowed(spec: Spec) -> bool:
+    """Whether, once released, hidden cases are shown in full (the spec's hidden_visibility is not "hidden")."""
+    return spec.hidden_visibility != "hidden"
 
 
-def _case(c: CaseReport, *, released: bool) -> CaseView | WithheldCase:
-    return WithheldCase.model_validate(c) if c.hidden and not released else CaseView.model_validate(c)
+def _case(c: CaseReport, *, details: bool) -> CaseView | WithheldCase:
+    return WithheldCase.model_validate(c) if c.hidden and not details else CaseView.model_validate(c)
 
 
-def _problem(p: ProblemReport, *, released: bool) -> ProblemView:
+def _problem(p: ProblemReport, *, details: bool) -> ProblemView:
     fields = {name: getattr(p, name) for name in ProblemView.model_fields if name != "cases"}
-    return ProblemView.model_validate({**fields, "cases": [_case(c, released=released) for c in p.cases]})
+    return ProblemView.model_validate({**fields, "cases": [_case(c, details=details) for c in p.cases]})
 
 
-def _error(e: CallError, *, public: set[str], released: bool) -> ErrorView:
-    if released or public & set(e.cases):  # an error a public case raised is told in that case's words anyway
+def _error(e: CallError, *, public: set[str], details: bool) -> ErrorView:
+    if details or public & set(e.cases):  # an error a public case raised is told in that case's words anyway
         return ErrorView.model_validate(e)
     return ErrorView.model_validate(e.model_copy(update={"summary": WITHHELD_ERROR, "traceback": "", "note": ""}))
 
 
-def student_view(report: Report, *, released: bool) -> StudentReport:
-    """The report as its student sees it; `released` is hidden_released()'s decision."""
+def student_view(report: Report, *, released: bool, details: bool = True, when: str = "") -> StudentReport:
+    """The report as its student sees it. `released`: the calendar has released hidden results to this student
+    (else `when` says when they come); `details`: details_allowed(spec)."""
+    if not released:
+        report = public_only(report, when or "when the instructor releases them")
     skip = ("problems", "errors")
     fields = {name: getattr(report, name) for name in StudentReport.model_fields if name not in skip}
-    problems = [_problem(p, released=released) for p in report.problems]
+    problems = [_problem(p, details=details) for p in report.problems]
     public = {c.id for p in report.problems for c in p.cases if not c.hidden}
-    errors = [_error(e, public=public, released=released) for e in report.errors]
+    errors = [_error(e, public=public, details=details) for e in report.errors]
     return StudentReport.model_validate({**fields, "problems": problems, "errors": errors})
 
 

@@ -145,9 +145,9 @@ def test_text_caps_each_output_line_and_the_output_shown(fixed_report):
     assert len(text) < len(render(fixed_report, "text")) + 10_000
 
 
-def test_cases_carry_relative_error_and_the_schema_says_version_3(fixed_report):
+def test_cases_carry_relative_error_and_the_schema_says_version_4(fixed_report):
     data = json.loads(render(fixed_report, "json"))
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     case = data["problems"][0]["cases"][0]
     assert "relative_error" in case and "error" not in case
     assert data["error"] is None  # the report's error is a message, and keeps its name
@@ -163,3 +163,34 @@ def test_points_are_rounded_one_way_in_every_human_readable_output_and_kept_whol
     assert {p.get("name"): p.get("value") for p in dx}["score"] == "2.22"
     assert pts(fixed_report.score) == "55.56" and pts(20.0) == "20"
     assert json.loads(render(fixed_report, "json"))["score"] == 55.555556
+
+
+def test_lateness_and_withholding_reach_every_format(fixed_report):
+    """The service's calendar fields, written by hand here: 1 d 1 h 1 min 1 s late, 10 of 50 points taken."""
+    late = fixed_report.model_copy(
+        update={
+            "score": 40.0,
+            "raw_score": 50.0,
+            "penalty": 10.0,
+            "late": True,
+            "lateness_seconds": 90061,
+            "withheld": "Hidden cases: results come after your due date",
+        }
+    )
+    text = render(late, "text")
+    assert "Accepted 1 d 1 h 1 min after the due date: late penalty 10 of the raw score 50" in text
+    assert "Hidden cases: results come after your due date" in text and "score 40 / 100" in text
+    props = {p.get("name"): p.get("value") for p in ET.fromstring(render(late, "junit")).iter("property")}
+    assert (props["late"], props["lateness_seconds"], props["raw_score"], props["penalty"]) == (
+        "true",
+        "90061",
+        "50",
+        "10",
+    )
+    gs = json.loads(render(late, "gradescope"))
+    assert gs["score"] == 40.0 and "late penalty 10" in gs["output"] and "Hidden cases" in gs["output"]
+    on_time = fixed_report.model_copy(
+        update={"late": False, "lateness_seconds": 0, "raw_score": 55.555556, "penalty": 0.0}
+    )
+    assert "Accepted on time" in render(on_time, "text")
+    assert "Accepted" not in render(fixed_report, "text")  # a CLI grade has no calendar

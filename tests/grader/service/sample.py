@@ -47,9 +47,18 @@ def make_report(
             message="" if ok else message,
             mistake=None if ok or pid not in diagnoses else diagnoses[pid].id,
             worst=None if ok else Worst(index=[5, 9], got=-1711.84, expected=2007.88),
+            points=scores[pid] / 2,  # half of each problem's points on its public case, half on its hidden one
+            max_points=10.0,
         )
         hidden = CaseReport(
-            id=f"{pid.split('.')[0]}-h01", hidden=True, tags=["large"], status=case.status, weight=1.0, message=""
+            id=f"{pid.split('.')[0]}-h01",
+            hidden=True,
+            tags=["large"],
+            status=case.status,
+            weight=1.0,
+            message="",
+            points=scores[pid] / 2,
+            max_points=10.0,
         )
         problems.append(
             ProblemReport(

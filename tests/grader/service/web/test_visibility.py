@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from grader.report.model import CaseReport
-from grader.service.web.visibility import as_report, hidden_released, student_view
+from grader.service.web.visibility import as_report, details_allowed, student_view
 from grader.spec import default_spec
 from tests.grader.service.sample import make_report
 from tests.grader.service.web.test_pages import browser, finish, site, upload  # noqa: F401 - fixtures
@@ -75,8 +75,30 @@ def withheld_markers(case: CaseReport) -> dict[str, set[str]]:
     return hidden
 
 
-def test_the_student_view_of_a_hidden_case_holds_only_what_a_student_may_see(secret_case):
-    view = student_view(report_with(secret_case), released=False)
+def all_markers(case: CaseReport) -> dict[str, set[str]]:
+    """Every field's values, the id, status and points included: before release none may reach the student."""
+    values = {f: markers(getattr(case, f)) for f in CaseReport.model_fields if f not in ("hidden", "weight")}
+    values["status"] = {case.status}
+    return values
+
+
+def test_before_release_a_hidden_case_is_not_in_the_student_view_at_all(secret_case):
+    report = report_with(secret_case)
+    view = student_view(report, released=False, when="after your due date, 2026-12-10T23:59:00+00:00")
+    text = view.model_dump_json()
+    assert [c.id for p in view.problems for c in p.cases] == [
+        c.id for p in report.problems for c in p.cases if not c.hidden
+    ]
+    for field, values in all_markers(secret_case).items():
+        assert not any(v in text for v in values if v not in ("failed",)), field
+    public = sum(c.max_points for p in report.problems for c in p.cases if not c.hidden)
+    assert view.max_score == public and view.score == 0  # no total that includes the hidden case
+    assert "after your due date, 2026-12-10" in view.withheld
+    assert view.output.text == "" and view.output.bytes == 0  # what the code printed includes its hidden calls
+
+
+def test_released_under_a_hidden_spec_a_hidden_case_shows_only_status_and_points(secret_case):
+    view = student_view(report_with(secret_case), released=True, details=False)
     data = view.model_dump(mode="json")
     case = next(c for c in data["problems"][0]["cases"] if c["id"] == "conv-h07")
     assert set(case) - {"withheld"} <= ALLOWED and case["withheld"] is True
@@ -93,28 +115,30 @@ def test_released_hidden_results_are_shown_in_full_and_public_cases_always(secre
     assert public.model_dump() == report.problems[0].cases[0].model_dump()
 
 
-def test_only_a_visible_spec_releases_hidden_results():
-    for visibility, released in [("visible", True), ("after_due_date", False), ("hidden", False)]:
+def test_details_follow_the_spec_once_released():
+    for visibility, allowed in [("visible", True), ("after_due_date", True), ("hidden", False)]:
         spec = default_spec().model_copy(update={"hidden_visibility": visibility})
-        assert hidden_released(spec) is released
-    assert default_spec().hidden_visibility != "visible"
+        assert details_allowed(spec) is allowed
 
 
-def test_no_hidden_detail_reaches_the_student_through_the_api_or_the_page(site, browser, secret_case):  # noqa: F811
+def test_no_hidden_case_reaches_the_student_before_release_through_the_api_or_the_page(
+    site,  # noqa: F811
+    browser,  # noqa: F811
+    secret_case,
+):
     b = browser()
     b.sign_in(site.tokens["alice"])
     upload(b)
     sid = finish(site, report_with(secret_case))
     api = b.get(f"/api/submissions/{sid}")
-    case = next(c for c in api.json()["report"]["problems"][0]["cases"] if c["id"] == "conv-h07")
-    assert set(case) - {"withheld"} <= ALLOWED
-    shown = {"api": api.text, "page": b.get(f"/submissions/{sid}").text}
+    assert "conv-h07" not in api.text and api.json()["report"]["withheld"]
+    shown = {"api": api.text, "list": b.get("/api/submissions").text, "page": b.get(f"/submissions/{sid}").text}
+    shown["history"] = b.get(f"/api/submissions/{sid}/reports").text
     for fmt in ("json", "text", "junit", "gradescope"):
         shown[fmt] = b.get(f"/api/submissions/{sid}/report", params={"format": fmt}).text
-    assert "conv-h07" in shown["page"] and "withheld" not in shown["text"]
-    for field, values in withheld_markers(secret_case).items():
+    for field, values in all_markers(secret_case).items():
         for where, text in shown.items():
-            assert not any(v in text for v in values), f"{field} reached the student in {where}"
+            assert not any(v in text for v in values if v != "failed"), f"{field} reached the student in {where}"
     instructor = browser()
     instructor.sign_in(site.instructor)
     full = instructor.get(f"/api/submissions/{sid}").text

@@ -1,0 +1,1 @@
+"""The course: its calendar (deadlines, late policy, release) and each student's standing."""
