@@ -6,6 +6,7 @@ import click
 
 from grader import __version__
 from grader.cli.admin import admin
+from grader.cli.course import assignment, extend, gradebook, release
 from grader.cli.grading import batch, check, generate, grade
 from grader.cli.packaging import bundle, gradescope_run, image
 from grader.cli.service import serve, submit, worker
@@ -20,5 +21,7 @@ def cli():
     """
 
 
+for _command in (assignment, extend, release, gradebook):
+    admin.add_command(_command)
 for _command in (check, grade, batch, generate, image, bundle, gradescope_run, admin, serve, worker, submit):
     cli.add_command(_command)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
 from pathlib import Path
 
 from grader.config import read_secret
 from grader.errors import GraderError
+from grader.service.course.clock import CLOCK_ENV, clock_from_env
 from grader.service.ops.admin import open_store
 from grader.service.ops.settings import SECRET_FILE, ServiceSettings
 from grader.service.queue.embedded import EmbeddedDispatcher, NullDispatcher
@@ -65,10 +67,13 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
         settings.data_dir, settings.database_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap
     )
     spec = load_spec(settings.spec_path)
+    clock = clock_from_env()  # checked before the port opens, like the rest
+    if os.environ.get(CLOCK_ENV):
+        log.warning("%s is set: the calendar's time is read from %s (for tests only)", CLOCK_ENV, os.environ[CLOCK_ENV])
     settings.tmp_dir.mkdir(exist_ok=True, mode=0o700)
     _sweep_tmp(settings.tmp_dir)
     with _dispatcher(settings, store, spec) as (dispatcher, description):
-        app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
+        app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec, clock=clock)
         if on_ready:
             on_ready(description)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", server_header=False)

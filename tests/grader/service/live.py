@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import os
 import signal
 import socket
 import subprocess
@@ -79,8 +81,9 @@ def make_data(tmp: Path, students=STUDENTS) -> Service:
 
 
 @contextmanager
-def running(service: Service, *, workers: int = 0, backend=None, spec=None, **overrides):
-    """Serve the data folder over real HTTP in this process; workers > 0 grade with the given backend."""
+def running(service: Service, *, workers: int = 0, backend=None, spec=None, clock=None, **overrides):
+    """Serve the data folder over real HTTP in this process; workers > 0 grade with the given backend; `clock`
+    is the calendar's time (a ManualClock in tests of deadlines)."""
     settings = ServiceSettings(data_dir=service.data, sandbox="process", workers=workers, **overrides)
     store = Store(settings.db_url, max_attempts=settings.max_attempts, queue_cap=settings.queue_cap)
     spec = spec or default_spec()
@@ -98,7 +101,7 @@ def running(service: Service, *, workers: int = 0, backend=None, spec=None, **ov
             poll_seconds=0.2,
             margin=settings.grade_margin,
         )
-    app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
+    app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec, clock=clock)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -118,8 +121,21 @@ def running(service: Service, *, workers: int = 0, backend=None, spec=None, **ov
         store.engine.dispose()
 
 
+class ManualClock:
+    """The calendar's time, set by the test: never a sleep until a deadline."""
+
+    def __init__(self, now: dt.datetime):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, now: dt.datetime) -> None:
+        self.now = now
+
+
 @contextmanager
-def serve_process(data: Path, *args: str, prelude: str | None = None):
+def serve_process(data: Path, *args: str, prelude: str | None = None, env: dict | None = None):
     """A real `pa5-grader serve` subprocess (process sandbox) on a free loopback port: yields (process, url).
 
     `prelude`: Python run in that process before its command line (a test's stand-in for a misbehaving part)."""
@@ -132,6 +148,7 @@ def serve_process(data: Path, *args: str, prelude: str | None = None):
         stdout=log,
         stderr=subprocess.STDOUT,
         preexec_fn=default_signals,  # stopped with SIGTERM below
+        env=None if env is None else {**os.environ, **env},
     )
     url = f"http://127.0.0.1:{port}"
     try:
