@@ -96,6 +96,8 @@ def submit(
         plain = (text if fmt == "text" else report_text(http, sid, "text")) if with_text else None
     code = 0 if passed else 1
     score = f"{points(report['score'])} / {points(report['max_score'])}"
+    if report.get("withheld"):  # a student's view before hidden results are released
+        score += " on the public cases (hidden results are not released yet)"
     return Outcome(sid, "done", code, text, f"submission {sid} graded: {score}", plain)
 
 

@@ -121,6 +121,12 @@ def running(service: Service, *, workers: int = 0, backend=None, spec=None, cloc
         store.engine.dispose()
 
 
+def release_hidden(service: Service) -> None:
+    """Release hidden results at once (`admin assignment --release immediately`): for tests of what a student sees
+    once they are out."""
+    service.store.course.update_calendar({"release": "immediately"}, now=dt.datetime.now(dt.timezone.utc))
+
+
 class ManualClock:
     """The calendar's time, set by the test: never a sleep until a deadline."""
 

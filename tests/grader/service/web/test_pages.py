@@ -1,6 +1,5 @@
 """The web pages over real HTTP against a real SQLite file: sign-in, CSRF, the student's pages, the dashboard."""
 
-import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -10,7 +9,7 @@ import pytest
 
 from grader.service.access.auth import SESSION_COOKIE
 from grader.service.queue.ratelimit import RateLimit
-from tests.grader.service.live import EXAMPLES, running
+from tests.grader.service.live import EXAMPLES, release_hidden, running
 from tests.grader.service.sample import UNFLIPPED, make_report
 
 GOOD = (EXAMPLES / "correct" / "backprop.py").read_bytes()
@@ -77,11 +76,6 @@ def finish(site, report) -> int:
     claim = site.store.leases.claim_next("test-worker", 60)
     assert site.store.leases.complete_job(claim.job_id, "test-worker", report)
     return claim.submission_id
-
-
-def release(site) -> None:
-    """Release hidden results at once, as `admin assignment --release immediately` does."""
-    site.store.course.update_calendar({"release": "immediately"}, now=dt.datetime.now(dt.timezone.utc))
 
 
 def upload(b: Browser, data: bytes = GOOD, name: str = "backprop.py", **kw) -> httpx.Response:
@@ -165,7 +159,7 @@ def test_upload_queues_and_the_list_refreshes_until_graded(site, browser):
     assert '<meta http-equiv="refresh"' not in page.text
     assert f'href="{site.url}/submissions/{sid}">report</a>' in page.text
     assert "30 / 50" in page.text  # the public half: hidden results are not released yet
-    release(site)
+    release_hidden(site)
     assert "60 / 100" in b.get("/me").text
 
 
@@ -179,7 +173,7 @@ def test_a_bad_upload_is_shown_on_the_page_with_its_status(site, browser):
 
 
 def test_the_report_page_renders_the_json_twins_report(site, browser):
-    release(site)
+    release_hidden(site)
     b = browser()
     b.sign_in(site.tokens["alice"])
     upload(b)
@@ -213,7 +207,7 @@ def test_another_students_report_is_404_and_the_dashboard_403_for_students(site,
 
 
 def test_student_output_and_messages_are_shown_as_text(site, browser):
-    release(site)
+    release_hidden(site)
     evil = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
     b = browser()
     b.sign_in(site.tokens["alice"])
