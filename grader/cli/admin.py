@@ -49,7 +49,7 @@ def admin_init(data_dir, database_url, secret_file, add_instructor):
         database_url=database_url,
         add_instructor=add_instructor,
     )
-    if r.secret_action == "recorded":
+    if r.secret_action == "recorded" and r.existed:
         click.echo(f"grading secret from {secret_file} recorded in {r.secret} (serve and worker read it from there)")
     elif r.secret_action == "missing":
         click.echo(
@@ -59,7 +59,10 @@ def admin_init(data_dir, database_url, secret_file, add_instructor):
             err=True,
         )
     if not r.existed:
-        click.echo(f"data folder {data_dir} ready; grading secret in {r.secret} (keep it: it fixes the hidden cases)")
+        origin = f"from {secret_file} " if r.secret_action == "recorded" else ""
+        click.echo(
+            f"data folder {data_dir} ready; grading secret {origin}in {r.secret} (keep it: it fixes the hidden cases)"
+        )
     elif r.token is None:
         more = admin_command("init", Path(data_dir), database_url, "--add-instructor-token")
         click.echo(
@@ -170,7 +173,10 @@ def admin_tokens(data_dir, database_url, show, student_id, prefix):
             click.echo(printable(f"revoked {what}: it and its browser sessions no longer work"))
             if student_id is not None:
                 click.echo(
-                    "they stay on the roster; `pa5-grader admin students` with them on the roster issues a new token",
+                    printable(
+                        f"{student_id} stays on the roster; `pa5-grader admin students` with {student_id} in the "
+                        "roster file issues a new token (as does --rotate)"
+                    ),
                     err=True,
                 )
         if prefix is not None and r.working_instructors == 0:
