@@ -127,9 +127,19 @@ def admin_students(data_dir, database_url, roster, out_file, rotate):
 @data_option
 @database_option
 @click.option("--list", "show", is_flag=True, help="List every token: role, student, prefix, created, revoked.")
-@click.option("--revoke", "student_id", default=None, help="Revoke this student's token (they stay on the roster).")
 @click.option(
-    "--revoke-instructor", "prefix", default=None, help="Revoke the instructor token starting with PREFIX (>= 4)."
+    "--revoke",
+    "student_id",
+    default=None,
+    metavar="STUDENT_ID",
+    help="Revoke this student's token (they stay on the roster).",
+)
+@click.option(
+    "--revoke-instructor",
+    "prefix",
+    default=None,
+    metavar="PREFIX",
+    help="Revoke the instructor token starting with PREFIX (>= 4 characters).",
 )
 @edge
 def admin_tokens(data_dir, database_url, show, student_id, prefix):

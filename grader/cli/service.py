@@ -83,6 +83,9 @@ def serve(
 ):
     """Run the grading service: the HTTP API, the web pages and a pool of workers.
 
+    The workers grade with the secret `admin init` recorded in DATA/secret (a --secret-file must agree with
+    it); without one, --secret-file or $PA5_GRADER_SECRET.
+
     \b
     Example:
       pa5-grader serve --data /srv/pa5 --port 8000 --workers 2

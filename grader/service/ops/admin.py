@@ -14,8 +14,8 @@ from grader.errors import GraderError
 from grader.service import migrations
 from grader.service.access.auth import add_instructor_token, hash_token, set_student_token
 from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
+from grader.service.ops.secret import Action, service_secret, write_private
 from grader.service.ops.secret import record as record_secret
-from grader.service.ops.secret import service_secret, write_private
 from grader.service.ops.settings import DB_FILE, database_url_of
 from grader.service.queue.store import Store, StoreUnavailable
 from grader.service.queue.tokens import LEGACY, TokenRow
@@ -93,7 +93,7 @@ class InitResult:
     revision: str | None  # the schema revision it was found at (None: it was made here)
     token: str | None  # a new instructor token, to show once
     secret: Path | None  # DATA/secret; None when an existing service's folder records no secret
-    secret_action: str  # recorded (copied from --secret-file) | made | kept | missing
+    secret_action: Action  # recorded: copied from --secret-file
 
 
 def init(

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from grader.config import SECRET_ENV, read_secret
 from grader.errors import GraderError
 from grader.service.ops.settings import SECRET_FILE
+
+Action = Literal["recorded", "made", "kept", "missing"]
 
 
 class SecretMismatch(GraderError):
@@ -52,7 +55,7 @@ def recorded(data_dir: Path) -> bytes | None:
     return data or None
 
 
-def record(*, data_dir: Path, secret_file: Path | None, make_new: bool) -> tuple[Path | None, str]:
+def record(*, data_dir: Path, secret_file: Path | None, make_new: bool) -> tuple[Path | None, Action]:
     """Make DATA/secret hold the given secret, or a new one if none is given, none is recorded and `make_new`.
     Returns (DATA/secret or None, what was done: recorded | made | kept | missing). A recorded secret that
     differs from the given one is refused, never replaced."""
