@@ -83,6 +83,9 @@ def serve(
 ):
     """Run the grading service: the HTTP API, the web pages and a pool of workers.
 
+    The workers grade with the secret `admin init` recorded in DATA/secret (a --secret-file must agree with
+    it); without one, --secret-file or $PA5_GRADER_SECRET.
+
     \b
     Example:
       pa5-grader serve --data /srv/pa5 --port 8000 --workers 2
@@ -116,7 +119,14 @@ def serve(
 
 
 @click.command()
-@click.option("--database", "database_url", required=True, help="The service's database, e.g. postgresql://...")
+@click.option(
+    "--data",
+    "data_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="The service's data folder: its secret, and its database unless --database.",
+)
+@click.option("--database", "database_url", default=None, help="The service's database, e.g. postgresql://...")
 @broker_option
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Grades at once.")
 @click.option("--sandbox", type=click.Choice(BACKENDS), default=DEFAULT_SANDBOX, show_default=True)
@@ -134,6 +144,7 @@ def serve(
 @spec_option
 @edge
 def worker(
+    data_dir,
     database_url,
     broker_url,
     concurrency,
@@ -146,24 +157,34 @@ def worker(
 ):
     """Grade jobs of a service started with `serve --broker`, on this host, in its own sandbox.
 
-    The secret comes from --secret-file or $PA5_GRADER_SECRET, never over the broker.
+    The secret comes from --secret-file, else the --data folder's (written by `admin init`), else
+    $PA5_GRADER_SECRET; never over the broker.
 
     \b
-    Example:
+    Examples:
+      pa5-grader worker --data /srv/pa5 --broker redis://queue:6379/0
       pa5-grader worker --database postgresql://pa5@db/pa5 --broker redis://queue:6379/0 --secret-file secret
     """
-    from grader.config import read_secret
+    from grader.service.ops.admin import worker_inputs
     from grader.service.queue.celery.worker import run_worker
 
     if not broker_url:
         raise click.UsageError("worker needs --broker (the URL serve --broker was given)")
+    if not data_dir and not database_url:
+        raise click.UsageError("worker needs --data DIR (the service's data folder) or --database URL")
+    database_url, secret = worker_inputs(
+        data_dir=data_dir and Path(data_dir),
+        database_url=database_url,
+        secret_file=secret_file and Path(secret_file),
+        insecure_default=insecure_default_secret,
+    )
     run_worker(
         database_url=database_url,
         broker_url=broker_url,
         sandbox=sandbox,
         concurrency=concurrency,
         spec_path=spec_path and Path(spec_path),
-        secret=read_secret(secret_file=secret_file, insecure_default=insecure_default_secret),
+        secret=secret,
         lease_seconds=lease_seconds,
         margin=grade_margin,
     )

@@ -19,6 +19,7 @@ CSRF_COOKIE = "pa5_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_SECONDS = 12 * 3600
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PREFIX_CHARS = 8  # a token's first characters, kept in the clear to name it (`admin tokens --list`)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def token_prefix(token: str) -> str:
+    return token[:PREFIX_CHARS]
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -47,24 +52,21 @@ def hash_token(token: str) -> str:
 def add_instructor_token(store: Store) -> str:
     """A new instructor token; only its hash is kept, so the caller shows it once."""
     token = new_token()
-    store.tokens.add_instructor(hash_token(token))
+    store.tokens.add_instructor(hash_token(token), token_prefix(token))
     return token
 
 
 def set_student_token(store: Store, student_id: str) -> str:
-    """Issue (or replace) a student's token; the old one stops working at once, sessions included."""
+    """Issue (or replace) a student's token; the old one stops working at once, sessions included, and a revoked
+    student is back."""
     token = new_token()
-    store.tokens.set_student(student_id, hash_token(token))
+    store.tokens.set_student(student_id, hash_token(token), token_prefix(token))
     return token
-
-
-def student_token_hashes(store: Store) -> dict[str, str]:
-    return store.tokens.student_hashes()
 
 
 def lookup(store: Store, token: str) -> Principal | None:
     row = store.tokens.by_hash(hash_token(token))
-    return None if row is None else Principal(row.role, row.student_id, row.id)
+    return None if row is None or row.revoked_at else Principal(row.role, row.student_id, row.id)
 
 
 def load_session_key(data_dir: Path) -> bytes:
@@ -99,7 +101,9 @@ def read_session(store: Store, key: bytes, value: str) -> Principal | None:
     if not 0 <= age < SESSION_SECONDS:
         return None
     row = store.tokens.by_id(tid)
-    if row is None or not hmac.compare_digest(sig, _mac(key, "session", token_id, issued, row.token_sha256)):
+    if row is None or row.revoked_at:  # a revoked token's hash is gone too, so no session's signature matches
+        return None
+    if not hmac.compare_digest(sig, _mac(key, "session", token_id, issued, row.token_sha256)):
         return None
     return Principal(row.role, row.student_id, row.id)
 

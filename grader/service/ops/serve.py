@@ -10,11 +10,11 @@ import os
 import socket
 from pathlib import Path
 
-from grader.config import read_secret
 from grader.errors import GraderError
 from grader.service.course.clock import CLOCK_ENV, clock_from_env
 from grader.service.ops.admin import open_store
-from grader.service.ops.settings import SECRET_FILE, ServiceSettings
+from grader.service.ops.secret import service_secret
+from grader.service.ops.settings import ServiceSettings
 from grader.service.queue.embedded import EmbeddedDispatcher, NullDispatcher
 from grader.service.web.app import create_app
 from grader.spec import load_spec
@@ -47,14 +47,10 @@ def check_bind(host: str, port: int, *, public: bool) -> None:
 
 
 def grading_secret(settings: ServiceSettings) -> bytes:
-    """--secret-file, else DATA/secret from `admin init`, else $PA5_GRADER_SECRET."""
-    path = settings.secret_file
-    if path is None and (settings.data_dir / SECRET_FILE).is_file():
-        path = settings.data_dir / SECRET_FILE
-    try:
-        return read_secret(secret_file=path, insecure_default=settings.insecure_default_secret)
-    except GraderError as e:
-        raise GraderError(f"{e} (or keep the {SECRET_FILE} file `admin init` wrote in the data folder)") from None
+    """--secret-file (agreeing with DATA/secret), else DATA/secret from `admin init`, else $PA5_GRADER_SECRET."""
+    return service_secret(
+        data_dir=settings.data_dir, secret_file=settings.secret_file, insecure_default=settings.insecure_default_secret
+    )
 
 
 def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_level: str = "info", on_ready=None):

@@ -69,7 +69,7 @@ class Service:
 
 def make_data(tmp: Path, students=STUDENTS) -> Service:
     data = tmp / "data"
-    instructor, secret_path = admin.init(data_dir=data)
+    made = admin.init(data_dir=data)
     roster = tmp / "roster.csv"
     roster.write_text("student_id\n" + "\n".join(students) + "\n")
     store = admin.open_store(data, None)
@@ -77,7 +77,7 @@ def make_data(tmp: Path, students=STUDENTS) -> Service:
     store.engine.dispose()
     with (tmp / "TOKENS.csv").open() as f:
         tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
-    return Service(data=data, instructor=instructor, tokens=tokens, secret=secret_path.read_bytes().strip())
+    return Service(data=data, instructor=made.token, tokens=tokens, secret=made.secret.read_bytes().strip())
 
 
 @contextmanager

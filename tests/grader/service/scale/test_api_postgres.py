@@ -9,11 +9,11 @@ GOOD = (EXAMPLES / "correct" / "backprop.py").read_bytes()
 
 def test_values_postgresql_refuses_are_4xx(tmp_path, database):
     data = tmp_path / "data"
-    instructor, secret = admin.init(data_dir=data, database_url=database)
+    made = admin.init(data_dir=data, database_url=database)
     store = admin.open_store(data, database)
     tokens = {"alice": set_student_token(store, "alice")}
     store.engine.dispose()
-    service = Service(data=data, instructor=instructor, tokens=tokens, secret=secret.read_bytes().strip())
+    service = Service(data=data, instructor=made.token, tokens=tokens, secret=made.secret.read_bytes().strip())
     with running(service, database_url=database) as s, s.client("instructor") as c:
         # a NUL, which no PostgreSQL text can hold, in a query parameter and in a form field
         assert c.get("/api/submissions", params={"student_id": "a\x00b"}).status_code == 422
