@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 SCHEMA_VERSION = 4  # 2: per-case error renamed relative_error; minimal_case, explore, shapes, points
 # 3: errors (each distinct error once), error_note, diagnosis.raised, submission_notes
@@ -62,6 +63,22 @@ class MinimalCase(_Model):
     expected_shape: list[int] = Field(description="Shape of the right answer.")
     message: str = Field(description="Why it fails, in plain words.")
     source: Literal["probe", "shrink", "explore"] = Field(description="Which unscored inputs it came from.")
+
+    @field_serializer("inputs", "got", "expected", when_used="json")
+    def _nonfinite_as_text(self, value: Any) -> Any:
+        # JSON has no NaN or infinity (pydantic would write null, and a stored report would lose them): write the
+        # spelling float() and JavaScript's Number() read back. A student's wrong answer often holds them.
+        return _json_numbers(value)
+
+
+def _json_numbers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    return value
 
 
 class ProblemReport(_Model):

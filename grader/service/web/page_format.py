@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 
 import jinja2
@@ -27,6 +28,7 @@ def pts(x: float | None) -> str:
 
 
 def num(x: float | None) -> str:
+    """A number in 6 significant digits; NaN and the infinities as nan, inf and -inf."""
     return "" if x is None else f"{x:.6g}"
 
 
@@ -40,11 +42,25 @@ def shape(dims: list[int] | None) -> str:
     return "x".join(map(str, dims)) if dims else "scalar"
 
 
+# How the JSON report writes what JSON cannot hold (grader/report/model.py, MinimalCase).
+NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _numbers(value):
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return NONFINITE.get(value, value) if isinstance(value, str) else value
+
+
 def pretty(value) -> str:
-    """Numbers and nested lists of them as the text report prints arrays; anything else as text or JSON."""
+    """Numbers and nested lists of them as the text report prints arrays (NaN and infinities as nan, inf, -inf);
+    anything else as text or JSON."""
+    numbers = _numbers(value)
     try:
-        a = np.asarray(value)
-    except ValueError:  # ragged lists
+        a = np.asarray(numbers)
+        if a.dtype == object:  # a null among numbers: a NaN or infinity of a report stored before they were kept
+            a = np.asarray(numbers, dtype=float)
+    except (ValueError, TypeError):  # ragged lists, or not numbers at all
         a = None
     if a is not None and a.dtype.kind in "iuf":
         if a.ndim == 0:
