@@ -384,6 +384,11 @@ class Store:
                 for r in rows
             ]
 
+    def files_zip(self, submission_id: int) -> bytes | None:
+        """The submission's files as stored (the normalized zip of uploads.pack_files); None for no submission."""
+        with self.session() as s:
+            return s.scalar(select(Submission.files_zip).where(Submission.id == submission_id))
+
 
 def _grader_version(report_json: str) -> str | None:
     try:

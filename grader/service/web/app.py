@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,9 +26,10 @@ from grader.spec import Spec, load_spec
 
 log = logging.getLogger("pa5-grader.service")
 MULTIPART_SLACK = 64 << 10  # form boundaries and headers around the file
+# script-src and connect-src: static/status.js, which fetches a page's status area from the same origin.
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 # FastAPI's /docs page loads Swagger UI from a CDN and runs it inline.
 DOCS_CSP = (
@@ -37,11 +39,23 @@ DOCS_CSP = (
 )
 
 
-class BodyLimit:
-    """Refuse request bodies over the limit (413) while they arrive, before anything is parsed or spooled."""
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every answer carries, pages and API alike."""
+    docs = path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+    return {
+        "Content-Security-Policy": DOCS_CSP if docs else CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+
+class BodyLimit:
+    """Refuse request bodies over the limit (413) while they arrive, before anything is parsed or spooled: as JSON
+    under /api/, else as a page (`page(detail, status_code=, root_path=)` gives its HTML) with a way back."""
+
+    def __init__(self, app, limit: int, page: Callable[..., str] | None = None):
+        self.app, self.limit, self.page = app, limit, page
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -71,12 +85,18 @@ class BodyLimit:
         return f"the request is larger than {self.limit - MULTIPART_SLACK} bytes, the upload limit"
 
     async def _refuse(self, scope, receive, send):
-        body = json.dumps({"detail": self._message()}).encode()
+        path = scope["path"]
+        if self.page is None or path.startswith("/api/"):
+            body, kind = json.dumps({"detail": self._message()}).encode(), "application/json"
+        else:
+            html = self.page(self._message(), status_code=413, root_path=scope.get("root_path", ""))
+            body, kind = html.encode(), "text/html; charset=utf-8"
+        headers = {"content-type": kind, "connection": "close", **security_headers(path)}
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -135,9 +155,11 @@ def create_app(
     if importlib.util.find_spec("grader.service.web.pages") is None:
         log.warning("the web pages are not installed here (grader/service/web/pages.py); serving the API only")
     else:
-        from grader.service.web import pages
+        from grader.service.web import code, pages, regrade
 
         app.include_router(pages.router)
+        app.include_router(regrade.router)
+        app.include_router(code.router)
 
     def refuse(request: Request, e: HTTPException):
         if pages is not None and not request.url.path.startswith("/api/"):
@@ -158,15 +180,13 @@ def create_app(
     @app.middleware("http")
     async def headers(request: Request, call_next):
         response = await call_next(request)
-        docs = request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        for name, value in security_headers(request.url.path).items():
+            response.headers.setdefault(name, value)
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     app.middleware("http")(auth.csrf_cookie)
-    app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + MULTIPART_SLACK)
+    page = pages.refused_html if pages is not None else None
+    app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + MULTIPART_SLACK, page=page)
     return app

@@ -7,6 +7,7 @@ import inspect
 from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from grader.service.access import auth
 from grader.service.access.auth import Principal
+from grader.service.queue.db import MAX_ID
 from grader.service.web import api
 from grader.service.web.charts import histogram_svg, split_bar_svg
 from grader.service.web.page_format import install_filters
@@ -40,7 +42,8 @@ def _who(request: Request) -> Principal | None:
     return auth.read_session(request.app.state.store, request.app.state.session_key, cookie) if cookie else None
 
 
-def _page(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
+def render_page(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
+    """A template with what every page needs: who is signed in, the forms' CSRF token, no refresh unless asked."""
     context = {"principal": _who(request), "csrf_token": auth.csrf_token(request), "refresh": None, **context}
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
@@ -53,18 +56,18 @@ def error_page(request: Request, e: HTTPException) -> Response:
 def _error(request: Request, e: HTTPException) -> Response:
     reason = HTTPStatus(e.status_code).phrase
     headers = {k: v for k, v in (e.headers or {}).items() if k.lower() == "retry-after"}
-    page = _page(
+    page = render_page(
         request, "error.html", {"status_code": e.status_code, "reason": reason, "detail": e.detail}, e.status_code
     )
     page.headers.update(headers)
     return page
 
 
-def _redirect(url: str) -> RedirectResponse:
+def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)  # after a POST, the browser GETs the result
 
 
-def _signed_in(request: Request, *, instructor: bool = False) -> Principal:
+def signed_in(request: Request, *, instructor: bool = False) -> Principal:
     who = _who(request)
     if who is None:
         raise SignInFirst
@@ -83,7 +86,7 @@ def page(fn):
                 return await fn(request, *args, **kwargs)
             return await run_in_threadpool(fn, request, *args, **kwargs)  # the store's calls block
         except SignInFirst:
-            return _redirect(str(request.url_for("signin")))
+            return redirect(str(request.url_for("signin")))
         except HTTPException as e:
             return _error(request, e)
 
@@ -95,27 +98,46 @@ def pages_css() -> FileResponse:
     return FileResponse(HERE / "static" / "pages.css", media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
 
+@router.get("/static/status.js", name="status_js")
+def status_js() -> FileResponse:
+    """The one script: it refreshes a page's status area in place, so a form being filled in keeps its input."""
+    js = HERE / "static" / "status.js"
+    return FileResponse(js, media_type="text/javascript", headers={"Cache-Control": "max-age=300"})
+
+
+def refused_html(detail: str, *, status_code: int, root_path: str = "") -> str:
+    """A refusal made outside any route (app.py's body limit): a short page with the message and a way back."""
+    context = {
+        "status_code": status_code,
+        "reason": HTTPStatus(status_code).phrase,
+        "detail": detail,
+        "back": f"{root_path}/me",
+        "css": f"{root_path}/static/pages.css",
+    }
+    return templates.get_template("refused.html").render(context)
+
+
 @router.get("/", name="home")
 @page
 def home(request: Request) -> Response:
-    who = _signed_in(request)
-    return _redirect(str(request.url_for("dashboard" if who.is_instructor else "student_page")))
+    who = signed_in(request)
+    return redirect(str(request.url_for("dashboard" if who.is_instructor else "student_page")))
 
 
 @router.get("/signin", name="signin")
 @page
 def signin(request: Request) -> Response:
-    return _page(request, "signin.html", {})
+    return render_page(request, "signin.html", {})
 
 
 @router.post("/signin", name="signin_post")
 @page
 def signin_post(request: Request, token: Annotated[str, Form()] = "", csrf: CsrfField = None) -> Response:
     auth.verify_csrf(request, csrf)
-    response = _redirect(str(request.url_for("home")))
+    response = redirect(str(request.url_for("home")))
     if not token.strip() or auth.start_session(request, response, token.strip()) is None:
         flash = {"kind": "error", "text": "That token is not valid. Paste it whole, without spaces."}
-        return _page(request, "signin.html", {"flash": flash}, 401)
+        return render_page(request, "signin.html", {"flash": flash}, 401)
     return response
 
 
@@ -123,31 +145,49 @@ def signin_post(request: Request, token: Annotated[str, Form()] = "", csrf: Csrf
 @page
 def signout(request: Request, csrf: CsrfField = None) -> Response:
     auth.verify_csrf(request, csrf)
-    response = _redirect(str(request.url_for("signin")))
+    response = redirect(str(request.url_for("signin")))
     auth.end_session(response)
     return response
 
 
-def _submissions_page(request: Request, who: Principal, student_id: str | None, flash: dict | None = None) -> Response:
+def _submissions(request: Request, who: Principal, student_id: str | None) -> dict:
+    """What the submissions list shows, on the page and in its status fragment."""
     subs = api.list_submissions(request, who, student_id=student_id, limit=500)["submissions"]
-    refresh = REFRESH_SECONDS if any(s["status"] in ACTIVE for s in subs) else None
-    max_score = sum(p.points for p in request.app.state.spec.problems)
-    context = {
+    status_url = str(request.url_for("student_status"))
+    if student_id:
+        status_url += "?" + urlencode({"student_id": student_id})
+    return {
         "submissions": subs,
         "student_id": student_id,
-        "refresh": refresh,
-        "flash": flash,
-        "max_score": max_score,
+        "status_refresh": REFRESH_SECONDS if any(s["status"] in ACTIVE for s in subs) else None,
+        "status_url": status_url,
+        "max_score": sum(p.points for p in request.app.state.spec.problems),
     }
-    return _page(request, "student.html", context)
+
+
+def _submissions_page(request: Request, who: Principal, student_id: str | None, flash: dict | None = None) -> Response:
+    return render_page(request, "student.html", {**_submissions(request, who, student_id), "flash": flash})
 
 
 @router.get("/me", name="student_page")
 @page
 def student_page(request: Request, student_id: Annotated[str | None, Query()] = None) -> Response:
     """A student's submissions (the JSON twin: GET /api/submissions); an instructor's view of anyone's."""
-    who = _signed_in(request)
+    who = signed_in(request)
     return _submissions_page(request, who, student_id if who.is_instructor else None)
+
+
+@router.get("/me/status", name="student_status")
+@page
+def student_status(request: Request, student_id: Annotated[str | None, Query()] = None) -> Response:
+    """The submissions list alone, which static/status.js puts in place of the page's while one is being graded."""
+    who = _who(request)
+    if who is None:  # a script asks, not a person: no sign-in page to follow
+        return Response("sign in first", status_code=401, media_type="text/plain")
+    context = _submissions(request, who, student_id if who.is_instructor else None)
+    response = render_page(request, "_submissions.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/me/upload", name="upload")
@@ -156,7 +196,7 @@ async def upload(
     request: Request, file: Annotated[UploadFile | None, File()] = None, csrf: CsrfField = None
 ) -> Response:
     auth.verify_csrf(request, csrf)
-    who = _signed_in(request)
+    who = signed_in(request)
     if who.is_instructor:
         raise HTTPException(403, "instructors submit for a student with the API: POST /api/submissions")
     if file is None or not file.filename:
@@ -164,27 +204,27 @@ async def upload(
     try:
         await api.create_submission(request, who, file, None)
     except HTTPException as e:
-        if e.status_code in (400, 413, 422, 429):  # the student's to fix: say so above their list
+        if e.status_code in (400, 403, 413, 422, 429):  # said above the form: the student sees why and can retry
             page = _submissions_page(request, who, None, flash={"kind": "error", "text": e.detail})
             page.status_code = e.status_code
             page.headers.update({k: v for k, v in (e.headers or {}).items() if k.lower() == "retry-after"})
             return page
         raise
-    return _redirect(str(request.url_for("student_page")))
+    return redirect(str(request.url_for("student_page")))
 
 
 @router.get("/submissions/{submission_id}", name="report_page")
 @page
 def report_page(request: Request, submission_id: api.SubmissionId) -> Response:
     """One submission and its report (the JSON twin: GET /api/submissions/{id})."""
-    who = _signed_in(request)
+    who = signed_in(request)
     view = api.owned(request, who, submission_id)
     report = api.visible_report(request, who, view)
     sub = api.submission_json(view)
     refresh = REFRESH_SECONDS if report is None and sub["status"] in ACTIVE else None
     history = api.report_history(request, who, submission_id)["versions"]
     context = {"sub": sub, "report": report, "refresh": refresh, "max_failures": 3, "history": history}
-    return _page(request, "report.html", context)
+    return render_page(request, "report.html", context)
 
 
 def _latest_graded(request: Request) -> dict[str, int]:
@@ -196,11 +236,26 @@ def _latest_graded(request: Request) -> dict[str, int]:
     return out
 
 
+def _regraded(n: int, submission_id: int | None) -> str:
+    """What a regrade button queued; regrade.py redirects to the dashboard with it."""
+    if submission_id is not None:
+        if n:
+            return f"Queued a regrade of submission #{submission_id}."
+        return f"Nothing queued: submission #{submission_id} is already queued or running."
+    if n:
+        return f"Queued {n} regrade{'s' if n != 1 else ''}."
+    return "Nothing queued: every student's latest submission is already queued or running."
+
+
 @router.get("/dashboard", name="dashboard")
 @page
-def dashboard(request: Request) -> Response:
-    """The class (JSON twins: GET /api/class/summary and GET /api/queue)."""
-    who = _signed_in(request, instructor=True)
+def dashboard(
+    request: Request,
+    regraded: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    submission: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    """The class (JSON twins: GET /api/class/summary and GET /api/queue); after a regrade, what it queued."""
+    who = signed_in(request, instructor=True)
     summary = api.class_summary(request, who)
     queue = api.queue(request, who)
     position = 0
@@ -225,23 +280,6 @@ def dashboard(request: Request) -> Response:
         "problem_svgs": problem_svgs,
         "split_svgs": split_svgs,
         "refresh": 10 if queue["jobs"] else None,
+        "flash": None if regraded is None else {"kind": "info", "text": _regraded(regraded, submission)},
     }
-    return _page(request, "dashboard.html", context)
-
-
-@router.post("/submissions/{submission_id}/regrade", name="regrade_page")
-@page
-def regrade_page(request: Request, submission_id: api.SubmissionId, csrf: CsrfField = None) -> Response:
-    auth.verify_csrf(request, csrf)
-    who = _signed_in(request, instructor=True)
-    api.regrade_one(request, who, submission_id)
-    return _redirect(str(request.url_for("dashboard")))
-
-
-@router.post("/dashboard/regrade", name="regrade_all_page")
-@page
-def regrade_all_page(request: Request, csrf: CsrfField = None) -> Response:
-    auth.verify_csrf(request, csrf)
-    who = _signed_in(request, instructor=True)
-    api.regrade_all(request, who)
-    return _redirect(str(request.url_for("dashboard")))
+    return render_page(request, "dashboard.html", context)

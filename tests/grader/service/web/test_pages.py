@@ -130,6 +130,8 @@ def test_forms_without_their_csrf_token_are_refused(site, browser, form, token):
     b.sign_in(site.instructor if "regrade" in form else site.tokens["alice"])
     before = site.store.queue()
     data = {} if token == "missing" else {"csrf_token": student.csrf()}
+    if "regrade" in form:
+        data["confirm"] = "yes"  # the confirming POST, which would queue
     files = {"file": ("backprop.py", GOOD)} if form == "/me/upload" else None
     r = b.post(form, data, csrf=False, files=files)
     assert r.status_code == 403
@@ -146,21 +148,43 @@ def test_sign_in_itself_needs_the_csrf_token(site, browser):
     assert SESSION_COOKIE not in b.http.cookies
 
 
-def test_upload_queues_and_the_list_refreshes_until_graded(site, browser):
+def test_upload_queues_and_the_status_area_refreshes_until_graded(site, browser):
     b = browser()
     b.sign_in(site.tokens["alice"])
-    assert '<meta http-equiv="refresh"' not in b.last.text
+    assert "http-equiv" not in b.last.text and "data-active" not in b.last.text
     assert upload(b).status_code == 303
-    page = b.follow()
-    assert '<meta http-equiv="refresh" content="3">' in page.text
-    assert "position 1 in the queue" in page.text
+    page = b.follow().text
+    # static/status.js refreshes the list alone; without scripts, the page reloads itself
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
+    assert page.count("http-equiv") == 1
+    area = re.search(r'<div id="status" data-status-url="([^"]+)" data-refreshes="0">(.*?)</div>\s*</main>', page, re.S)
+    assert area.group(1) == f"{site.url}/me/status"
+    fragment = b.get(area.group(1))
+    assert fragment.status_code == 200 and fragment.headers["cache-control"] == "no-store"
+    assert fragment.text.strip() == area.group(2).strip()  # the page's list, alone
+    assert 'data-active="3"' in fragment.text and "position 1 in the queue" in fragment.text
+    assert "<form" not in fragment.text and "<html" not in fragment.text
     sid = finish(site, make_report("alice", total=60.0))
-    page = b.get("/me")
-    assert '<meta http-equiv="refresh"' not in page.text
-    assert f'href="{site.url}/submissions/{sid}">report</a>' in page.text
-    assert "30 / 50" in page.text  # the public half: hidden results are not released yet
+    fragment = b.get(area.group(1)).text
+    assert "data-active" not in fragment  # final: the script stops asking
+    assert f'href="{site.url}/submissions/{sid}">report</a>' in fragment
+    assert "30 / 50" in fragment  # the public half: hidden results are not released yet
+    assert "http-equiv" not in b.get("/me").text
     release_hidden(site)
-    assert "60 / 100" in b.get("/me").text
+    assert "60 / 100" in b.get("/me/status").text
+
+
+def test_the_status_fragment_is_the_callers_own_list(site, browser):
+    alice, bob, instructor = browser(), browser(), browser()
+    alice.sign_in(site.tokens["alice"])
+    upload(alice)
+    bob.sign_in(site.tokens["bob"])
+    assert "No submissions yet" in bob.get("/me/status", params={"student_id": "alice"}).text
+    instructor.sign_in(site.instructor)
+    assert '<td class="name">alice</td>' in instructor.get("/me/status", params={"student_id": "alice"}).text
+    assert "No submissions yet" in instructor.get("/me/status", params={"student_id": "bob"}).text
+    r = browser().get("/me/status")
+    assert r.status_code == 401 and "<html" not in r.text  # a script asks: no sign-in page to follow
 
 
 def test_a_bad_upload_is_shown_on_the_page_with_its_status(site, browser):
@@ -255,7 +279,13 @@ def test_the_dashboard_draws_the_summarys_histogram_and_links_each_report(site, 
     assert b.get("/api/class/summary.csv").text.count("\n") == 5
 
 
-def test_regrade_buttons_queue_regrades(site, browser):
+def _confirm_form(page: str) -> dict:
+    form = re.search(r'<form method="post" action="([^"]+)" class="inline">(.*?)</form>', page.split("<main>")[1], re.S)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(2)))
+    return {"action": form.group(1), **fields}
+
+
+def test_regrading_one_submission_asks_first_then_says_what_it_queued(site, browser):
     s = browser()
     s.sign_in(site.tokens["alice"])
     upload(s)
@@ -263,13 +293,55 @@ def test_regrade_buttons_queue_regrades(site, browser):
     b = browser()
     b.sign_in(site.instructor)
     r = b.post(f"/submissions/{sid}/regrade")
-    assert r.status_code == 303 and r.headers["location"].endswith("/dashboard")
+    assert r.status_code == 200
+    assert f"Regrade submission #{sid} of alice?" in r.text
+    assert site.store.queue()["counts"]["queued"] == 0  # asking queues nothing
+    form = _confirm_form(r.text)
+    assert form == {"action": f"{site.url}/submissions/{sid}/regrade", "csrf_token": b.csrf(), "confirm": "yes"}
+    assert f'href="{site.url}/dashboard">Cancel</a>' in r.text
+    r = b.post(f"/submissions/{sid}/regrade", {"confirm": "yes"})
+    assert r.status_code == 303 and r.headers["location"] == f"{site.url}/dashboard?regraded=1&submission={sid}"
     page = b.follow().text
+    assert f"Queued a regrade of submission #{sid}." in page
     jobs = site.store.queue()["jobs"]
     assert [(j["submission_id"], j["kind"], j["status"]) for j in jobs] == [(sid, "regrade", "queued")]
     assert '<span class="badge queued">queued</span></td><td>regrade</td>' in page
-    b.post("/dashboard/regrade")
-    assert site.store.queue()["counts"]["queued"] == 1  # already queued: not twice
+    # already queued: the question says so and offers nothing to confirm; confirming anyway queues nothing
+    r = b.post(f"/submissions/{sid}/regrade")
+    assert "It is already queued: nothing to queue." in r.text and "Confirm" not in r.text
+    b.post(f"/submissions/{sid}/regrade", {"confirm": "yes"})
+    assert f"Nothing queued: submission #{sid} is already queued or running." in b.follow().text
+    assert site.store.queue()["counts"]["queued"] == 1
+    assert b.post("/submissions/999/regrade", {"confirm": "yes"}).status_code == 404
+
+
+def test_regrading_everyone_asks_with_the_count_then_says_what_it_queued(site, browser):
+    ids = {}
+    for who in ("alice", "bob", "carol"):
+        s = browser()
+        s.sign_in(site.tokens[who])
+        upload(s)
+        ids[who] = finish(site, make_report(who))
+    s = browser()
+    s.sign_in(site.tokens["dave"])
+    upload(s)  # dave's is still queued: a regrade leaves it as it is
+    b = browser()
+    b.sign_in(site.instructor)
+    r = b.post("/dashboard/regrade")
+    assert r.status_code == 200
+    assert "<h1>Regrade 3 submissions?</h1>" in r.text and "1 already queued or running stay as they are" in r.text
+    assert _confirm_form(r.text)["action"] == f"{site.url}/dashboard/regrade"
+    assert site.store.queue()["counts"]["queued"] == 1
+    r = b.post("/dashboard/regrade", {"confirm": "yes"})
+    assert r.headers["location"] == f"{site.url}/dashboard?regraded=3"
+    assert "Queued 3 regrades." in b.follow().text
+    queued = {j["submission_id"] for j in site.store.queue()["jobs"] if j["kind"] == "regrade"}
+    assert queued == set(ids.values())
+    r = b.post("/dashboard/regrade")
+    assert "<h1>Regrade 0 submissions?</h1>" in r.text and "Confirm" not in r.text
+    assert "Back to the dashboard" in r.text
+    b.post("/dashboard/regrade", {"confirm": "yes"})
+    assert "Nothing queued: every student&#39;s latest submission is already queued or running." in b.follow().text
 
 
 def test_sign_out_ends_the_session(site, browser):
@@ -280,17 +352,21 @@ def test_sign_out_ends_the_session(site, browser):
     assert b.get("/me").status_code == 303
 
 
-def test_pages_carry_the_content_security_policy_and_need_no_script(site, browser):
+def test_pages_carry_the_content_security_policy_and_run_no_inline_script(site, browser):
     b = browser()
     b.sign_in(site.instructor)
     for path in ("/signin", "/dashboard", "/me"):
         r = b.get(path)
-        csp = r.headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "script-src" not in csp
-        assert "script" not in [t for t, _ in Tags(r.text).tags]
+        csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+        assert csp["default-src"] == "'none'" and csp["script-src"] == "'self'" and csp["style-src"] == "'self'"
+        scripts = [a for t, a in Tags(r.text).tags if t == "script"]
+        assert all(a.get("src") == f"{site.url}/static/status.js" for a in scripts)  # the one static script
+        assert len(re.findall(r"<script[^>]*></script>", r.text)) == len(scripts)  # and nothing inline
         assert " style=" not in r.text  # inline styles would be blocked by style-src 'self'
     css = b.get("/static/pages.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    js = b.get("/static/status.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
 
 
 class _Request:
@@ -350,10 +426,11 @@ def test_an_instructor_lists_one_students_submissions_and_a_student_only_their_o
         b.sign_in(site.tokens[who])
         upload(b)
     bob_page = b.get("/me?student_id=alice").text  # the filter is the instructor's only
-    assert bob_page.count('<tr class="status-') == 1 and "<td>alice</td>" not in bob_page
+    assert bob_page.count('<tr class="status-') == 1 and '<td class="name">alice</td>' not in bob_page
     i = browser()
     i.sign_in(site.instructor)
     everyone = i.get("/me").text
     assert everyone.count('<tr class="status-') == 2
     only = i.get("/me", params={"student_id": "alice"}).text
-    assert only.count('<tr class="status-') == 1 and "<td>alice</td>" in only and "<td>bob</td>" not in only
+    assert only.count('<tr class="status-') == 1
+    assert '<td class="name">alice</td>' in only and '<td class="name">bob</td>' not in only
