@@ -5,6 +5,7 @@ PA5_DOCS_SCREENSHOTS=1 they are also copied to docs/screenshots for the README).
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,9 @@ CLASS = {
     "hal": "helpers_split",
     "ivy": "correct_float32_loops",
 }
+# Realistic content for the narrow-screen test: ids and file names as long as registrars and students make them.
+LONG_ID = "s2026-cs4670-" + "exchange-student-from-the-eth-zurich-" * 2 + "0123456789"
+LONG_NAME = "backprop_final_FINAL_really_final_v7_after_office_hours_" * 2 + ".py"
 SHOTS = Path(os.environ.get("PA5_SCREENSHOTS") or ROOT / "tests" / ".artifacts" / "screenshots")
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
 EVIL = '<script>alert("xss");window.__pwned=1</script><img src=x onerror="alert(2);window.__pwned=2">'
@@ -96,7 +100,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     data = tmp / "data"
     instructor = _cli("admin", "init", "--data", str(data)).stdout.strip().splitlines()[-1]
-    roster = ["alice", "bob", "carol", *CLASS]
+    roster = ["alice", "bob", "carol", LONG_ID, *CLASS]
     (tmp / "roster.csv").write_text("student_id\n" + "\n".join(roster) + "\n")
     _cli("admin", "students", "--data", str(data), str(tmp / "roster.csv"), "--out", str(tmp / "tokens.csv"))
     with (tmp / "tokens.csv").open() as f:
@@ -107,6 +111,21 @@ def server(tmp_path_factory):
     with serve_process(data, "--workers", "2") as (_, url):
         print(f"\nscreenshots: {SHOTS}")
         yield url, tokens
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory):
+    """A real `serve --workers 0`: it accepts submissions and grades none, so they stay queued."""
+    _sync_playwright()
+    tmp = tmp_path_factory.mktemp("idle")
+    data = tmp / "data"
+    _cli("admin", "init", "--data", str(data))
+    (tmp / "roster.csv").write_text("student_id\nalice\nbob\n")
+    _cli("admin", "students", "--data", str(data), str(tmp / "roster.csv"), "--out", str(tmp / "tokens.csv"))
+    with (tmp / "tokens.csv").open() as f:
+        tokens = {r["student_id"]: r["token"] for r in csv.DictReader(f)}
+    with serve_process(data, "--workers", "0") as (_, url):
+        yield url, tokens, data
 
 
 @pytest.fixture
@@ -131,14 +150,14 @@ def shot(page, name: str, *, docs: bool = False) -> Path:
     return path
 
 
-def submit(url: str, token: str, folder: Path) -> int:
+def submit(url: str, token: str, folder: Path, name: str = "submission.zip") -> int:
     """Submit a folder through the API as `pa5-grader submit` does (a .zip); returns the submission id."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         for f in sorted(folder.glob("*.py")):
             z.write(f, f.name)
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
-        r = c.post("/api/submissions", files={"file": ("submission.zip", buf.getvalue())})
+        r = c.post("/api/submissions", files={"file": (name, buf.getvalue())})
     assert r.status_code == 202, r.text
     return r.json()["id"]
 
@@ -166,7 +185,7 @@ def sign_in(page, url: str, token: str, screenshot: str | None = None) -> None:
 
 
 def upload_and_wait(page, path: Path) -> None:
-    """Upload from the student page, then let its meta refresh bring the report link (no reload by the test)."""
+    """Upload from the student page, then let its status refresh bring the report link (no reload by the test)."""
     from playwright.sync_api import expect
 
     page.set_input_files("input[type=file]", str(path))
@@ -200,6 +219,8 @@ def test_a_student_signs_in_uploads_and_reads_the_diagnosis(server, page):
 
 
 def test_an_instructor_sees_the_histogram_and_regrades(server, page):
+    from playwright.sync_api import expect
+
     url, tokens = server
     sid = submit(url, tokens["carol"], EXAMPLES / "correct")
     ids = {who: submit(url, tokens[who], EXAMPLES / example) for who, example in CLASS.items()}
@@ -223,7 +244,13 @@ def test_an_instructor_sees_the_histogram_and_regrades(server, page):
     row = page.locator("table.students tr", has_text="carol")
     row.get_by_role("button", name="regrade").click()
     page.wait_for_load_state()
-    assert page.url.endswith("/dashboard")
+    expect(page.locator("h1")).to_have_text(f"Regrade submission #{sid} of carol?")
+    assert page.dialogs == []  # asked on a page, not in a script's dialog
+    shot(page, "regrade-confirm")
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(f"/dashboard?regraded=1&submission={sid}")
+    expect(page.locator(".flash")).to_have_text(f"Queued a regrade of submission #{sid}.")
     shot(page, "dashboard-after-regrade")
     wait(url, tokens["carol"], sid, unless_started=before)  # the regrade replaced the report
 
@@ -252,3 +279,121 @@ def test_script_in_student_output_and_exceptions_never_runs(server, page, tmp_pa
     assert page.evaluate("window.__pwned") is None
     assert page.dialogs == []
     shot(page, "report-escaped", docs=True)
+
+
+def _queue_directly(data: Path, student_id: str) -> None:
+    """A submission left queued, written to the store as the upload route would (and past its rate limit)."""
+    from grader.service.access.uploads import pack_files
+    from grader.service.ops.settings import database_url_of
+    from grader.service.queue.store import Store
+
+    store = Store(database_url_of(data, None))
+    try:
+        files = {"backprop.py": (EXAMPLES / "starter" / "backprop.py").read_bytes()}
+        store.add_submission(student_id=student_id, filename="earlier.py", files_zip=pack_files(files), sha256="0" * 64)
+    finally:
+        store.engine.dispose()
+
+
+def test_the_chosen_file_stays_while_the_status_refreshes(idle_server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    url, tokens, data = idle_server
+    _queue_directly(data, "alice")  # queued for good: this service grades nothing
+    sign_in(page, url, tokens["alice"])
+    expect(page.locator("#status [data-active]")).to_have_count(1)
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    chosen = tmp_path / "backprop.py"
+    chosen.write_bytes((EXAMPLES / "correct" / "backprop.py").read_bytes())
+    page.set_input_files("input[type=file]", str(chosen))
+    # the list itself came back at least twice (no eval under this CSP: a polling assertion on the counter)
+    expect(page.locator("#status")).to_have_attribute("data-refreshes", re.compile(r"^([2-9]|\d\d+)$"), timeout=60_000)
+    assert page.evaluate("window.sameDocument") is True
+    assert page.eval_on_selector("input[type=file]", "e => Array.from(e.files, f => f.name)") == ["backprop.py"]
+    page.get_by_role("button", name="Submit for grading").click()
+    page.wait_for_load_state()
+    rows = page.locator("table.subs tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("backprop.py")
+    expect(rows.first.locator(".badge")).to_have_text("queued")
+    expect(rows.nth(1)).to_contain_text("earlier.py")
+    assert page.dialogs == []
+
+
+def test_without_scripts_the_whole_page_refreshes(idle_server, chromium):
+    url, tokens, data = idle_server
+    _queue_directly(data, "bob")
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, url, tokens["bob"])
+        assert page.locator("#status [data-active]").count() == 1
+        with page.expect_navigation(timeout=30_000):  # the <noscript> meta refresh
+            pass
+        assert page.url.endswith("/me")
+    finally:
+        context.close()
+
+
+def test_a_too_large_upload_ends_on_a_page_with_a_way_back(idle_server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    url, tokens, _ = idle_server
+    sign_in(page, url, tokens["bob"])
+    big = tmp_path / "backprop.py"
+    big.write_bytes(b"#" * (3 << 20))  # the limit is 1 MiB
+    page.set_input_files("input[type=file]", str(big))
+    page.get_by_role("button", name="Submit for grading").click()
+    page.wait_for_load_state()
+    expect(page.locator("h1")).to_have_text(re.compile(r"^413: .*Too Large$"))  # the phrase depends on Python
+    expect(page.locator("p.error")).to_contain_text("larger than 1048576 bytes, the upload limit")
+    shot(page, "upload-too-large")
+    page.get_by_role("link", name="Back to your submissions").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/me")
+    expect(page.get_by_role("button", name="Submit for grading")).to_be_visible()
+
+
+RAISES = """
+def conv_backward(x, w, dy):
+    raise ValueError("the_shapes_of_x_and_w_do_not_agree_" * 6)
+
+def fc_backward(x, W, dy):
+    raise ValueError("no")
+
+def softmax_loss_backward(s, y):
+    raise ValueError("no")
+"""
+
+
+def test_no_page_scrolls_sideways_on_a_phone(server, chromium, tmp_path):
+    url, tokens = server
+    folder = tmp_path / "raises"
+    folder.mkdir()
+    (folder / "backprop.py").write_text(RAISES)
+    sid = submit(url, tokens[LONG_ID], folder, name=LONG_NAME.replace(".py", ".zip"))
+    assert wait(url, tokens[LONG_ID], sid)["report"]["errors"]
+    pages = {  # who signs in -> name: path
+        None: {"signin": "/signin"},
+        LONG_ID: {
+            "student": "/me",
+            "report": f"/submissions/{sid}",
+            "code": f"/submissions/{sid}/files",
+            "error": "/submissions/999999",
+        },
+        "instructor": {"dashboard": "/dashboard", "one-student": f"/me?student_id={LONG_ID}"},
+    }
+    widths = {}
+    for who, paths in pages.items():
+        context = chromium.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            if who:
+                sign_in(page, url, tokens[who])
+            for name, path in paths.items():
+                page.goto(url + path)
+                shot(page, f"phone-{name}")
+                widths[name] = page.evaluate("document.documentElement.scrollWidth")
+        finally:
+            context.close()
+    assert widths == {name: min(w, 390) for name, w in widths.items()}, widths
