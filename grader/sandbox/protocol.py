@@ -25,6 +25,7 @@ MAX_PROGRESS_BYTES = 1 << 20
 MAX_OUTPUT_ELEMENTS = 1 << 20
 MAX_NPZ_BYTES = 32 << 20
 OUT = f"{BOX}/out"  # where the harness reports, relative to the job folder (the same path inside the sandbox)
+MARKS = False  # the harness also writes out/marks, its seconds per stage: set by benchmarks/breakdown.py only
 
 
 class ImportStatus(BaseModel):
@@ -49,7 +50,7 @@ class CallStatus(BaseModel):
 def is_protocol_file(name: str) -> bool:
     """Whether `name` in out/ is one the harness writes (everything else there is the student's)."""
     stem, _, ext = name.partition(".")
-    return name in ("progress", "printed", "import.json") or (stem.isdigit() and ext in ("json", "npz"))
+    return name in ("progress", "printed", "import.json", "marks") or (stem.isdigit() and ext in ("json", "npz"))
 
 
 def write_job(job: Path, *, submission: Submission, cases: list[Case], rounds: bool = False) -> None:
@@ -74,7 +75,9 @@ def write_plan(job: Path, cases: list[Case], *, rounds: bool = False) -> None:
         ints = [f"{i}.{a}" for a in ARGUMENTS[c.layer] if a in INT_ARGUMENTS]
         calls.append({"function": FUNCTIONS[c.layer], "args": names, "ints": ints, "n_outputs": N_OUTPUTS[c.layer]})
     write_npz(job / "inputs.npz", inputs)
-    (job / "plan.json").write_text(json.dumps({"module": MODULE, "calls": calls, "rounds": rounds}), encoding="utf-8")
+    (job / "plan.json").write_text(
+        json.dumps({"module": MODULE, "calls": calls, "rounds": rounds, "marks": MARKS}), encoding="utf-8"
+    )
 
 
 def write_round(job: Path, number: int, calls: list[int]) -> None:
