@@ -94,8 +94,9 @@ print(json.dumps({"calls": students, "fork": forks[len(forks) // 2]}))
 
 def floor(klass: Path, spec, jobs: int, work: Path) -> dict:
     """The class's compute floor (see the module's docstring): {"seconds", "calls", "fork", "n"}."""
+    from grader.arrays import write_npz
+    from grader.contract import ARGUMENTS, FUNCTIONS, INT_ARGUMENTS
     from grader.sandbox.bwrap.setup import choose_python, filesystem
-    from grader.sandbox.protocol import write_plan
     from grader.submission import copy_into, load_submission
     from grader.workflows.grade import grading_cases
 
@@ -107,7 +108,18 @@ def floor(klass: Path, spec, jobs: int, work: Path) -> dict:
         job = top / d.name
         job.mkdir()
         copy_into(load_submission(d), job / "submission")
-        write_plan(job, grading_cases(spec=spec, secret=SECRET, student_id=d.name))
+        cases = grading_cases(spec=spec, secret=SECRET, student_id=d.name)
+        inputs = {f"{i}.{a}": c.inputs[a] for i, c in enumerate(cases) for a in ARGUMENTS[c.layer]}
+        calls = [
+            {
+                "function": FUNCTIONS[c.layer],
+                "args": [f"{i}.{a}" for a in ARGUMENTS[c.layer]],
+                "ints": [f"{i}.{a}" for a in ARGUMENTS[c.layer] if a in INT_ARGUMENTS],
+            }
+            for i, c in enumerate(cases)
+        ]
+        write_npz(job / "inputs.npz", inputs)
+        (job / "plan.json").write_text(json.dumps({"calls": calls}))
     code = f"import sys; sys.path[:0] = {sites!r}\n" + FLOOR
     out = subprocess.run(
         [python, "-I", "-S", "-c", code, str(top), str(spec.limits.call_timeout)],

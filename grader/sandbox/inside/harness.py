@@ -2,24 +2,23 @@
 
 This file is copied into each job folder and run as `python -I -S -B harness.py JOB --calls 0,1,2 [--path DIR...]`,
 or started early as `harness.py --await-job [--path DIR...]` and given {"job": ..., "calls": [...]} on stdin.
-It gets the submission, the inputs and the plan, never expected outputs. It reports through files
-in JOB/box/out: `progress` (a line before and after each call), `import.json`, per call `N.json`
-and `N.npz`, `printed` (bytes printed, a line per run) and, when the plan asks for "marks", `marks` (seconds
-spent per stage, for the benchmark's breakdown; read by nothing that grades). The grader trusts none of them: it
+It gets the submission, the plan and the inputs (raw bytes; the plan gives each array's dtype, shape and
+offset), never expected outputs. It reports through files in JOB/box/out: `progress` (a line before and after
+each call), `import.json`, per call `N.result` (its status as a line of JSON, then the bytes of the arrays it
+returned), `printed` (bytes printed, a line per run) and, when the plan asks for "marks", `marks` (seconds per
+stage, for the benchmark's breakdown; read by nothing that grades). The grader trusts none of them: it
 validates everything it reads back. When the plan says "rounds", the harness then waits for JOB/round-1.json,
 round-2.json, ... ({"calls": [...]}; none: stop) and runs those calls in the same process.
 """
 
 import collections
 import errno
-import io
 import json
 import os
 import sys
 import threading
 import time
 import traceback
-import zipfile
 
 # Run with -S, the grader passes the site folders it may see (without grader/ or reference/) after "--path".
 if "--path" in sys.argv:
@@ -59,13 +58,18 @@ def _write_json(path, data):
     os.replace(tmp, path)
 
 
-def _write_npz(path, arrays):
+def _write_result(path, status, arrays):
+    """`N.result`: the status as one line of JSON (with each array's dtype and shape), then the arrays' bytes."""
+    status["arrays"] = [{"dtype": a.dtype.str, "shape": list(a.shape)} if a is not None else None for a in arrays]
+    data = json.dumps(status).encode() + b"\n" + b"".join(a.tobytes() for a in arrays if a is not None)
     tmp = path + ".tmp"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, a in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, a, allow_pickle=False)
-            zf.writestr(name + ".npy", buf.getvalue())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -112,13 +116,13 @@ def _run_call(call, fn, inputs, submission, mark=lambda stage: None, stage="call
     try:
         result = fn(*args)
     except MemoryError:
-        return {"status": "crashed", "message": "memory limit exceeded (MemoryError)"}, {}
+        return {"status": "crashed", "message": "memory limit exceeded (MemoryError)"}, []
     except Exception as e:
-        return {"status": "error", "message": _describe(e, submission)}, {}
+        return {"status": "error", "message": _describe(e, submission)}, []
     except SystemExit as e:
-        return {"status": "crashed", "message": f"the function called sys.exit({e.code!r})"}, {}
+        return {"status": "crashed", "message": f"the function called sys.exit({e.code!r})"}, []
     except BaseException as e:
-        return {"status": "crashed", "message": f"the function raised {type(e).__name__}"}, {}
+        return {"status": "crashed", "message": f"the function raised {type(e).__name__}"}, []
     finally:
         mark(stage)
     seconds = time.perf_counter() - t0
@@ -128,18 +132,17 @@ def _run_call(call, fn, inputs, submission, mark=lambda stage: None, stage="call
             return {
                 "status": "error",
                 "message": f"returned a {type(result).__name__}, expected a tuple of {n} arrays",
-            }, {}
+            }, []
         if len(result) != n:
-            return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, {}
+            return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, []
         values = list(result)
     else:
         values = [result]
-    arrays, problems = {}, []
-    for i, v in enumerate(values):
+    arrays, problems = [], []
+    for v in values:
         a, why = _convert(v)
         problems.append(why)
-        if a is not None:
-            arrays[f"r{i}"] = a
+        arrays.append(a)
     modified = [
         n for n, o, a in zip(names, originals, args, strict=False) if n not in call["ints"] and not np.array_equal(o, a)
     ]
@@ -247,8 +250,14 @@ def main(argv):
 def _load(job):
     with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)
-    with np.load(os.path.join(job, "inputs.npz"), allow_pickle=False) as z:
-        inputs = {k: z[k] for k in z.files}
+    with open(os.path.join(job, "inputs.bin"), "rb") as f:
+        data = f.read()
+    inputs = {}
+    for name, (dtype, shape, offset) in plan["arrays"].items():
+        count = 1
+        for n in shape:
+            count *= n
+        inputs[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset).reshape(tuple(shape))
     return plan, inputs
 
 
@@ -314,12 +323,10 @@ def _call(call, index, module, inputs, submission, out, progress, mark, number):
     os.write(progress, f"start {index}\n".encode())
     fn = getattr(module, call["function"], None)
     if not callable(fn):
-        status, arrays = {"status": "error", "message": f"backprop.py does not define {call['function']}()"}, {}
+        status, arrays = {"status": "error", "message": f"backprop.py does not define {call['function']}()"}, []
     else:
         status, arrays = _run_call(call, fn, inputs, submission, mark, "calls" if number == 0 else "feedback calls")
-    if arrays:
-        _write_npz(os.path.join(out, f"{index}.npz"), arrays)
-    _write_json(os.path.join(out, f"{index}.json"), status)
+    _write_result(os.path.join(out, f"{index}.result"), status, arrays)
     os.write(progress, f"end {index}\n".encode())
     mark("results")
 
