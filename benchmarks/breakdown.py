@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, make_class
+from run import CLI, ROOT, make_class, timed
 
 sys.path.insert(0, str(ROOT))
+from grader.config import INSECURE_DEFAULT_SECRET as SECRET
 
 MISSING = object()
-SECRET = b"pa5-insecure-demo-secret"  # what --insecure-default-secret grades with, so the cases are the batch's
 
 # Run by the sandbox's interpreter: argv = [folder of per-student jobs, call timeout]. Prints JSON.
 FLOOR = r"""
@@ -343,12 +343,36 @@ def breakdown_table(p: dict) -> str:
     return head + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
 
 
+def versus_floor(klass: Path, spec, spec_path: Path, work: Path, root: Path) -> int:
+    """One `batch --sandbox bwrap --jobs 2` of `klass` by the CLI of the checkout `root`, then the floor."""
+    cmd = [*CLI, "batch", str(klass), "--out", str(work / "out"), "--jobs", "2", "--sandbox", "bwrap"]
+    cmd += ["--insecure-default-secret", "--spec", str(spec_path)]
+    before = os.getloadavg()[0]
+    wall = timed(cmd, cwd=root, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    after = os.getloadavg()[0]
+    f = floor(klass, spec, 2, work)
+    n = f["n"]
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M')} {root}: batch --sandbox bwrap --jobs 2 of {n} students {wall:.1f} s "
+        f"(load average {before:.2f} before, {after:.2f} after; quotas, seccomp and the watchdog on); floor "
+        f"{f['seconds']:.1f} s (calls {sum(f['calls']):.1f} s, {n} forks of {f['fork'] * 1000:.1f} ms, / 2): "
+        f"{wall / f['seconds']:.2f}x"
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     from grader.spec import load_spec
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--class-size", type=int, default=200)
     ap.add_argument("--jobs", type=int, default=1, help="grading threads of the profiled batch")
+    ap.add_argument(
+        "--versus-floor",
+        action="store_true",
+        help="instead: `batch --sandbox bwrap --jobs 2` (the CLI, as run.py runs it) against the floor",
+    )
+    ap.add_argument("--grader-root", type=Path, default=ROOT, help="with --versus-floor: the checkout whose CLI runs")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pa5-breakdown-") as tmp:
         work = Path(tmp)
@@ -356,6 +380,8 @@ def main(argv=None) -> int:
         spec_path.write_text("[limits]\ncall_timeout = 2.0\n")
         spec = load_spec(spec_path)
         klass = make_class(work / "class", a.class_size, call_hangs=max(1, a.class_size // 100))
+        if a.versus_floor:
+            return versus_floor(klass, spec, spec_path, work, a.grader_root)
         load = os.getloadavg()
         f = floor(klass, spec, a.jobs, work)
         p = profile_batch(klass, spec, a.jobs, work / "out")
