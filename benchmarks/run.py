@@ -1,6 +1,7 @@
 """Benchmarks: grading speed against the floor the machine cannot avoid, and scaling with class size.
 
 Usage: python benchmarks/run.py [--quick] [--class-size N] [--repeats R] [--no-docker] [--output FILE]
+       python benchmarks/run.py --breakdown [--class-size N] [--jobs J]   (benchmarks/breakdown.py only)
 
 Prints a markdown table. Every ratio is measured side by side with its floor in the same run.
 """
@@ -349,7 +350,13 @@ def main(argv=None) -> int:
     ap.add_argument("--big-class", type=int, default=1000, help="the large bwrap class of sandboxes.py (0: skip)")
     ap.add_argument("--no-scale", action="store_true", help="skip the Celery/Redis/PostgreSQL rows (scale.py)")
     ap.add_argument("--no-service", action="store_true", help="skip the service rows (service.py)")
+    ap.add_argument("--breakdown", action="store_true", help="only the floor and per-stage breakdown (breakdown.py)")
+    ap.add_argument("--jobs", type=int, default=1, help="with --breakdown: grading threads of the profiled batch")
     a = ap.parse_args(argv)
+    if a.breakdown:
+        from breakdown import main as breakdown
+
+        return breakdown(["--class-size", str(a.class_size), "--jobs", str(a.jobs)])
     n, repeats = (4, 1) if a.quick else (a.class_size, a.repeats)
     sizes = [2, 4] if a.quick else [n // 4, n // 2, n]
     use_docker = not a.no_docker and docker_ready()

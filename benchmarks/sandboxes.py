@@ -1,4 +1,5 @@
-"""Sandbox benchmarks (issue 10): bwrap against Docker, the warm pool, grade latency and memory per backend.
+"""Sandbox benchmarks (issues 10 and 21): bwrap against Docker, the warm pool, grade latency and memory per backend,
+and batch time against the class's compute floor. Quotas, seccomp and the watchdog are on in every run.
 
 Called from run.py; runnable alone: python benchmarks/sandboxes.py [--class-size N] [--big N] [--repeats R].
 """
@@ -106,6 +107,8 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
             "yes" if met else ("n/a" if not use_docker else "no"),
         )
 
+    bench_floor(t, klass, n, walls["bwrap", 2, True], work / "floor-small", spec)
+
     if big:
         klass_big = make_class(work / "big-class", big, call_hangs=max(1, big // 100))
         wall, rss = peak_rss_mb(
@@ -126,6 +129,7 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
             cwd=ROOT,
         )
         floor = parallel_floor([bwrap_import(d) for d in sorted(klass_big.iterdir())], 2) + max(1, big // 100)
+        bench_floor(t, klass_big, big, wall, work / "floor-big", spec)
         t.add(
             f"7. a {big}-student class, bwrap, --jobs 2",
             f"{wall:.1f} s ({big / wall:.2f}/s); grader peak {rss:.0f} MiB",
@@ -174,6 +178,27 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
         "measured",
     )
     bench_template(t, repeats)
+
+
+def bench_floor(t: Table, klass: Path, n: int, wall: float, work: Path, spec_path: Path) -> None:
+    """Row 12: `batch --sandbox bwrap --jobs 2` against the class's compute floor (breakdown.floor), measured
+    right after it."""
+    from breakdown import floor
+
+    from grader.spec import load_spec
+
+    work.mkdir()
+    f = floor(klass, load_spec(spec_path), 2, work)
+    load = os.getloadavg()[0]
+    t.add(
+        f"12. batch, bwrap (template), {n} students, --jobs 2, against its compute floor",
+        f"{wall:.1f} s",
+        f"{f['seconds']:.1f} s (the students' calls in-process {sum(f['calls']):.1f} s, timeouts included, "
+        f"+ {n} forks of {f['fork'] * 1000:.1f} ms, / 2 jobs); load average {load:.2f}",
+        f"{wall / f['seconds']:.2f}x",
+        "<= 2x",
+        "yes" if wall <= 2 * f["seconds"] else "no",
+    )
 
 
 def bench_template(t: Table, repeats: int) -> None:

@@ -102,11 +102,15 @@ class Shrinker:
         self.tried: list[Case] = []
         self.rounds = self.made = 0
         self.source: dict[str, str] = {}  # problem id -> id of the case last shrunk from
+        self.judged: dict[tuple[str, str], tuple[CallResult, bool]] = {}  # (case, problem) -> (its call, failed)
 
     def __call__(self, calls: dict[str, CallResult]) -> list[Case]:
         if not self.first_done:
             self.first_done = True
-            failing = {c.layer for c in self.graded if self._fails(c, calls.get(c.id))}
+            failing: set[str] = set()
+            for c in self.graded:  # one failing case is enough to know a layer fails
+                if c.layer not in failing and self._fails(c, calls.get(c.id)):
+                    failing.add(c.layer)
             return [c for c in self.first if c.layer in failing]
         self.rounds += 1
         if self.rounds > self.ROUNDS:
@@ -122,23 +126,28 @@ class Shrinker:
     def _fails(self, case: Case, call: CallResult | None) -> bool:
         if call is None or call.status == "timeout":  # a layer that hangs would hang on its probes too
             return False
-        return any(
-            p.id in case.expected and judge(p, case, call, diagnose=False).failed
-            for p in self.spec.problems_of(case.layer)
-        )
+        return any(p.id in case.expected and self._failed(p, case, call) for p in self.spec.problems_of(case.layer))
+
+    def _failed(self, problem, case: Case, call: CallResult) -> bool:
+        """judge(...).failed, once per case, problem and call: every round looks at all the cases so far."""
+        seen = self.judged.get((case.id, problem.id))
+        if seen is None or seen[0] is not call:
+            seen = self.judged[case.id, problem.id] = (call, judge(problem, case, call, diagnose=False).failed)
+        return seen[1]
 
     def _smallest_failing(self, calls: dict[str, CallResult]) -> dict[str, Case]:
-        best: dict[str, Case] = {}
+        best: dict[str, tuple[tuple[int, bool], Case]] = {}
         for case in [*self.fresh, *self.tried]:
             call = calls.get(case.id)
             if call is None or call.status == "timeout":
                 continue
+            key = None
             for p in self.spec.problems_of(case.layer):
-                if p.id in case.expected and judge(p, case, call, diagnose=False).failed:
-                    key = (case.size, not case.integral)
-                    if p.id not in best or key < (best[p.id].size, not best[p.id].integral):
-                        best[p.id] = case
-        return best
+                if p.id in case.expected and self._failed(p, case, call):
+                    key = key or (case.size, not case.integral)
+                    if p.id not in best or key < best[p.id][0]:
+                        best[p.id] = (key, case)
+        return {pid: case for pid, (_, case) in best.items()}
 
     def _next_id(self, layer: str) -> str:
         self.made += 1

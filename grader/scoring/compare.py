@@ -30,6 +30,17 @@ def close(S: np.ndarray, R: np.ndarray, tol: float, tau: float = TAU) -> bool:
     return S.shape == R.shape and rel_error(S, R, tau) <= tol
 
 
+def close_each(S: np.ndarray, Rs: np.ndarray, tol: float, tau: float = TAU) -> np.ndarray:
+    """close(S, R, tol, tau) for each R along the first axis of `Rs` (of shape (n, *S.shape)), at once: the
+    same arithmetic, element for element, without a numpy call per candidate."""
+    if not np.all(np.isfinite(S)) or len(Rs) == 0:
+        return np.zeros(len(Rs), dtype=bool)
+    axes = tuple(range(1, Rs.ndim))
+    scale = np.maximum(np.max(np.abs(Rs), axis=axes, initial=0.0), max(float(np.max(np.abs(S), initial=0.0)), tau))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.max(np.abs(S - Rs), axis=axes, initial=0.0) / scale <= tol
+
+
 @dataclass
 class Reading:
     """A returned value made comparable, or the reason it is not."""

@@ -7,10 +7,11 @@ Everything here needs only the inputs and the correct answer, so it works in the
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from grader.cases.model import Case
 from grader.forward import correlate_valid, zero_pad
-from grader.scoring.compare import close
+from grader.scoring.compare import close, close_each
 
 # A single product is exact in float64 and near 1e-7 in float32: one term per element is matched far more
 # tightly than the problem's tolerance, so a chance match among many terms is unlikely.
@@ -71,12 +72,9 @@ def _fixed_pad(pid: str, case: Case, S: np.ndarray, tol: float) -> bool:
     a crop [p:-p] or [p:p + H] starts at p, a padding of p then a valid correlation starts at K-1-p."""
     F, (oh, ow) = full_result(pid, case)
     rh, rw = (d // 2 for d in case.inputs["w"].shape)
-    for p in range(1, max(rh, rw) + 3):
-        for sign in (1, -1):
-            shift = (sign * (p - rh), sign * (p - rw))
-            if shift != (0, 0) and close(S, window(F, (oh + shift[0], ow + shift[1]), S.shape), tol):
-                return True
-    return False
+    shifts = {(sign * (p - rh), sign * (p - rw)) for p in range(1, max(rh, rw) + 3) for sign in (1, -1)} - {(0, 0)}
+    windows = [window(F, (oh + i, ow + j), S.shape) for i, j in sorted(shifts)]
+    return bool(close_each(S, np.stack(windows), tol).any())
 
 
 def _flips(S: np.ndarray, R: np.ndarray, tol: float) -> list[str]:
@@ -93,10 +91,14 @@ def terms(pid: str, case: Case) -> np.ndarray:
     x, w, dy = (np.asarray(case.inputs[k], dtype=float) for k in ("x", "w", "dy"))
     (H, W), (Kh, Kw) = x.shape, w.shape
     dp = zero_pad(dy, (Kh - 1) // 2, (Kw - 1) // 2)
+    # Every window of dp, as a strided view: [i, j] is dp[i : i + h, j : j + w] (the kernel's sides are odd, so
+    # dp is H + Kh - 1 by W + Kw - 1 and every window is whole).
     if pid == "conv.dx":  # dx[i, j] = sum_{a,b} w[a, b] dp[i + a, j + b]
-        return np.stack([w[a, b] * dp[a : a + H, b : b + W] for a in range(Kh) for b in range(Kw)])
+        views = sliding_window_view(dp, (H, W))  # (Kh, Kw, H, W)
+        return (w[:, :, None, None] * views).reshape(Kh * Kw, H, W)
     # dw[a, b] = sum_{i,j} x[i, j] dp[i + a, j + b]
-    return np.stack([x[i, j] * dp[i : i + Kh, j : j + Kw] for i in range(H) for j in range(W)])
+    views = sliding_window_view(dp, (Kh, Kw))  # (H, W, Kh, Kw)
+    return (x[:, :, None, None] * views).reshape(H * W, Kh, Kw)
 
 
 def _one_term_each(pid: str, case: Case, S: np.ndarray) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 
 from grader.cases.model import Case
 from grader.contract import layer_of
-from grader.scoring.compare import close
+from grader.scoring.compare import close, close_each
 from grader.scoring.conv_rules import conv_matches
 
 
@@ -99,6 +99,7 @@ def _by_shape(pid: str, case: Case, shape: tuple) -> list[str]:
 
 def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
     """S is R moved by one pixel along one axis or both, shifting in zeros (as padding would) or wrapping."""
+    moves = []
     for dh in (-1, 0, 1):
         for dw in (-1, 0, 1):
             if (dh, dw) == (0, 0) or (dh and R.shape[0] < 2) or (dw and R.shape[1] < 2):
@@ -109,9 +110,8 @@ def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
                 moved[0 if dh == 1 else -1, :] = 0.0
             if dw:
                 moved[:, 0 if dw == 1 else -1] = 0.0
-            if close(S, moved, tol) or close(S, rolled, tol):
-                return True
-    return False
+            moves += [moved, rolled]
+    return bool(moves) and bool(close_each(S, np.stack(moves), tol).any())
 
 
 def _border_only(S: np.ndarray, R: np.ndarray, case: Case, tol: float) -> bool:

@@ -62,15 +62,16 @@ def judge(problem: Problem, case: Case, call: CallResult, *, diagnose: bool = Tr
         notes.append(
             f"the function modified its input(s) {', '.join(call.modified_inputs)}; graded on what it returned"
         )
+    e = None if reading.failure else rel_error(reading.array, R, problem.tau)
+    if e is not None and e <= problem.tol:
+        return Outcome(case, CaseReport(status="passed", relative_error=e, notes=notes, **base), got=reading.array)
+    # Only a failing answer is compared with the known mistakes.
     found, values = diagnose_all(problem.id, case, reading.array, problem.tol, problem.tau) if diagnose else ([], {})
     mistake = found[0] if found else None
     if reading.failure:
         nonfinite = reading.array is not None and reading.array.shape == R.shape
         report = CaseReport(status="failed", message=reading.failure, notes=notes, mistake=mistake, **base)
         return Outcome(case, report, nonfinite, tuple(found), values, reading.array)
-    e = rel_error(reading.array, R, problem.tau)
-    if e <= problem.tol:
-        return Outcome(case, CaseReport(status="passed", relative_error=e, notes=notes, **base), got=reading.array)
     worst = None
     if not case.hidden:
         worst = Worst(**dict(zip(("index", "got", "expected"), worst_element(reading.array, R), strict=True)))

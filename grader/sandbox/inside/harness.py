@@ -2,23 +2,23 @@
 
 This file is copied into each job folder and run as `python -I -S -B harness.py JOB --calls 0,1,2 [--path DIR...]`,
 or started early as `harness.py --await-job [--path DIR...]` and given {"job": ..., "calls": [...]} on stdin.
-It gets the submission, the inputs and the plan, never expected outputs. It reports through files
-in JOB/box/out: `progress` (a line before and after each call), `import.json`, per call `N.json`
-and `N.npz`, and `printed` (bytes printed, a line per run). The grader trusts none of them: it
+It gets the submission, the plan and the inputs (raw bytes; the plan gives each array's dtype, shape and
+offset), never expected outputs. It reports through files in JOB/box/out: `progress` (a line before and after
+each call), `import.json`, per call `N.result` (its status as a line of JSON, then the bytes of the arrays it
+returned), `printed` (bytes printed, a line per run) and, when the plan asks for "marks", `marks` (seconds per
+stage, for the benchmark's breakdown; read by nothing that grades). The grader trusts none of them: it
 validates everything it reads back. When the plan says "rounds", the harness then waits for JOB/round-1.json,
 round-2.json, ... ({"calls": [...]}; none: stop) and runs those calls in the same process.
 """
 
 import collections
 import errno
-import io
 import json
 import os
 import sys
 import threading
 import time
 import traceback
-import zipfile
 
 # Run with -S, the grader passes the site folders it may see (without grader/ or reference/) after "--path".
 if "--path" in sys.argv:
@@ -29,6 +29,26 @@ import numpy as np
 MAX_MESSAGE = 2000
 ROUND_WAIT = 60  # seconds a harness with rounds waits for the next one before it ends
 STOPPED = object()  # _run's answer when the grader said it wants no more rounds
+SETUP = {}  # seconds per set-up step, filled in by the template's child before it runs main()
+
+
+class _Marks:
+    """Seconds per stage of this process, written to out/marks after each round when the plan asks for it."""
+
+    def __init__(self, on):
+        self.on, self.spent, self.t = on, dict(SETUP), time.perf_counter()
+
+    def __call__(self, stage):
+        if self.on:
+            now = time.perf_counter()
+            self.spent[stage] = self.spent.get(stage, 0.0) + now - self.t
+            self.t = now
+
+    def write(self, out):
+        if self.on and self.spent:
+            with open(os.path.join(out, "marks"), "a", encoding="utf-8") as f:
+                f.writelines(f"{k} {v:.6f}\n" for k, v in self.spent.items())
+            self.spent = {}
 
 
 def _write_json(path, data):
@@ -38,13 +58,18 @@ def _write_json(path, data):
     os.replace(tmp, path)
 
 
-def _write_npz(path, arrays):
+def _write_result(path, status, arrays):
+    """`N.result`: the status as one line of JSON (with each array's dtype and shape), then the arrays' bytes."""
+    status["arrays"] = [{"dtype": a.dtype.str, "shape": list(a.shape)} if a is not None else None for a in arrays]
+    data = json.dumps(status).encode() + b"\n" + b"".join(a.tobytes() for a in arrays if a is not None)
     tmp = path + ".tmp"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, a in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, a, allow_pickle=False)
-            zf.writestr(name + ".npy", buf.getvalue())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -82,21 +107,24 @@ def _convert(value):
     return np.array(a, dtype=a.dtype, copy=True, order="C").view(np.ndarray), None
 
 
-def _run_call(call, fn, inputs, submission):
+def _run_call(call, fn, inputs, submission, mark=lambda stage: None, stage="calls"):
     names = call["args"]
     originals = [inputs[n] for n in names]
     args = [int(a) if n in call["ints"] else a.copy() for n, a in zip(names, originals, strict=False)]
+    mark("results")
     t0 = time.perf_counter()
     try:
         result = fn(*args)
     except MemoryError:
-        return {"status": "crashed", "message": "memory limit exceeded (MemoryError)"}, {}
+        return {"status": "crashed", "message": "memory limit exceeded (MemoryError)"}, []
     except Exception as e:
-        return {"status": "error", "message": _describe(e, submission)}, {}
+        return {"status": "error", "message": _describe(e, submission)}, []
     except SystemExit as e:
-        return {"status": "crashed", "message": f"the function called sys.exit({e.code!r})"}, {}
+        return {"status": "crashed", "message": f"the function called sys.exit({e.code!r})"}, []
     except BaseException as e:
-        return {"status": "crashed", "message": f"the function raised {type(e).__name__}"}, {}
+        return {"status": "crashed", "message": f"the function raised {type(e).__name__}"}, []
+    finally:
+        mark(stage)
     seconds = time.perf_counter() - t0
     n = call["n_outputs"]
     if n > 1:
@@ -104,18 +132,17 @@ def _run_call(call, fn, inputs, submission):
             return {
                 "status": "error",
                 "message": f"returned a {type(result).__name__}, expected a tuple of {n} arrays",
-            }, {}
+            }, []
         if len(result) != n:
-            return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, {}
+            return {"status": "error", "message": f"returned {len(result)} values, expected {n}"}, []
         values = list(result)
     else:
         values = [result]
-    arrays, problems = {}, []
-    for i, v in enumerate(values):
+    arrays, problems = [], []
+    for v in values:
         a, why = _convert(v)
         problems.append(why)
-        if a is not None:
-            arrays[f"r{i}"] = a
+        arrays.append(a)
     modified = [
         n for n, o, a in zip(names, originals, args, strict=False) if n not in call["ints"] and not np.array_equal(o, a)
     ]
@@ -223,8 +250,14 @@ def main(argv):
 def _load(job):
     with open(os.path.join(job, "plan.json"), encoding="utf-8") as f:
         plan = json.load(f)
-    with np.load(os.path.join(job, "inputs.npz"), allow_pickle=False) as z:
-        inputs = {k: z[k] for k in z.files}
+    with open(os.path.join(job, "inputs.bin"), "rb") as f:
+        data = f.read()
+    inputs = {}
+    for name, (dtype, shape, offset) in plan["arrays"].items():
+        count = 1
+        for n in shape:
+            count *= n
+        inputs[name] = np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=offset).reshape(tuple(shape))
     return plan, inputs
 
 
@@ -243,7 +276,11 @@ def _await_round(job, number):
 
 
 def _run(job, out, calls_wanted):
+    t0 = time.perf_counter()
     plan, inputs = _load(job)
+    mark = _Marks(plan.get("marks"))
+    mark.t = t0
+    mark("load")
     submission = os.path.join(job, "submission")
     progress = os.open(os.path.join(out, "progress"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.write(progress, b"import\n")
@@ -259,33 +296,39 @@ def _run(job, out, calls_wanted):
         else:
             message = f"importing backprop.py raised {type(e).__name__}"
         _write_json(os.path.join(out, "import.json"), {"ok": False, "message": message})
+        mark("import")
+        mark.write(out)
         return 0
     _write_json(os.path.join(out, "import.json"), {"ok": True, "message": ""})
+    mark("import")
     number = 0
     while True:
         for index in calls_wanted:
-            _call(plan["calls"][index], index, module, inputs, submission, out, progress)
+            _call(plan["calls"][index], index, module, inputs, submission, out, progress, mark, number)
+        mark.write(out)
         if not plan.get("rounds"):
             return 0
         # The same process, module and imports serve the grader's next round (minimal-case candidates).
         number += 1
         calls_wanted = _await_round(job, number)
+        mark("round wait")
         if calls_wanted is None:
+            mark.write(out)
             return STOPPED
         plan, inputs = _load(job)
+        mark("load")
 
 
-def _call(call, index, module, inputs, submission, out, progress):
+def _call(call, index, module, inputs, submission, out, progress, mark, number):
     os.write(progress, f"start {index}\n".encode())
     fn = getattr(module, call["function"], None)
     if not callable(fn):
-        status, arrays = {"status": "error", "message": f"backprop.py does not define {call['function']}()"}, {}
+        status, arrays = {"status": "error", "message": f"backprop.py does not define {call['function']}()"}, []
     else:
-        status, arrays = _run_call(call, fn, inputs, submission)
-    if arrays:
-        _write_npz(os.path.join(out, f"{index}.npz"), arrays)
-    _write_json(os.path.join(out, f"{index}.json"), status)
+        status, arrays = _run_call(call, fn, inputs, submission, mark, "calls" if number == 0 else "feedback calls")
+    _write_result(os.path.join(out, f"{index}.result"), status, arrays)
     os.write(progress, f"end {index}\n".encode())
+    mark("results")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import resource
 import select
 import signal
 import sys
+import time
 
 
 def _load_harness():
@@ -186,12 +187,17 @@ def _drop_capabilities():
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def _child(request):
-    """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness."""
+def _child(request, forked):
+    """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness.
+    `forked`: when the template forked it; the set-up steps' seconds go to the harness's marks."""
+    steps, t = harness.SETUP, time.perf_counter()
+    steps["fork"] = t - forked
     try:
         _new_session_keyring()
         _enter_namespaces()
+        steps["namespaces"], t = time.perf_counter() - t, time.perf_counter()
         _filesystem(request["job"], request.get("quota"))
+        steps["mounts"], t = time.perf_counter() - t, time.perf_counter()
         out = os.open("/job/stdout", os.O_WRONLY)  # the grader holds the other end
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
@@ -210,7 +216,7 @@ def _child(request):
     if pid:
         _init(pid)
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as any process: its own uid may trace it (it is all student code)
-    _run_harness(request)
+    _run_harness(request, t)
 
 
 def _init(pid):
@@ -225,7 +231,7 @@ def _init(pid):
             os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
 
 
-def _run_harness(request):
+def _run_harness(request, t):
     """Never returns: the harness's exit code, whatever the student's code raised or registered."""
     code = 1
     try:
@@ -234,6 +240,7 @@ def _run_harness(request):
                 soft, hard = (v + PRELOADED_VM if v != resource.RLIM_INFINITY else v for v in (soft, hard))
             resource.setrlimit(which, (soft, hard))
         _load_filter()
+        harness.SETUP["limits"] = time.perf_counter() - t  # descriptors, capabilities, PID 2, rlimits, seccomp
         sys.argv = ["/job/harness.py", "/job", "--calls", ",".join(map(str, request["calls"]))]
         code = harness.main(sys.argv)
     except SystemExit as e:
@@ -287,9 +294,10 @@ def main():
         request = json.loads(line) if line.strip() else {}
         if "job" not in request:
             continue  # a kill that came after its request ended
+        forked = time.perf_counter()
         pid = os.fork()
         if pid == 0:
-            _child(request)
+            _child(request, forked)
         code, buffered = _wait(pid, buffered)
         os.write(1, f"exit {code}\n".encode())
 

@@ -120,29 +120,31 @@ raise RuntimeError("CONNECTED")
 
 OUTPUT_FLOOD = correct_except(conv_backward="import sys\nwhile True:\n    sys.stdout.write('x' * 65536)")
 
-# After the harness has written its results, overwrite them with a pickle bomb, a zip bomb and deep JSON.
+# After the harness has written its results, overwrite them: an object array whose bytes are a pickle, arrays
+# larger than their bytes (or claiming a vast shape), and deep JSON.
 OVERWRITE_OUTPUTS = (
     CORRECT
     + """
-import atexit, glob, io, os, zipfile
+import atexit, glob, json, os, pickle
 class Boom:
     def __reduce__(self):
         return (open, (os.environ.get("PA5_TEST_MARKER", "/tmp/pa5-unpickled"), "w"))
 def _spoil():
-    import numpy as np
     out = os.path.join(os.path.dirname(os.getcwd()), "out")
-    for i, path in enumerate(sorted(glob.glob(os.path.join(out, "*.npz")))):
-        if i % 2 == 0:
-            np.savez(path, r0=np.array([Boom(), 1], dtype=object), r1=np.array([Boom()], dtype=object))
+    for i, path in enumerate(sorted(glob.glob(os.path.join(out, "*.result")))):
+        kind = i % 4
+        if kind == 0:
+            head, body = [{"dtype": "|O8", "shape": [2]}], pickle.dumps([Boom(), 1])
+        elif kind == 1:
+            head, body = [{"dtype": "<f8", "shape": [20_000_000]}], bytes(8)
+        elif kind == 2:
+            head, body = [{"dtype": "<f8", "shape": [1000]}], bytes(8)
+        if kind == 3:
+            data = b"[" * 100000 + b"]" * 100000
         else:
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.zeros(20_000_000))
-            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr("r0.npy", buf.getvalue())
-    for path in glob.glob(os.path.join(out, "*.json")):
-        if not path.endswith("import.json"):
-            with open(path, "w") as f:
-                f.write("[" * 100000 + "]" * 100000)
+            data = json.dumps({"status": "ok", "arrays": head}).encode() + b"\\n" + body
+        with open(path, "wb") as f:
+            f.write(data)
 atexit.register(_spoil)
 """
 )

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from grader.scoring.compare import read_output, rel_error
+from grader.scoring.compare import close, close_each, read_output, rel_error
 
 
 def test_metric_is_symmetric_scale_invariant_and_not_diluted():
@@ -50,3 +50,18 @@ def test_integers_are_converted_and_complex_refused():
     assert r.failure is None and r.array.dtype == np.float64
     assert "complex" in read_output(np.array([1j]), np.array([1.0]), "ds").failure
     assert read_output(None, np.ones(2), "ds").failure == "ds is missing"
+
+
+def test_close_each_agrees_with_close_candidate_by_candidate():
+    rng = np.random.default_rng(3)
+    S = rng.normal(size=(4, 5))
+    near = S + 1e-9
+    odd = [np.full((4, 5), np.nan), np.full((4, 5), np.inf), np.zeros((4, 5)), 2 * S, -S, S.T.reshape(4, 5)]
+    Rs = np.stack([S, near, *odd, *rng.normal(size=(6, 4, 5))])
+    for tol in (1e-12, 1e-6, 0.5, 2.0):
+        assert close_each(S, Rs, tol).tolist() == [close(S, R, tol) for R in Rs]
+    assert close_each(np.zeros((4, 5)), Rs[:1] * 0, 1e-6).tolist() == [True]  # 0/0 guarded by tau
+    bad = S.copy()
+    bad[0, 0] = np.nan
+    assert not close_each(bad, Rs, 2.0).any()
+    assert close_each(S, Rs[:0], 1e-6).shape == (0,)
