@@ -150,8 +150,14 @@ async def csrf_cookie(request: Request, call_next):
         request.state.csrf_seed = secrets.token_urlsafe(16)
     response = await call_next(request)
     if not seed:
+        # An LMS's frame (LTI over TLS, grader/service/lti/) sends only SameSite=None cookies; the token still binds.
+        cross = getattr(request.state, "cross_site_cookies", False)
         response.set_cookie(
-            CSRF_COOKIE, request.state.csrf_seed, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+            CSRF_COOKIE,
+            request.state.csrf_seed,
+            httponly=True,
+            samesite="none" if cross else "strict",
+            secure=cross or request.url.scheme == "https",
         )
     return response
 

@@ -1,0 +1,89 @@
+"""An LMS (lti1p3platform) and the grader as its tool, both on loopback, with the tool registered at the LMS and
+the LMS at the tool (as `admin lti add-platform` does), and a course of learners, an instructor, a TA and a mentor."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.service.lti.registry import add_platform
+from grader.service.queue.store import Store
+from tests.grader.service.live import Service, free_port, make_data
+from tests.grader.service.lti.lms import INSTRUCTOR, MENTOR, TA, Course, Link, Lms, Member, serve
+from tests.grader.service.lti.tool import Browser, Clock, Tool, serving
+
+ROSTER = ("alice", "bob", "carol", "dave")
+
+
+def course() -> Course:
+    c = Course()
+    for m in (
+        Member("u-alice", "Alice Liddell", "alice@uni.edu", "alice"),  # SIS id = roster id (rule step 2)
+        Member("u-bob", "Bob Moses", "Bob.Moses@uni.edu"),  # email in the contacts (step 4)
+        Member("u-carol", "Carol Danvers", None, "S-0003"),  # SIS id in the contacts (step 3)
+        Member("u-dave", "Dave Bowman", "dave@uni.edu", "dave"),
+        Member("u-eve", "Eve Unknown", "eve@uni.edu", "S-9999"),  # on no roster
+        Member("u-prof", "Prof. Snape", "snape@uni.edu", roles=(INSTRUCTOR,)),
+        Member("u-tess", "Tess the TA", "tess@uni.edu", roles=(TA,)),
+        Member("u-maya", "Maya Mentor", "maya@uni.edu", roles=(MENTOR,)),
+    ):
+        c.members[m.user_id] = m
+    c.links["rl-pa5"] = Link("rl-pa5", "PA5: backprop")
+    c.links["rl-assignment"] = Link("rl-assignment", "PA5 (graded assignment)", platform_lineitem=True)
+    return c
+
+
+@dataclass
+class World:
+    lms: Lms
+    tool: Tool
+    service: Service
+    clock: Clock
+    tmp: Path
+    tool_port: int
+
+    def browser(self, **kw) -> Browser:
+        return Browser(**kw)
+
+
+def register(service: Service, lms: Lms, **extra) -> None:
+    store = Store(f"sqlite:///{service.data / 'pa5.db'}")
+    try:
+        add_platform(lti=store.lti, data_dir=service.data, **lms.registration_args(), **extra)
+        contacts = [("bob", "bob.moses@uni.edu", None), ("carol", None, "S-0003")]
+        store.lti.set_contacts(contacts)
+    finally:
+        store.engine.dispose()
+
+
+@contextmanager
+def world_at(tmp: Path, *, workers: int = 0, backend=None, ssl: dict | None = None, roster=ROSTER):
+    lms_port, tool_port = free_port(), free_port()
+    scheme, host = ("https", "localhost") if ssl else ("http", "127.0.0.1")
+    lms = Lms(url=f"http://127.0.0.1:{lms_port}", tool_url=f"{scheme}://{host}:{tool_port}", course=course())
+    server = serve(lms.app, lms_port)
+    service = make_data(tmp, students=roster)
+    register(service, lms)
+    clock = Clock()
+    try:
+        with serving(service, port=tool_port, clock=clock, workers=workers, backend=backend, ssl=ssl) as tool:
+            yield World(lms, tool, service, clock, tmp, tool_port)
+    finally:
+        server.should_exit = True
+        server.thread.join(timeout=30)
+
+
+@pytest.fixture
+def world(tmp_path):
+    with world_at(tmp_path) as w:
+        yield w
+
+
+@pytest.fixture
+def browser():
+    b = Browser()
+    yield b
+    b.close()
