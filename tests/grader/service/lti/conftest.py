@@ -15,7 +15,7 @@ from tests.grader.service.live import Service, free_port, make_data
 from tests.grader.service.lti.lms import INSTRUCTOR, MENTOR, TA, Course, Link, Lms, Member, serve
 from tests.grader.service.lti.tool import Browser, Clock, Tool, serving
 
-ROSTER = ("alice", "bob", "carol", "dave")
+ROSTER = ("alice", "bob", "carol", "dave", "dora")
 
 
 def course() -> Course:
@@ -26,6 +26,7 @@ def course() -> Course:
         Member("u-carol", "Carol Danvers", None, "S-0003"),  # SIS id in the contacts (step 3)
         Member("u-dave", "Dave Bowman", "dave@uni.edu", "dave"),
         Member("u-eve", "Eve Unknown", "eve@uni.edu", "S-9999"),  # on no roster
+        Member("u-dora", "Dora Private", "dora@uni.edu", "dora", private=True),  # matched through NRPS (step 5)
         Member("u-prof", "Prof. Snape", "snape@uni.edu", roles=(INSTRUCTOR,)),
         Member("u-tess", "Tess the TA", "tess@uni.edu", roles=(TA,)),
         Member("u-maya", "Maya Mentor", "maya@uni.edu", roles=(MENTOR,)),

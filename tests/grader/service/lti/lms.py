@@ -62,6 +62,7 @@ class Member:
     email: str | None = None
     sourcedid: str | None = None
     roles: tuple[str, ...] = (LEARNER,)
+    private: bool = False  # the launch carries no name, email or SIS id (NRPS still does)
 
     def nrps(self) -> dict:
         m = {"user_id": self.user_id, "name": self.name, "roles": list(self.roles), "status": "Active"}
@@ -242,8 +243,11 @@ class Lms:
 
         m = Launch(request, self.conf())
         m.set_id_token_expiration(self.id_token_seconds)
-        m.set_user_data(user.user_id, list(user.roles), full_name=user.name, email_address=user.email)
-        if user.sourcedid:
+        shared = not user.private
+        m.set_user_data(
+            user.user_id, list(user.roles), full_name=shared and user.name, email_address=shared and user.email
+        )
+        if user.sourcedid and shared:
             m.set_extra_claims({"https://purl.imsglobal.org/spec/lti/claim/lis": {"person_sourcedid": user.sourcedid}})
         m.set_resource_link_claim(link.id, title=link.title)
         m.set_launch_context_claim(CONTEXT, context_title="Computer Vision", context_label="CS4670")
