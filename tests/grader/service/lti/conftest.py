@@ -3,7 +3,8 @@ the LMS at the tool (as `admin lti add-platform` does), and a course of learners
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,18 @@ class World:
     service: Service
     clock: Clock
     tmp: Path
-    tool_port: int
+    serve_tool: Callable[[], AbstractContextManager[Tool]]
+    running: ExitStack
 
     def browser(self, **kw) -> Browser:
         return Browser(**kw)
+
+    def restart(self) -> Tool:
+        """Stop the tool and start it again over the same data folder and port (a new app, a new store)."""
+        self.running.close()
+        self.running = ExitStack()
+        self.tool = self.running.enter_context(self.serve_tool())
+        return self.tool
 
 
 def register(service: Service, lms: Lms, **extra) -> None:
@@ -61,7 +70,7 @@ def register(service: Service, lms: Lms, **extra) -> None:
 
 
 @contextmanager
-def world_at(tmp: Path, *, workers: int = 0, backend=None, ssl: dict | None = None, roster=ROSTER):
+def world_at(tmp: Path, *, workers: int = 0, backend=None, ssl: dict | None = None, roster=ROSTER, **tool_kw):
     lms_port, tool_port = free_port(), free_port()
     scheme, host = ("https", "localhost") if ssl else ("http", "127.0.0.1")
     lms = Lms(url=f"http://127.0.0.1:{lms_port}", tool_url=f"{scheme}://{host}:{tool_port}", course=course())
@@ -69,10 +78,16 @@ def world_at(tmp: Path, *, workers: int = 0, backend=None, ssl: dict | None = No
     service = make_data(tmp, students=roster)
     register(service, lms)
     clock = Clock()
+
+    def serve_tool():
+        return serving(service, port=tool_port, clock=clock, workers=workers, backend=backend, ssl=ssl, **tool_kw)
+
+    running, w = ExitStack(), None
     try:
-        with serving(service, port=tool_port, clock=clock, workers=workers, backend=backend, ssl=ssl) as tool:
-            yield World(lms, tool, service, clock, tmp, tool_port)
+        w = World(lms, running.enter_context(serve_tool()), service, clock, tmp, serve_tool, running)
+        yield w
     finally:
+        (w.running if w else running).close()
         server.should_exit = True
         server.thread.join(timeout=30)
 

@@ -53,7 +53,16 @@ class Tool:
 
 
 @contextmanager
-def serving(service: Service, *, port: int, clock: Clock, workers: int = 0, backend=None, ssl: dict | None = None):
+def serving(
+    service: Service,
+    *,
+    port: int,
+    clock: Clock,
+    workers: int = 0,
+    backend=None,
+    ssl: dict | None = None,
+    sweep_seconds: float | None = None,
+):
     settings = ServiceSettings(data_dir=service.data, sandbox="process", workers=workers, rate_limits=())
     store = Store(settings.db_url)
     spec = default_spec()
@@ -72,7 +81,7 @@ def serving(service: Service, *, port: int, clock: Clock, workers: int = 0, back
             margin=settings.grade_margin,
         )
     app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec)
-    app.state.lti.clock, app.state.lti.sweep_seconds = clock, None
+    app.state.lti.clock, app.state.lti.sweep_seconds = clock, sweep_seconds
     server = serve(app, port, lifespan="on", **(ssl or {}))
     deadline = time.monotonic() + 20
     while not server.started:
