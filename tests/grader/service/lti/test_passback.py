@@ -16,9 +16,8 @@ from grader.service.lti.db import LtiLink
 from grader.service.lti.scores import StudentStanding
 from tests.grader.service.live import EXAMPLES
 from tests.grader.service.lti.conftest import world_at
+from tests.grader.service.lti.helpers import by_student, launched, posted, standing
 from tests.grader.service.lti.tool import T0
-
-ACCEPTED = dt.datetime(2026, 11, 30, 23, 58, 7, 250000, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture
@@ -27,29 +26,6 @@ def standings(monkeypatch):
     table: dict[str, StudentStanding] = {}
     monkeypatch.setattr(scores, "standing", lambda store, student_id, now: table.get(student_id))
     return table
-
-
-def standing(score=80.0, *, submission_id=7, released=False, at=ACCEPTED):
-    return StudentStanding(
-        submission_id=submission_id, submitted_at=at, score=score, max_score=100.0, released=released
-    )
-
-
-def posted(world, link="rl-pa5") -> list[dict]:
-    """The scores the LMS holds for a link's line item, in order."""
-    items = [k for k, v in world.lms.course.lineitems.items() if v.get("resourceLinkId") == link]
-    return [s for k in items for s in world.lms.course.scores.get(k, [])]
-
-
-def launched(world, *users):
-    for user in users:
-        b = world.browser()
-        assert b.launch(world.lms, user).url.path == "/me"
-        b.close()
-
-
-def by_student(world) -> dict:
-    return {p.user.student_id: p for p in world.tool.store.lti.passbacks()}
 
 
 def test_a_score_is_posted_after_grading_and_fully_graded_after_release(tmp_path, process_backend, monkeypatch):
