@@ -16,6 +16,7 @@ from pylti1p3.redirect import Redirect
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 
+from grader.service.access.auth import cross_site_cookie
 from grader.service.lti.store import LtiStore
 
 HTTP_TIMEOUT = 15.0  # seconds for any call to a platform: PyLTI1p3's requests have none
@@ -59,7 +60,7 @@ class FastApiRequest(Request):
 
 class FastApiCookieService(CookieService):
     """PyLTI1p3's cookies (the login's state), collected and set on the response it returns; HttpOnly, only for
-    /lti/, and SameSite=None; Secure over TLS, so they reach the launch posted from an LMS's frame."""
+    /lti/, and cross-site over TLS (auth.cross_site_cookie), so they reach the launch posted in an LMS's frame."""
 
     def __init__(self, request: FastApiRequest):
         self._request, self._to_set = request, {}
@@ -74,17 +75,11 @@ class FastApiCookieService(CookieService):
         self._to_set[self._key(name)] = (str(value), exp)
 
     def apply(self, response: Response) -> Response:
-        secure = self._request.is_secure()
         for key, (value, exp) in self._to_set.items():
-            response.set_cookie(
-                key,
-                value,
-                max_age=exp,
-                path=COOKIE_PATH,
-                httponly=True,
-                secure=secure,
-                samesite="none" if secure else "lax",
-            )
+            if self._request.is_secure():
+                cross_site_cookie(response, key, value, max_age=exp, path=COOKIE_PATH)
+            else:
+                response.set_cookie(key, value, max_age=exp, path=COOKIE_PATH, httponly=True, samesite="lax")
         return response
 
 

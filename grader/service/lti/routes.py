@@ -107,17 +107,18 @@ async def lti_launch(request: Request) -> Response:
 
 
 def sign_in(request: Request, outcome: SignIn) -> Response:
-    """The session cookie for the matched token row: SameSite=None; Secure over TLS, since the LMS frames the
-    pages; the CSRF cookie made for this browser is cross-site too (auth.csrf_cookie reads the flag)."""
+    """The session cookie for the matched token row, cross-site over TLS (the LMS frames the pages), and the
+    marker that lets the LMS frame them; a CSRF cookie made for this browser now is cross-site too (the flag)."""
     response = RedirectResponse(str(request.url_for(outcome.landing)), status_code=303)
     t = outcome.token
     principal = Principal(t.role, t.student_id, t.id)
     value = auth.session_value(request.app.state.session_key, principal, t.token_sha256)
-    secure = _secure(request)
-    cookie = dict(max_age=auth.SESSION_SECONDS, httponly=True, secure=secure, samesite="none" if secure else "lax")
-    response.set_cookie(auth.SESSION_COOKIE, value, path="/", **cookie)
-    response.set_cookie(MARKER, str(outcome.platform.id), path="/", **cookie)
-    request.state.cross_site_cookies = secure
+    for key, v in ((auth.SESSION_COOKIE, value), (MARKER, str(outcome.platform.id))):
+        if _secure(request):
+            auth.cross_site_cookie(response, key, v, max_age=auth.SESSION_SECONDS, path="/")
+        else:  # plain HTTP (loopback): no frame can keep a cookie; a top-level launch still signs in
+            response.set_cookie(key, v, max_age=auth.SESSION_SECONDS, path="/", httponly=True, samesite="lax")
+    request.state.cross_site_cookies = _secure(request)
     return response
 
 
