@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.options import data_option, database_option, edge
+from grader.cli.options import Failure, data_option, database_option, edge
 
 
 def _store(data_dir, database_url):
@@ -18,6 +18,10 @@ def _store(data_dir, database_url):
 @click.group()
 def lti():
     """LMS integration (LTI 1.3): platforms, keys, roster and grade passback. See README, "LMS (LTI 1.3)"."""
+    import importlib.util
+
+    if importlib.util.find_spec("pylti1p3") is None:
+        raise Failure("LTI needs PyLTI1p3, which is not installed here: pip install 'pa5-grader[lti]'")
 
 
 @lti.command("add-platform")

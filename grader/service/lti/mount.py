@@ -43,6 +43,10 @@ def install(app: FastAPI) -> None:
         if lti_page and routes.MARKER in request.cookies and request.url.scheme == "https":
             request.state.cross_site_cookies = True
         response = await call_next(request)
+        if lti_page and routes.signed_out_in_frame(request, response):
+            # The pages' sign-out deletes the plain cookie; a partitioned one is deleted only by its like. The
+            # marker stays, so the sign-in page it leads to still shows in the LMS's frame.
+            routes.auth.cross_site_cookie(response, routes.auth.SESSION_COOKIE, "", max_age=0, path="/")
         if lti_page and not request.url.path.startswith("/api/"):
             origins = await run_in_threadpool(app.state.store.lti.frame_origins)
             if origins:

@@ -122,6 +122,17 @@ def sign_in(request: Request, outcome: SignIn) -> Response:
     return response
 
 
+def signed_out_in_frame(request: Request, response: Response) -> bool:
+    """Whether this response is the pages' sign-out succeeding for a browser an LTI launch signed in over TLS."""
+    return (
+        request.method == "POST"
+        and request.url.path == request.app.url_path_for("signout")
+        and response.status_code == 303
+        and MARKER in request.cookies
+        and _secure(request)
+    )
+
+
 @router.get("/lti/jwks", name="lti_jwks")
 def lti_jwks(request: Request) -> JSONResponse:
     """The tool's public keys (old and new during a rotation)."""

@@ -80,4 +80,8 @@ def test_a_launch_inside_the_lms_iframe_signs_in_and_uploads(tmp_path, monkeypat
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "lti-iframe.png"), full_page=True)
 
+        frame.get_by_role("button", name="Sign out").click()  # also inside the frame, where its cookie is partitioned
+        expect(frame.locator("h1")).to_have_text("Sign in", timeout=30_000)
+        assert "pa5_session" not in {c["name"] for c in context.cookies(world.tool.url)}
+
         browser.close()

@@ -131,6 +131,12 @@ def test_a_500_is_retried_with_backoff_and_holds_no_one_else(world, standings):
     assert rows["alice"].next_attempt_at == (T0 + dt.timedelta(seconds=30)).replace(tzinfo=None)
     assert rows["bob"].status == "sent"
 
+    instructor = world.browser()
+    instructor.launch(world.lms, "u-prof")
+    page = instructor.http.get(f"{world.tool.url}/lti/status")  # what the instructor sees: the platform's answer
+    assert "HTTP 500: database on fire" in page.text and "passback-failed" in page.text
+    instructor.close()
+
     world.clock.advance(29)
     assert world.tool.sweep().waiting == 1 and world.lms.course.score_posts == 2
     world.clock.advance(1)
