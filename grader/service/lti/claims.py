@@ -83,12 +83,12 @@ def read(body: dict) -> Launch:
             sub=body["sub"],
             role=role_of(body),
             roles=tuple(body.get(LTI + "roles") or ()),
-            name=body.get("name"),
+            name=_shown(body.get("name")),
             email=body.get("email") or None,
             sourcedid=lis.get("person_sourcedid") or None,
             context_id=(context or {}).get("id"),
             resource_link_id=link.get("id"),
-            title=link.get("title"),
+            title=_shown(link.get("title")),
             ags_scopes=tuple(ags.get("scope") or ()),
             lineitems_url=ags.get("lineitems"),
             lineitem_url=ags.get("lineitem"),
@@ -96,6 +96,11 @@ def read(body: dict) -> Launch:
         )
     except (ValidationError, KeyError, TypeError, AttributeError) as e:
         raise ClaimsError(f"the launch's claims cannot be used: {_why(e)}") from None
+
+
+def _shown(value) -> str | None:
+    """A display name, cut to fit its column: no launch is refused for a long name."""
+    return value[:255] if isinstance(value, str) and value else None
 
 
 def _why(e: Exception) -> str:

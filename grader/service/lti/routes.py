@@ -106,6 +106,11 @@ async def lti_launch(request: Request) -> Response:
     return sign_in(request, outcome)
 
 
+@router.get("/lti/launch", name="lti_launch_get")
+def lti_launch_get(request: Request) -> Response:
+    return _refused(request, 405, "the LMS posts its launch here: open the PA5 grader from your course")
+
+
 def sign_in(request: Request, outcome: SignIn) -> Response:
     """The session cookie for the matched token row, cross-site over TLS (the LMS frames the pages), and the
     marker that lets the LMS frame them; a CSRF cookie made for this browser now is cross-site too (the flag)."""

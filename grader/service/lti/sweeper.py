@@ -45,6 +45,7 @@ class _Sweep:
         self.connectors: dict[int, object] = {}
         self.http = contextlib.ExitStack()  # the sessions of the connectors, closed when the pass ends
         self.lineitems: dict[int, str | Failed | None] = {}
+        self.standings: dict[str, object] = {}
         self.result = SweepResult()
 
     def connector(self, platform: PlatformRow):
@@ -74,9 +75,18 @@ class _Sweep:
             raise got
         return got
 
+    def wanted(self, student_id: str):
+        """The student's score now, once per pass (a student has a row per line item)."""
+        if student_id not in self.standings:
+            self.standings[student_id] = wanted(scores.standing(self.store, student_id, self.now))
+        return self.standings[student_id]
+
     def row(self, row: PassbackRow) -> None:
         lti, now = self.store.lti, self.naive_now
-        w = wanted(scores.standing(self.store, row.user.student_id, self.now))
+        platform = self.platforms.get(row.link.platform_id)
+        if platform is None:  # removed during this pass
+            return
+        w = self.wanted(row.user.student_id)
         if w is None:
             self.result.ungraded += 1
             return
@@ -87,7 +97,6 @@ class _Sweep:
             return
         if row.status == "sent":
             lti.mark_pending(row.id, now)
-        platform = self.platforms[row.link.platform_id]
         if (row.next_attempt_at and row.next_attempt_at > now) or (platform.not_before and platform.not_before > now):
             self.result.waiting += 1
             return
@@ -133,8 +142,10 @@ def sweep_once(*, store, data_dir: Path, now: dt.datetime) -> SweepResult:
                 sweep.row(row)
             except Exception as e:  # a bug here must cost one row, not the class's passback
                 log.exception("passback for %s failed unexpectedly", row.user.student_id)
-                platform = sweep.platforms[row.link.platform_id]
-                sweep.fail(row, platform, Failed(None, f"internal error in the grader: {e.__class__.__name__}: {e}"))
+                platform = sweep.platforms.get(row.link.platform_id)
+                if platform is not None:
+                    why = f"internal error in the grader: {e.__class__.__name__}: {e}"
+                    sweep.fail(row, platform, Failed(None, why))
     return sweep.result
 
 

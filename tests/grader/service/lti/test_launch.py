@@ -107,6 +107,11 @@ def test_garbage_is_a_4xx_page(world, browser):
         assert 400 <= r.status_code < 500 and "Traceback" not in r.text, (data, r.status_code, r.text)
 
 
+def test_opening_the_launch_url_by_hand_says_where_to_start(world, browser):
+    r = browser.http.get(f"{world.tool.url}/lti/launch")
+    assert r.status_code == 405 and "open the PA5 grader from your course" in r.text
+
+
 def test_a_login_from_an_unregistered_platform_says_so(world, browser):
     r = browser.http.get(
         f"{world.tool.url}/lti/login", params={"iss": "https://lms.elsewhere.edu", "login_hint": "x", "client_id": "c"}
