@@ -83,3 +83,16 @@ def test_a_rotated_key_signs_while_the_old_one_stays_published(world, monkeypatc
     table["alice"] = standing(70.0, submission_id=9)
     assert world.tool.sweep().sent == 1
     assert [s["scoreGiven"] for s in posted(world)] == [50.0, 60.0, 70.0]
+
+
+def test_a_real_serve_publishes_the_tool(service_data):
+    """`pa5-grader serve` as a process: the LTI routes are there, with the key add-platform made."""
+    from tests.grader.service.live import serve_process
+
+    args = ["--issuer=https://lms.uni.edu", "--client-id=c", "--deployment-id=d"]
+    args += [f"--{k}=https://lms.uni.edu/{k}" for k in ("auth-login-url", "auth-token-url", "keyset-url")]
+    assert lti(service_data.data, "add-platform", *args).exit_code == 0
+    kid = keys.signing_key(service_data.data).kid
+    with serve_process(service_data.data, "--workers", "0") as (_, url):
+        assert [k["kid"] for k in httpx.get(f"{url}/lti/jwks").json()["keys"]] == [kid]
+        assert httpx.get(f"{url}/lti/config").json()["target_link_uri"] == f"{url}/lti/launch"
