@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.options import Failure, data_option, database_option, edge
+from grader.cli.options import Failure, data_option, database_option, edge, spec_option
 
 
 def _store(data_dir, database_url):
@@ -149,12 +149,17 @@ def sync_roster(data_dir, database_url, link_id):
 @lti.command("push")
 @data_option
 @database_option
+@spec_option
 @edge
-def push(data_dir, database_url):
-    """Send every linked student's score again, now (a running serve also retries what fails)."""
-    from grader.service.lti.admin import push as resend
+def push(data_dir, database_url, spec_path):
+    """Send every linked student's score again, now (a running serve also retries what fails).
 
-    n, r = resend(store=_store(data_dir, database_url), data_dir=Path(data_dir))
+    Give the same --spec as `serve`: its points and hidden-result rule make the scores."""
+    from grader.service.lti.admin import push as resend
+    from grader.spec import load_spec
+
+    spec = load_spec(spec_path and Path(spec_path))
+    n, r = resend(store=_store(data_dir, database_url), data_dir=Path(data_dir), spec=spec)
     click.echo(f"{n} passback(s): {r.sent} sent, {r.failed} failed, {r.waiting} waiting, {r.ungraded} not graded yet")
     if r.failed:
         click.echo("see /lti/status on the service for each platform's answer", err=True)

@@ -12,6 +12,7 @@ from grader.errors import GraderError
 from grader.service.lti import keys, roster
 from grader.service.lti.passback import naive
 from grader.service.lti.sweeper import SweepResult, sweep_once, utc_now
+from grader.spec import Spec
 
 SOURCEDID_COLUMNS = ("lis_person_sourcedid", "sourcedid", "sis_id")
 
@@ -78,8 +79,8 @@ def sync_roster(*, store, data_dir: Path, link_id: int | None = None) -> roster.
     return roster.sync(store=store, data_dir=data_dir, now=utc_now(), link_id=link_id)
 
 
-def push(*, store, data_dir: Path, now: dt.datetime | None = None) -> tuple[int, SweepResult]:
+def push(*, store, data_dir: Path, spec: Spec, now: dt.datetime | None = None) -> tuple[int, SweepResult]:
     """Forget what was sent and send every score again now; returns (rows reset, what the pass did)."""
     now = now or utc_now()
     n = store.lti.resend_all(naive(now))
-    return n, sweep_once(store=store, data_dir=data_dir, now=now)
+    return n, sweep_once(store=store, data_dir=data_dir, now=now, spec=spec)

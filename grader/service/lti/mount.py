@@ -32,7 +32,8 @@ def install(app: FastAPI) -> None:
         return
     from grader.service.lti import routes, sweeper
 
-    app.state.lti = LtiState(app.state.settings.data_dir, sweeper.utc_now, sweeper.SWEEP_SECONDS)
+    clock = getattr(app.state, "clock", None) or sweeper.utc_now  # the service's clock, which the calendar reads
+    app.state.lti = LtiState(app.state.settings.data_dir, clock, sweeper.SWEEP_SECONDS)
     app.include_router(routes.router)
 
     @app.middleware("http")
@@ -65,7 +66,11 @@ def install(app: FastAPI) -> None:
             sweep = None
             if lti.sweep_seconds:
                 sweep = sweeper.Sweeper(
-                    store=a.state.store, data_dir=lti.data_dir, interval=lti.sweep_seconds, clock=lti.clock
+                    store=a.state.store,
+                    data_dir=lti.data_dir,
+                    spec=a.state.spec,
+                    interval=lti.sweep_seconds,
+                    clock=lti.clock,
                 )
                 sweep.start()
             try:

@@ -1,34 +1,22 @@
-"""What a student's counting score is now: the one seam between passback and the course calendar.
-
-Until the calendar's `store.course.standing(student_id, now)` is merged, this computes the same model from the
-student's newest graded submission, with no late penalty and hidden results never released."""
+"""What a student's counting score is now: the one seam between passback and the course calendar
+(`store.course.standing`: the counting submission under the score policy, its score after any late penalty, and
+whether hidden results are released to the student)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+
+from grader.service.queue.course import StudentStanding
+from grader.spec import Spec
+
+__all__ = ["StudentStanding", "standing"]
 
 
-@dataclass(frozen=True)
-class StudentStanding:
-    submission_id: int  # the submission that counts
-    submitted_at: dt.datetime  # when it was accepted, aware UTC
-    score: float  # final, after any late penalty
-    max_score: float
-    released: bool  # hidden results are released to this student
-
-
-def standing(store, student_id: str, now: dt.datetime) -> StudentStanding | None:
-    """The student's counting submission and score at `now`, or None when nothing of theirs is graded yet."""
-    for view in store.list_submissions(student_id=student_id):  # newest first
-        if view.score is None:
-            continue
-        report = store.get_submission(view.id).report
-        return StudentStanding(
-            submission_id=view.id,
-            submitted_at=view.submitted_at.replace(tzinfo=dt.timezone.utc),
-            score=view.score,
-            max_score=report.max_score,  # the spec's problems' points, as that grade counted them
-            released=False,
-        )
-    return None
+def standing(store, student_id: str, now: dt.datetime, *, spec: Spec) -> StudentStanding | None:
+    """The student's counting submission and score at `now`, or None when nothing of theirs counts yet."""
+    return store.course.standing(
+        student_id,
+        now,
+        spec_visibility=spec.hidden_visibility,
+        max_score=float(sum(p.points for p in spec.problems)),
+    )

@@ -17,6 +17,7 @@ from grader.service.lti import roster, scores
 from grader.service.lti.adapters import http_session
 from grader.service.lti.passback import Failed, backoff, make_lineitem, naive, send, wanted
 from grader.service.lti.store import LinkRow, PassbackRow, PlatformRow
+from grader.spec import Spec
 
 log = logging.getLogger("pa5-grader.service.lti")
 SWEEP_SECONDS = 10.0
@@ -39,8 +40,8 @@ class SweepResult:
 class _Sweep:
     """One pass over the passback rows at one `now`; connectors and line items are reused within it."""
 
-    def __init__(self, store, data_dir: Path, now: dt.datetime):
-        self.store, self.data_dir, self.now, self.naive_now = store, data_dir, now, naive(now)
+    def __init__(self, store, data_dir: Path, now: dt.datetime, spec: Spec):
+        self.store, self.data_dir, self.now, self.naive_now, self.spec = store, data_dir, now, naive(now), spec
         self.platforms: dict[int, PlatformRow] = {p.id: p for p in store.lti.platforms()}
         self.connectors: dict[int, object] = {}
         self.http = contextlib.ExitStack()  # the sessions of the connectors, closed when the pass ends
@@ -78,7 +79,7 @@ class _Sweep:
     def wanted(self, student_id: str):
         """The student's score now, once per pass (a student has a row per line item)."""
         if student_id not in self.standings:
-            self.standings[student_id] = wanted(scores.standing(self.store, student_id, self.now))
+            self.standings[student_id] = wanted(scores.standing(self.store, student_id, self.now, spec=self.spec))
         return self.standings[student_id]
 
     def row(self, row: PassbackRow) -> None:
@@ -131,10 +132,10 @@ class _Sweep:
         self.result.failed += 1
 
 
-def sweep_once(*, store, data_dir: Path, now: dt.datetime) -> SweepResult:
+def sweep_once(*, store, data_dir: Path, now: dt.datetime, spec: Spec) -> SweepResult:
     """One pass at `now` (aware UTC): send what changed, retry what is due. A student's failure, even an unexpected
     one, is recorded on their row and the pass goes on."""
-    sweep = _Sweep(store, data_dir, now)
+    sweep = _Sweep(store, data_dir, now, spec)
     store.lti.state_sweep(sweep.naive_now)
     with sweep.http:
         for row in store.lti.passbacks():
@@ -152,8 +153,10 @@ def sweep_once(*, store, data_dir: Path, now: dt.datetime) -> SweepResult:
 class Sweeper:
     """sweep_once every `interval` seconds in a thread of its own, from start() to stop()."""
 
-    def __init__(self, *, store, data_dir: Path, interval: float = SWEEP_SECONDS, clock: Callable = utc_now):
-        self.store, self.data_dir, self.interval, self.clock = store, data_dir, interval, clock
+    def __init__(
+        self, *, store, data_dir: Path, spec: Spec, interval: float = SWEEP_SECONDS, clock: Callable = utc_now
+    ):
+        self.store, self.data_dir, self.spec, self.interval, self.clock = store, data_dir, spec, interval, clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lti-passback", daemon=True)
 
@@ -168,7 +171,7 @@ class Sweeper:
         while not self._stop.is_set():
             if self.store.lti.platforms():
                 try:
-                    sweep_once(store=self.store, data_dir=self.data_dir, now=self.clock())
+                    sweep_once(store=self.store, data_dir=self.data_dir, now=self.clock(), spec=self.spec)
                 except Exception:
                     log.exception("the passback sweep failed; trying again in %s s", self.interval)
             self._stop.wait(self.interval)

@@ -64,7 +64,7 @@ def test_a_rotated_key_signs_while_the_old_one_stays_published(world, monkeypatc
     from grader.service.lti import scores
 
     table = {"alice": standing(50.0)}
-    monkeypatch.setattr(scores, "standing", lambda store, sid, now: table.get(sid))
+    monkeypatch.setattr(scores, "standing", lambda store, sid, now, **kw: table.get(sid))
     launched(world, "u-alice")
     assert world.tool.sweep().sent == 1
     old = keys.all_keys(world.service.data)[0].kid

@@ -1,6 +1,6 @@
 """Grade passback with AGS to lti1p3platform: a score with the right fields after grading and FullyGraded after
-release, one line item per link across restarts, retries after 500 and 429 (Retry-After honoured) on the injected
-clock, one student's failure never holding another's, and resending everything."""
+the calendar's release, one line item per link across restarts, retries after 500 and 429 (Retry-After honoured)
+on the injected clock, one student's failure never holding another's, and resending everything."""
 
 import datetime as dt
 import time
@@ -24,11 +24,11 @@ from tests.grader.service.lti.tool import T0
 def standings(monkeypatch):
     """The seam, simulated: student id -> their standing (what the calendar will compute after merge)."""
     table: dict[str, StudentStanding] = {}
-    monkeypatch.setattr(scores, "standing", lambda store, student_id, now: table.get(student_id))
+    monkeypatch.setattr(scores, "standing", lambda store, student_id, now, **kw: table.get(student_id))
     return table
 
 
-def test_a_score_is_posted_after_grading_and_fully_graded_after_release(tmp_path, process_backend, monkeypatch):
+def test_a_score_is_posted_after_grading_and_fully_graded_after_release(tmp_path, process_backend):
     with world_at(tmp_path, workers=1, backend=process_backend) as world:
         b = world.browser()
         me = b.launch(world.lms, "u-alice")
@@ -61,8 +61,7 @@ def test_a_score_is_posted_after_grading_and_fully_graded_after_release(tmp_path
 
         assert world.tool.sweep().unchanged == 1 and len(posted(world)) == 1  # nothing changed: nothing sent
 
-        real = scores.standing
-        monkeypatch.setattr(scores, "standing", lambda *a: real(*a) and _released(real(*a)))
+        world.tool.store.course.release_now(world.clock())  # what `admin release` does
         assert world.tool.sweep().sent == 1
         first, second = posted(world)
         assert (second["activityProgress"], second["gradingProgress"]) == ("Completed", "FullyGraded")
@@ -72,10 +71,6 @@ def test_a_score_is_posted_after_grading_and_fully_graded_after_release(tmp_path
         )
         (row,) = status.json()["passback"]
         assert (row["student_id"], row["status"], row["grading_progress"]) == ("alice", "sent", "FullyGraded")
-
-
-def _released(st: StudentStanding) -> StudentStanding:
-    return StudentStanding(st.submission_id, st.submitted_at, st.score, st.max_score, True)
 
 
 def _wait_done(http: httpx.Client, url: str) -> dict:

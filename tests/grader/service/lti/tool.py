@@ -49,7 +49,7 @@ class Tool:
     service: Service
 
     def sweep(self) -> SweepResult:
-        return sweep_once(store=self.store, data_dir=self.service.data, now=self.clock())
+        return sweep_once(store=self.store, data_dir=self.service.data, now=self.clock(), spec=self.app.state.spec)
 
 
 @contextmanager
