@@ -8,6 +8,7 @@ from grader import __version__
 from grader.cli.admin import admin
 from grader.cli.course import assignment, extend, gradebook, release
 from grader.cli.grading import batch, check, generate, grade
+from grader.cli.lti import lti
 from grader.cli.packaging import bundle, gradescope_run, image
 from grader.cli.service import serve, submit, worker
 
@@ -23,5 +24,6 @@ def cli():
 
 for _command in (assignment, extend, release, gradebook):
     admin.add_command(_command)
+admin.add_command(lti)
 for _command in (check, grade, batch, generate, image, bundle, gradescope_run, admin, serve, worker, submit):
     cli.add_command(_command)

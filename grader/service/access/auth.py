@@ -149,11 +149,22 @@ async def csrf_cookie(request: Request, call_next):
     if not seed:
         request.state.csrf_seed = secrets.token_urlsafe(16)
     response = await call_next(request)
-    if not seed:
+    if not seed and getattr(request.state, "cross_site_cookies", False):  # a page an LMS frames (grader/service/lti/)
+        cross_site_cookie(response, CSRF_COOKIE, request.state.csrf_seed)
+    elif not seed:
         response.set_cookie(
             CSRF_COOKIE, request.state.csrf_seed, httponly=True, samesite="strict", secure=request.url.scheme == "https"
         )
     return response
+
+
+def cross_site_cookie(response: Response, key: str, value: str, **kw) -> None:
+    """An HttpOnly cookie for pages another site frames over TLS (an LMS's LTI frame): SameSite=None; Secure;
+    Partitioned, so it lives in the LMS's partition, the only place a browser that blocks third-party cookies keeps
+    it. CSRF protection does not rest on SameSite: forms still need the token bound to the cookie."""
+    response.set_cookie(key, value, httponly=True, secure=True, samesite="none", **kw)
+    name, header = response.raw_headers[-1]
+    response.raw_headers[-1] = (name, header + b"; Partitioned")  # Starlette writes it itself only on Python 3.14+
 
 
 def get_principal(request: Request) -> Principal:

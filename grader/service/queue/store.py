@@ -18,6 +18,7 @@ from grader.report.model import Report
 from grader.service import migrations
 from grader.service.course.standing import UNCOUNTED
 from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
+from grader.service.lti.store import LtiStore
 from grader.service.queue import db
 from grader.service.queue.course import Course
 from grader.service.queue.db import Job, Submission, Token, Upload, current_report, utcnow
@@ -100,6 +101,7 @@ class Store:
         self.leases = Leases(self.sessions, max_attempts=max_attempts)
         self.tokens = Tokens(self.sessions, self.readers)
         self.course = Course(self.sessions, self.readers)
+        self.lti = LtiStore(self.sessions, self.readers)
 
     def upgrade_schema(self) -> tuple[str | None, str]:
         """Make or upgrade the schema to this code's head revision; returns (from, to)."""

@@ -17,6 +17,7 @@ from starlette.formparsers import MultiPartParser
 from grader import __version__
 from grader.service.access import auth
 from grader.service.course.clock import Clock, clock_from_env
+from grader.service.lti import mount as lti_mount
 from grader.service.ops.settings import ServiceSettings
 from grader.service.queue.db import MAX_ID
 from grader.service.queue.embedded import Dispatcher, NullDispatcher
@@ -151,6 +152,7 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(course.router)
+    lti_mount.install(app)  # LTI 1.3: /lti/ routes, framing by registered LMSs, grade passback (grader/service/lti/)
     pages = None
     if importlib.util.find_spec("grader.service.web.pages") is None:
         log.warning("the web pages are not installed here (grader/service/web/pages.py); serving the API only")

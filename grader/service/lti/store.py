@@ -1,0 +1,488 @@
+"""The LTI state in the database (`store.lti`), and the only code that queries the LTI tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from grader.service.lti.db import LtiContact, LtiLaunchState, LtiLink, LtiPassback, LtiPlatform, LtiUser
+from grader.service.queue.db import MAX_ID, Token
+
+
+@dataclass(frozen=True)
+class PlatformRow:
+    id: int
+    issuer: str
+    client_id: str
+    deployment_id: str
+    auth_login_url: str
+    auth_token_url: str
+    keyset_url: str
+    auth_audience: str | None
+    frame_origins: tuple[str, ...]
+    not_before: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    platform_id: int
+    sub: str
+    role: str
+    token_id: int
+    student_id: str | None
+    matched_by: str
+    email: str | None
+    sourcedid: str | None
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    id: int
+    platform_id: int
+    resource_link_id: str
+    context_id: str | None
+    title: str | None
+    ags_scopes: tuple[str, ...]
+    lineitems_url: str | None
+    lineitem_url: str | None
+    nrps_url: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class PassbackRow:
+    """One student's passback to one line item, with what it needs to send."""
+
+    id: int
+    link: LinkRow
+    user: UserRow
+    status: str
+    sent_submission_id: int | None
+    sent_score: float | None
+    sent_max_score: float | None
+    sent_timestamp: dt.datetime | None
+    sent_progress: str | None
+    sent_at: dt.datetime | None
+    failures: int
+    next_attempt_at: dt.datetime | None
+    last_code: int | None
+    last_answer: str | None
+
+
+@dataclass(frozen=True)
+class TokenRef:
+    id: int
+    role: str
+    student_id: str | None
+    token_sha256: str
+
+
+def _platform(p: LtiPlatform) -> PlatformRow:
+    return PlatformRow(
+        p.id,
+        p.issuer,
+        p.client_id,
+        p.deployment_id,
+        p.auth_login_url,
+        p.auth_token_url,
+        p.keyset_url,
+        p.auth_audience,
+        tuple(p.frame_origins.split()),
+        p.not_before,
+    )
+
+
+def _user(u: LtiUser) -> UserRow:
+    return UserRow(u.id, u.platform_id, u.sub, u.role, u.token_id, u.student_id, u.matched_by, u.email, u.sourcedid)
+
+
+def _link(k: LtiLink) -> LinkRow:
+    return LinkRow(
+        k.id,
+        k.platform_id,
+        k.resource_link_id,
+        k.context_id,
+        k.title,
+        tuple(k.ags_scopes.split()),
+        k.lineitems_url,
+        k.lineitem_url,
+        k.nrps_url,
+        k.last_error,
+    )
+
+
+class LtiStore:
+    def __init__(self, sessions: sessionmaker, readers: sessionmaker):
+        self.sessions, self.readers = sessions, readers
+
+    # -- platforms --------------------------------------------------------------------------------------------
+
+    def add_platform(self, **fields) -> PlatformRow | None:
+        """A new registration; None if this issuer, client id and deployment are registered already."""
+        fields["frame_origins"] = " ".join(fields.get("frame_origins") or ())
+        try:
+            with self.sessions.begin() as s:
+                p = LtiPlatform(**fields)
+                s.add(p)
+                s.flush()
+                return _platform(p)
+        except IntegrityError:
+            return None
+
+    def platforms(self) -> list[PlatformRow]:
+        with self.readers() as s:
+            return [_platform(p) for p in s.scalars(select(LtiPlatform).order_by(LtiPlatform.id))]
+
+    def platform(self, platform_id: int) -> PlatformRow | None:
+        if not 1 <= platform_id <= MAX_ID:
+            return None
+        with self.readers() as s:
+            p = s.get(LtiPlatform, platform_id)
+            return None if p is None else _platform(p)
+
+    def find_platforms(self, issuer: str, client_id: str | None = None) -> list[PlatformRow]:
+        q = select(LtiPlatform).where(LtiPlatform.issuer == issuer)
+        if client_id is not None:
+            q = q.where(LtiPlatform.client_id == client_id)
+        with self.readers() as s:
+            return [_platform(p) for p in s.scalars(q.order_by(LtiPlatform.id))]
+
+    def remove_platform(self, platform_id: int) -> bool:
+        """The registration and everything learnt through it (users, links, passback state); tokens stay."""
+        with self.sessions.begin() as s:
+            if s.get(LtiPlatform, platform_id) is None:
+                return False
+            links = select(LtiLink.id).where(LtiLink.platform_id == platform_id)
+            s.execute(delete(LtiPassback).where(LtiPassback.link_id.in_(links)))
+            users = select(LtiUser.id).where(LtiUser.platform_id == platform_id)
+            s.execute(delete(LtiPassback).where(LtiPassback.user_id.in_(users)))
+            s.execute(delete(LtiLink).where(LtiLink.platform_id == platform_id))
+            s.execute(delete(LtiUser).where(LtiUser.platform_id == platform_id))
+            s.execute(delete(LtiPlatform).where(LtiPlatform.id == platform_id))
+        return True
+
+    def hold_platform(self, platform_id: int, until: dt.datetime) -> None:
+        """Send nothing to this platform before `until` (it answered 429 with Retry-After)."""
+        with self.sessions.begin() as s:
+            s.execute(update(LtiPlatform).where(LtiPlatform.id == platform_id).values(not_before=until))
+
+    def frame_origins(self) -> set[str]:
+        return {o for p in self.platforms() for o in p.frame_origins}
+
+    # -- PyLTI1p3's launch data storage -----------------------------------------------------------------------
+
+    def state_set(self, key: str, value, expires_at: dt.datetime) -> None:
+        with self.sessions.begin() as s:
+            row = s.get(LtiLaunchState, key)
+            if row is None:
+                s.add(LtiLaunchState(key=key, value=json.dumps(value), expires_at=expires_at))
+            else:
+                row.value, row.expires_at = json.dumps(value), expires_at
+
+    def state_get(self, key: str, now: dt.datetime):
+        with self.readers() as s:
+            row = s.get(LtiLaunchState, key)
+            return None if row is None or row.expires_at <= now else json.loads(row.value)
+
+    def state_take(self, key: str, now: dt.datetime) -> bool:
+        """Whether the key was there, unexpired; it is gone afterwards, so only one caller ever gets True."""
+        with self.sessions.begin() as s:
+            gone = s.execute(delete(LtiLaunchState).where(LtiLaunchState.key == key, LtiLaunchState.expires_at > now))
+            return gone.rowcount == 1
+
+    def state_sweep(self, now: dt.datetime) -> int:
+        with self.sessions.begin() as s:
+            return s.execute(delete(LtiLaunchState).where(LtiLaunchState.expires_at <= now)).rowcount
+
+    # -- token rows (the `tokens` table belongs to the queue's store; these read it or add one row) -------------
+
+    def token_of_student(self, student_id: str) -> TokenRef | None:
+        """The student's token row, unless revoked."""
+        with self.readers() as s:
+            t = s.scalar(
+                select(Token).where(Token.student_id == student_id, Token.role == "student", Token.revoked_at.is_(None))
+            )
+            return None if t is None else TokenRef(t.id, t.role, t.student_id, t.token_sha256)
+
+    def token(self, token_id: int) -> TokenRef | None:
+        with self.readers() as s:
+            t = s.get(Token, token_id)
+            return (
+                None if t is None or t.revoked_at is not None else TokenRef(t.id, t.role, t.student_id, t.token_sha256)
+            )
+
+    def add_instructor_token(self, token_sha256: str) -> int:
+        with self.sessions.begin() as s:
+            t = Token(token_sha256=token_sha256, role="instructor")
+            s.add(t)
+            s.flush()
+            return t.id
+
+    def roster(self) -> set[str]:
+        with self.readers() as s:
+            return set(s.scalars(select(Token.student_id).where(Token.role == "student")))
+
+    # -- users and contacts -----------------------------------------------------------------------------------
+
+    def user(self, platform_id: int, sub: str) -> UserRow | None:
+        with self.readers() as s:
+            u = s.scalar(select(LtiUser).where(LtiUser.platform_id == platform_id, LtiUser.sub == sub))
+            return None if u is None else _user(u)
+
+    def link_user(
+        self,
+        *,
+        platform_id: int,
+        sub: str,
+        role: str,
+        token_id: int,
+        student_id: str | None,
+        matched_by: str,
+        name: str | None,
+        email: str | None,
+        sourcedid: str | None,
+        now: dt.datetime,
+        launched: bool,
+    ) -> UserRow:
+        """Link an LMS user to a token row, or refresh what is known of them (the first link's match stays)."""
+        with self.sessions.begin() as s:
+            u = s.scalar(select(LtiUser).where(LtiUser.platform_id == platform_id, LtiUser.sub == sub))
+            if u is None:
+                u = LtiUser(
+                    platform_id=platform_id,
+                    sub=sub,
+                    role=role,
+                    token_id=token_id,
+                    student_id=student_id,
+                    matched_by=matched_by,
+                    created_at=now,
+                )
+                s.add(u)
+            u.name, u.email, u.sourcedid = name or u.name, email or u.email, sourcedid or u.sourcedid
+            if launched:
+                u.last_launch_at = now
+            s.flush()
+            return _user(u)
+
+    def users(self) -> list[UserRow]:
+        with self.readers() as s:
+            return [_user(u) for u in s.scalars(select(LtiUser).order_by(LtiUser.id))]
+
+    def set_contacts(self, contacts: list[tuple[str, str | None, str | None]]) -> int:
+        """(student_id, email, sourcedid) rows, replacing what each student had; returns how many were written."""
+        with self.sessions.begin() as s:
+            for student_id, email, sourcedid in contacts:
+                c = s.scalar(select(LtiContact).where(LtiContact.student_id == student_id))
+                if c is None:
+                    c = LtiContact(student_id=student_id)
+                    s.add(c)
+                c.email, c.sourcedid = email.lower() if email else None, sourcedid
+        return len(contacts)
+
+    def students_by_contact(self, *, email: str | None, sourcedid: str | None) -> dict[str, set[str]]:
+        """{"sourcedid": students with that SIS id, "email": students with that email}; empty sets for None."""
+        out: dict[str, set[str]] = {"sourcedid": set(), "email": set()}
+        with self.readers() as s:
+            if sourcedid:
+                out["sourcedid"] = set(
+                    s.scalars(select(LtiContact.student_id).where(LtiContact.sourcedid == sourcedid))
+                )
+            if email:
+                q = select(LtiContact.student_id).where(LtiContact.email == email.lower())
+                out["email"] = set(s.scalars(q))
+        return out
+
+    # -- resource links and line items ------------------------------------------------------------------------
+
+    def upsert_link(
+        self,
+        *,
+        platform_id: int,
+        resource_link_id: str,
+        context_id: str | None,
+        title: str | None,
+        ags_scopes: list[str],
+        lineitems_url: str | None,
+        lineitem_url: str | None,
+        nrps_url: str | None,
+        now: dt.datetime,
+    ) -> LinkRow:
+        """Record a link as its latest launch describes it. A line item the tool made is kept: a launch that names
+        none never clears it, so repeated launches never lead to a second one."""
+        with self.sessions.begin() as s:
+            k = s.scalar(
+                select(LtiLink).where(LtiLink.platform_id == platform_id, LtiLink.resource_link_id == resource_link_id)
+            )
+            if k is None:
+                k = LtiLink(platform_id=platform_id, resource_link_id=resource_link_id, created_at=now)
+                s.add(k)
+            k.context_id, k.title = context_id or k.context_id, title or k.title
+            k.ags_scopes = " ".join(ags_scopes)
+            k.lineitems_url = lineitems_url or k.lineitems_url
+            k.lineitem_url = lineitem_url or k.lineitem_url
+            k.nrps_url = nrps_url or k.nrps_url
+            k.last_launch_at = now
+            s.flush()
+            return _link(k)
+
+    def links(self, *, platform_id: int | None = None) -> list[LinkRow]:
+        q = select(LtiLink).order_by(LtiLink.id)
+        if platform_id is not None:
+            q = q.where(LtiLink.platform_id == platform_id)
+        with self.readers() as s:
+            return [_link(k) for k in s.scalars(q)]
+
+    def link(self, link_id: int) -> LinkRow | None:
+        with self.readers() as s:
+            k = s.get(LtiLink, link_id)
+            return None if k is None else _link(k)
+
+    def claim_lineitem(self, link_id: int, now: dt.datetime, until: dt.datetime) -> bool:
+        """Take the right to make this link's line item (none yet, nobody else making it); a conditional UPDATE."""
+        with self.sessions.begin() as s:
+            r = s.execute(
+                update(LtiLink)
+                .where(
+                    LtiLink.id == link_id,
+                    LtiLink.lineitem_url.is_(None),
+                    or_(LtiLink.lineitem_claimed_until.is_(None), LtiLink.lineitem_claimed_until <= now),
+                )
+                .values(lineitem_claimed_until=until)
+            )
+            return r.rowcount == 1
+
+    def set_lineitem(self, link_id: int, url: str | None, *, error: str | None = None) -> None:
+        with self.sessions.begin() as s:
+            values = {"lineitem_claimed_until": None, "last_error": error}
+            if url:
+                values["lineitem_url"] = url
+            s.execute(update(LtiLink).where(LtiLink.id == link_id).values(**values))
+
+    # -- passback ---------------------------------------------------------------------------------------------
+
+    def enrol(self, link_id: int, user_id: int, now: dt.datetime) -> None:
+        """A passback row for this student and line item, if there is none."""
+        with self.sessions.begin() as s:
+            exists = s.scalar(
+                select(LtiPassback.id).where(LtiPassback.link_id == link_id, LtiPassback.user_id == user_id)
+            )
+            if exists is None:
+                s.add(LtiPassback(link_id=link_id, user_id=user_id, status="pending", failures=0, updated_at=now))
+
+    def passbacks(self) -> list[PassbackRow]:
+        with self.readers() as s:
+            rows = s.execute(
+                select(LtiPassback, LtiLink, LtiUser)
+                .join(LtiLink, LtiLink.id == LtiPassback.link_id)
+                .join(LtiUser, LtiUser.id == LtiPassback.user_id)
+                .order_by(LtiUser.student_id, LtiLink.id)
+            ).all()
+        return [
+            PassbackRow(
+                p.id,
+                _link(k),
+                _user(u),
+                p.status,
+                p.sent_submission_id,
+                p.sent_score,
+                p.sent_max_score,
+                p.sent_timestamp,
+                p.sent_progress,
+                p.sent_at,
+                p.failures,
+                p.next_attempt_at,
+                p.last_code,
+                p.last_answer,
+            )
+            for p, k, u in rows
+        ]
+
+    def mark_pending(self, passback_id: int, now: dt.datetime) -> None:
+        """A difference to send: pending, unless a failure's retry time is already set."""
+        with self.sessions.begin() as s:
+            s.execute(
+                update(LtiPassback)
+                .where(LtiPassback.id == passback_id, LtiPassback.status == "sent")
+                .values(status="pending", updated_at=now)
+            )
+
+    def settle(self, passback_id: int, now: dt.datetime) -> None:
+        """What was last sent is what is wanted again: sent, nothing to retry."""
+        with self.sessions.begin() as s:
+            s.execute(
+                update(LtiPassback)
+                .where(LtiPassback.id == passback_id)
+                .values(status="sent", failures=0, next_attempt_at=None, updated_at=now)
+            )
+
+    def record_sent(
+        self,
+        passback_id: int,
+        *,
+        submission_id: int,
+        score: float,
+        max_score: float,
+        timestamp: dt.datetime,
+        progress: str,
+        answer: str,
+        now: dt.datetime,
+    ) -> None:
+        with self.sessions.begin() as s:
+            s.execute(
+                update(LtiPassback)
+                .where(LtiPassback.id == passback_id)
+                .values(
+                    status="sent",
+                    sent_submission_id=submission_id,
+                    sent_score=score,
+                    sent_max_score=max_score,
+                    sent_timestamp=timestamp,
+                    sent_progress=progress,
+                    sent_at=now,
+                    failures=0,
+                    next_attempt_at=None,
+                    last_code=None,
+                    last_answer=answer,
+                    updated_at=now,
+                )
+            )
+
+    def record_failed(
+        self, passback_id: int, *, code: int | None, answer: str, retry_at: dt.datetime, now: dt.datetime
+    ) -> int:
+        """Count a failure and set when to try again; returns the failures in a row."""
+        with self.sessions.begin() as s:
+            p = s.get(LtiPassback, passback_id)
+            p.status, p.failures, p.next_attempt_at = "failed", p.failures + 1, retry_at
+            p.last_code, p.last_answer, p.updated_at = code, answer, now
+            return p.failures
+
+    def resend_all(self, now: dt.datetime) -> int:
+        """Forget what was sent, so the next sweep sends every student's score again, now."""
+        with self.sessions.begin() as s:
+            r = s.execute(
+                update(LtiPassback).values(
+                    status="pending",
+                    sent_submission_id=None,
+                    sent_score=None,
+                    sent_max_score=None,
+                    sent_timestamp=None,
+                    sent_progress=None,
+                    failures=0,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+            s.execute(update(LtiPlatform).values(not_before=None))
+            return r.rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self.readers() as s:
+            rows = dict(s.execute(select(LtiPassback.status, func.count()).group_by(LtiPassback.status)).all())
+        return {k: rows.get(k, 0) for k in ("sent", "pending", "failed")}
