@@ -157,9 +157,10 @@ def create_app(
     if importlib.util.find_spec("grader.service.web.pages") is None:
         log.warning("the web pages are not installed here (grader/service/web/pages.py); serving the API only")
     else:
-        from grader.service.web import code, pages, regrade
+        from grader.service.web import code, dashboard, pages, regrade
 
         app.include_router(pages.router)
+        app.include_router(dashboard.router)
         app.include_router(regrade.router)
         app.include_router(code.router)
 

@@ -16,9 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from grader.service.access import auth
 from grader.service.access.auth import Principal
-from grader.service.queue.db import MAX_ID
-from grader.service.web import api
-from grader.service.web.charts import histogram_svg, split_bar_svg
+from grader.service.web import api, course
 from grader.service.web.page_format import install_filters
 
 HERE = Path(__file__).parent
@@ -36,7 +34,7 @@ class SignInFirst(Exception):
     """Raised inside a page to send the browser to the sign-in page."""
 
 
-def _who(request: Request) -> Principal | None:
+def session_principal(request: Request) -> Principal | None:
     """The signed-in browser's principal. Pages take only the session cookie; the API also takes bearer tokens."""
     cookie = request.cookies.get(auth.SESSION_COOKIE)
     return auth.read_session(request.app.state.store, request.app.state.session_key, cookie) if cookie else None
@@ -44,7 +42,12 @@ def _who(request: Request) -> Principal | None:
 
 def render_page(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
     """A template with what every page needs: who is signed in, the forms' CSRF token, no refresh unless asked."""
-    context = {"principal": _who(request), "csrf_token": auth.csrf_token(request), "refresh": None, **context}
+    context = {
+        "principal": session_principal(request),
+        "csrf_token": auth.csrf_token(request),
+        "refresh": None,
+        **context,
+    }
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
@@ -68,7 +71,7 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def signed_in(request: Request, *, instructor: bool = False) -> Principal:
-    who = _who(request)
+    who = session_principal(request)
     if who is None:
         raise SignInFirst
     if instructor and not who.is_instructor:
@@ -162,11 +165,23 @@ def _submissions(request: Request, who: Principal, student_id: str | None) -> di
         "status_refresh": REFRESH_SECONDS if any(s["status"] in ACTIVE for s in subs) else None,
         "status_url": status_url,
         "max_score": sum(p.points for p in request.app.state.spec.problems),
+        "counting_later": _counting_later(request, who),
     }
 
 
+def _counting_later(request: Request, who: Principal) -> bool:
+    """Whether a student learns which submission counts only at release (the best score needs hidden results)."""
+    if who.student_id is None:
+        return False
+    sc = course.student_calendar(request, who.student_id)
+    return sc.calendar.score_policy == "best" and not sc.released
+
+
 def _submissions_page(request: Request, who: Principal, student_id: str | None, flash: dict | None = None) -> Response:
-    return render_page(request, "student.html", {**_submissions(request, who, student_id), "flash": flash})
+    """The list, and for a student the calendar card: their own due dates, what is left and when hidden results come."""
+    calendar = course.calendar_json(request, who) if who.student_id is not None else None
+    context = {**_submissions(request, who, student_id), "flash": flash, "calendar": calendar}
+    return render_page(request, "student.html", context)
 
 
 @router.get("/me", name="student_page")
@@ -181,7 +196,7 @@ def student_page(request: Request, student_id: Annotated[str | None, Query()] = 
 @page
 def student_status(request: Request, student_id: Annotated[str | None, Query()] = None) -> Response:
     """The submissions list alone, which static/status.js puts in place of the page's while one is being graded."""
-    who = _who(request)
+    who = session_principal(request)
     if who is None:  # a script asks, not a person: no sign-in page to follow
         return Response("sign in first", status_code=401, media_type="text/plain")
     context = _submissions(request, who, student_id if who.is_instructor else None)
@@ -225,61 +240,3 @@ def report_page(request: Request, submission_id: api.SubmissionId) -> Response:
     history = api.report_history(request, who, submission_id)["versions"]
     context = {"sub": sub, "report": report, "refresh": refresh, "max_failures": 3, "history": history}
     return render_page(request, "report.html", context)
-
-
-def _latest_graded(request: Request) -> dict[str, int]:
-    """Student id -> their newest submission with a report: the one the class summary counts."""
-    out: dict[str, int] = {}
-    for v in request.app.state.store.list_submissions(limit=1_000_000):  # newest first
-        if v.score is not None:
-            out.setdefault(v.student_id, v.id)
-    return out
-
-
-def _regraded(n: int, submission_id: int | None) -> str:
-    """What a regrade button queued; regrade.py redirects to the dashboard with it."""
-    if submission_id is not None:
-        if n:
-            return f"Queued a regrade of submission #{submission_id}."
-        return f"Nothing queued: submission #{submission_id} is already queued or running."
-    if n:
-        return f"Queued {n} regrade{'s' if n != 1 else ''}."
-    return "Nothing queued: every student's latest submission is already queued or running."
-
-
-@router.get("/dashboard", name="dashboard")
-@page
-def dashboard(
-    request: Request,
-    regraded: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    submission: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-) -> Response:
-    """The class (JSON twins: GET /api/class/summary and GET /api/queue); after a regrade, what it queued."""
-    who = signed_in(request, instructor=True)
-    summary = api.class_summary(request, who)
-    queue = api.queue(request, who)
-    position = 0
-    for job in queue["jobs"]:
-        position += job["status"] == "queued"
-        job["position"] = position if job["status"] == "queued" else None
-    problem_svgs = {
-        pid: histogram_svg(d.histogram, max_score=d.max_score, title=pid, width=300, height=110, caption=False)
-        for pid, d in summary.problems.items()
-    }
-    split_svgs = {
-        pid: split_bar_svg(d.full, d.partial, d.zero, title=f"{pid}: {d.full} full, {d.partial} partial, {d.zero} zero")
-        for pid, d in summary.problems.items()
-    }
-    context = {
-        "summary": summary,
-        "queue": queue,
-        "latest": _latest_graded(request),
-        "score_svg": histogram_svg(
-            summary.score.histogram, max_score=summary.score.max_score, title="Total score", width=640, height=240
-        ),
-        "problem_svgs": problem_svgs,
-        "split_svgs": split_svgs,
-        "refresh": 10 if queue["jobs"] else None,
-        "flash": None if regraded is None else {"kind": "info", "text": _regraded(regraded, submission)},
-    }
-    return render_page(request, "dashboard.html", context)
