@@ -22,6 +22,22 @@ from grader.service.defaults import LEASE_SECONDS, MARGIN, RESEND_SECONDS
 from grader.service.ops.settings import DEFAULT_SANDBOX
 
 
+def _rate_limits(values: tuple[str, ...]):
+    """--rate-limit COUNT/SECONDS values as RateLimit models; a malformed one is a usage error."""
+    from grader.service.queue.ratelimit import RateLimit
+
+    out = []
+    for v in values:
+        count, _, seconds = v.partition("/")
+        try:
+            out.append(RateLimit(count=int(count), seconds=float(seconds)))
+        except ValueError:
+            raise click.BadParameter(
+                f"{v!r}: expected COUNT/SECONDS with COUNT >= 1 and SECONDS > 0, e.g. 1/10"
+            ) from None
+    return tuple(out)
+
+
 @click.command()
 @data_option
 @database_option
@@ -52,6 +68,15 @@ from grader.service.ops.settings import DEFAULT_SANDBOX
     show_default=True,
     help="Keep one sandbox per worker started ahead of its next job (bwrap, docker).",
 )
+@click.option(
+    "--rate-limit",
+    "rate_limits",
+    multiple=True,
+    callback=lambda ctx, param, value: _rate_limits(value),
+    metavar="COUNT/SECONDS",
+    help="Per-student upload limit over a sliding window, e.g. 1/10; repeat for several, all must hold "
+    "[default: 1/10 and 30/3600].",
+)
 @broker_option
 @click.option(
     "--resend-after",
@@ -75,6 +100,7 @@ def serve(
     lease_seconds,
     grade_margin,
     warm_pool,
+    rate_limits,
     broker_url,
     resend_seconds,
     secret_file,
@@ -107,6 +133,7 @@ def serve(
         warm_pool=warm_pool,
         broker_url=broker_url,
         resend_seconds=resend_seconds,
+        **({"rate_limits": rate_limits} if rate_limits else {}),
     )
 
     def ready(description: str):
