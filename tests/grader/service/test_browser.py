@@ -241,7 +241,7 @@ def test_an_instructor_sees_the_histogram_and_regrades(server, page):
     for m in summary["common_mistakes"]:
         assert m["mistake"] in mistakes
     shot(page, "dashboard", docs=True)
-    row = page.locator("table.students tr", has_text="carol")
+    row = page.locator("table.gradebook tr", has_text="carol")
     row.get_by_role("button", name="regrade").click()
     page.wait_for_load_state()
     expect(page.locator("h1")).to_have_text(f"Regrade submission #{sid} of carol?")
