@@ -7,7 +7,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.service.queue.store import iso
+from grader.service.queue.records import iso
 
 
 class PlatformState(BaseModel):

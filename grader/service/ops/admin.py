@@ -17,7 +17,8 @@ from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
 from grader.service.ops.secret import Action, service_secret, write_private
 from grader.service.ops.secret import record as record_secret
 from grader.service.ops.settings import DB_FILE, database_url_of
-from grader.service.queue.store import Store, StoreUnavailable
+from grader.service.queue.records import StoreUnavailable
+from grader.service.queue.store import Store
 from grader.service.queue.tokens import LEGACY, TokenRow
 
 MAX_STUDENT_ID = 128

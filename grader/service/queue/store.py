@@ -1,19 +1,17 @@
-"""The service's state in the database, and the only code that queries it: submissions, reports and the queue here,
+"""The service's state in the database, and the only code that queries it: submissions, reports and the queue here
+(the records it hands out are in records.py),
 job transitions in leases.py (`store.leases`), tokens in tokens.py (`store.tokens`). Every state change is one
 transaction with a conditional UPDATE."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader.errors import GraderError
 from grader.report.model import Report
 from grader.service import migrations
 from grader.service.course.standing import UNCOUNTED
@@ -23,70 +21,22 @@ from grader.service.queue import db
 from grader.service.queue.course import Course
 from grader.service.queue.db import Job, Submission, Token, Upload, current_report, utcnow
 from grader.service.queue.leases import Leases, claim_order
-from grader.service.queue.ratelimit import RateLimit, RateLimited, check_rate, window_start
+from grader.service.queue.ratelimit import RateLimit, check_rate, window_start
+from grader.service.queue.records import (
+    ACTIVE,
+    INSTRUCTOR_REGRADE,
+    QueuedJob,
+    QueueFull,
+    ReportVersion,
+    StoreUnavailable,
+    SubmissionLimit,
+    SubmissionView,
+    grader_version_of,
+    job_dict,
+)
 from grader.service.queue.tokens import Tokens
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
-INSTRUCTOR_REGRADE = "instructor regrade"
-ACTIVE = ("queued", "running")
-
-
-class StoreUnavailable(GraderError):
-    """The database cannot be opened or queried."""
-
-
-class QueueFull(RateLimited):
-    """The queue cap is reached; new submissions wait until it drains."""
-
-
-class SubmissionLimit(GraderError):
-    """The student has used every submission the assignment allows."""
-
-
-@dataclass(frozen=True)
-class SubmissionView:
-    id: int
-    student_id: str
-    filename: str
-    sha256: str
-    status: str
-    submitted_at: dt.datetime
-    job_id: int | None
-    attempts: int
-    last_error: str | None
-    queue_position: int | None
-    score: float | None  # raw score of the current report
-    report_json: str | None = None
-    max_score: float | None = None
-    public_score: float | None = None
-    public_max_score: float | None = None
-    report_version: int | None = None
-
-    @property
-    def report(self) -> Report | None:
-        return Report.model_validate_json(self.report_json) if self.report_json else None
-
-
-@dataclass(frozen=True)
-class ReportVersion:
-    """One version of a submission's report, for its history."""
-
-    version: int
-    created_at: dt.datetime
-    reason: str
-    score: float
-    max_score: float | None
-    public_score: float | None
-    public_max_score: float | None
-    grader_version: str | None
-
-
-@dataclass(frozen=True)
-class QueuedJob:
-    id: int
-    priority: int
-    attempts: int
-    created_at: dt.datetime
 
 
 class Store:
@@ -313,7 +263,7 @@ class Store:
             ).all()
         return {
             "counts": {k: counts.get(k, 0) for k in ("queued", "running", "done", "failed", "superseded")},
-            "jobs": [_job_dict(job, student) for job, student in rows],
+            "jobs": [job_dict(job, student) for job, student in rows],
         }
 
     def queued_count(self) -> int:
@@ -381,7 +331,7 @@ class Store:
                     max_score=r.max_score,
                     public_score=r.public_score,
                     public_max_score=r.public_max_score,
-                    grader_version=_grader_version(r.report_json),
+                    grader_version=grader_version_of(r.report_json),
                 )
                 for r in rows
             ]
@@ -390,29 +340,3 @@ class Store:
         """The submission's files as stored (the normalized zip of uploads.pack_files); None for no submission."""
         with self.session() as s:
             return s.scalar(select(Submission.files_zip).where(Submission.id == submission_id))
-
-
-def _grader_version(report_json: str) -> str | None:
-    try:
-        return json.loads(report_json).get("grader_version")
-    except (ValueError, AttributeError):
-        return None
-
-
-def _job_dict(job: Job, student_id: str) -> dict:
-    return {
-        "job_id": job.id,
-        "submission_id": job.submission_id,
-        "student_id": student_id,
-        "kind": job.kind,
-        "status": job.status,
-        "attempts": job.attempts,
-        "created_at": iso(job.created_at),
-        "lease_expires": iso(job.lease_expires),
-        "last_error": job.last_error,
-    }
-
-
-def iso(t: dt.datetime | None) -> str | None:
-    """Stored times are naive UTC; the API says so."""
-    return None if t is None else t.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds")

@@ -23,7 +23,8 @@ from grader.service.access.uploads import UploadRejected, check_upload
 from grader.service.course.standing import with_worth
 from grader.service.queue.db import MAX_ID
 from grader.service.queue.ratelimit import RateLimited
-from grader.service.queue.store import ACTIVE, Store, SubmissionLimit, SubmissionView, iso
+from grader.service.queue.records import ACTIVE, SubmissionLimit, SubmissionView, iso
+from grader.service.queue.store import Store
 from grader.service.web.course import StudentCalendar, aware, counting_id, facts_of, standing_json, student_calendar
 from grader.service.web.visibility import StudentReport, as_report, details_allowed, student_view
 

@@ -20,7 +20,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 
 from grader.service.access.auth import Principal
-from grader.service.queue.store import SubmissionView
+from grader.service.queue.records import SubmissionView
 from grader.service.web import api
 from grader.service.web.pages import page, render_page, signed_in
 

@@ -24,7 +24,8 @@ from grader.service.course.calendar import (
     upload_refusal,
 )
 from grader.service.course.standing import Facts, Worth, counting, used, worth
-from grader.service.queue.store import Store, SubmissionView
+from grader.service.queue.records import SubmissionView
+from grader.service.queue.store import Store
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(get_principal)]

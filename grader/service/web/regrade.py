@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from grader.service.access import auth
-from grader.service.queue.store import ACTIVE
+from grader.service.queue.records import ACTIVE
 from grader.service.web import api
 from grader.service.web.pages import CsrfField, page, redirect, render_page, signed_in
 

@@ -8,7 +8,8 @@ from grader.service.access.uploads import pack_files
 from grader.service.queue import db
 from grader.service.queue.db import Job, Submission, Upload
 from grader.service.queue.ratelimit import RateLimit, RateLimited
-from grader.service.queue.store import QueueFull, Store
+from grader.service.queue.records import QueueFull
+from grader.service.queue.store import Store
 from tests.grader.service.sample import make_report
 
 FILES = pack_files({"backprop.py": b"x = 1\n"})
