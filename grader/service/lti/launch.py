@@ -19,7 +19,7 @@ from grader.service.lti.adapters import FastApiRequest, StoreLaunchData, ToolLau
 from grader.service.lti.claims import Launch
 from grader.service.lti.matching import Person, match
 from grader.service.lti.registry import StoreToolConf
-from grader.service.lti.store import PlatformRow, TokenRef
+from grader.service.lti.rows import PlatformRow, TokenRef
 
 log = logging.getLogger("pa5-grader.service.lti")
 BAD_REQUEST = ("Missing id_token", "Missing state param", "Invalid id_token", "Invalid JWT format")

@@ -26,8 +26,8 @@ from pylti1p3.service_connector import ServiceConnector
 
 from grader.printable import printable
 from grader.service.lti.claims import LINEITEM_SCOPE, SCORE_SCOPE
+from grader.service.lti.rows import LinkRow, PassbackRow
 from grader.service.lti.scores import StudentStanding
-from grader.service.lti.store import LinkRow, PassbackRow
 
 BASE_SECONDS, MAX_SECONDS = 30, 3600
 ANSWER_CHARS = 2000

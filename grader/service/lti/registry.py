@@ -12,7 +12,8 @@ from pylti1p3.tool_config.abstract import ToolConfAbstract
 
 from grader.errors import GraderError
 from grader.service.lti import keys
-from grader.service.lti.store import LtiStore, PlatformRow
+from grader.service.lti.rows import PlatformRow
+from grader.service.lti.store import LtiStore
 
 
 class RegistrationError(GraderError):

@@ -19,7 +19,7 @@ from grader.service.lti.adapters import http_session
 from grader.service.lti.matching import Person, by_identity
 from grader.service.lti.passback import naive
 from grader.service.lti.registry import registration
-from grader.service.lti.store import LinkRow, PlatformRow
+from grader.service.lti.rows import LinkRow, PlatformRow
 from grader.service.ops.admin import MAX_STUDENT_ID
 
 ACTIVE = "Active"

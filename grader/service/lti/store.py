@@ -4,117 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from grader.service.lti.db import LtiContact, LtiLaunchState, LtiLink, LtiPassback, LtiPlatform, LtiUser
+from grader.service.lti.rows import (
+    LinkRow,
+    PassbackRow,
+    PlatformRow,
+    TokenRef,
+    UserRow,
+    link_row,
+    platform_row,
+    user_row,
+)
 from grader.service.queue.db import MAX_ID, Token
-
-
-@dataclass(frozen=True)
-class PlatformRow:
-    id: int
-    issuer: str
-    client_id: str
-    deployment_id: str
-    auth_login_url: str
-    auth_token_url: str
-    keyset_url: str
-    auth_audience: str | None
-    frame_origins: tuple[str, ...]
-    not_before: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class UserRow:
-    id: int
-    platform_id: int
-    sub: str
-    role: str
-    token_id: int
-    student_id: str | None
-    matched_by: str
-    email: str | None
-    sourcedid: str | None
-
-
-@dataclass(frozen=True)
-class LinkRow:
-    id: int
-    platform_id: int
-    resource_link_id: str
-    context_id: str | None
-    title: str | None
-    ags_scopes: tuple[str, ...]
-    lineitems_url: str | None
-    lineitem_url: str | None
-    nrps_url: str | None
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class PassbackRow:
-    """One student's passback to one line item, with what it needs to send."""
-
-    id: int
-    link: LinkRow
-    user: UserRow
-    status: str
-    sent_submission_id: int | None
-    sent_score: float | None
-    sent_max_score: float | None
-    sent_timestamp: dt.datetime | None
-    sent_progress: str | None
-    sent_at: dt.datetime | None
-    failures: int
-    next_attempt_at: dt.datetime | None
-    last_code: int | None
-    last_answer: str | None
-
-
-@dataclass(frozen=True)
-class TokenRef:
-    id: int
-    role: str
-    student_id: str | None
-    token_sha256: str
-
-
-def _platform(p: LtiPlatform) -> PlatformRow:
-    return PlatformRow(
-        p.id,
-        p.issuer,
-        p.client_id,
-        p.deployment_id,
-        p.auth_login_url,
-        p.auth_token_url,
-        p.keyset_url,
-        p.auth_audience,
-        tuple(p.frame_origins.split()),
-        p.not_before,
-    )
-
-
-def _user(u: LtiUser) -> UserRow:
-    return UserRow(u.id, u.platform_id, u.sub, u.role, u.token_id, u.student_id, u.matched_by, u.email, u.sourcedid)
-
-
-def _link(k: LtiLink) -> LinkRow:
-    return LinkRow(
-        k.id,
-        k.platform_id,
-        k.resource_link_id,
-        k.context_id,
-        k.title,
-        tuple(k.ags_scopes.split()),
-        k.lineitems_url,
-        k.lineitem_url,
-        k.nrps_url,
-        k.last_error,
-    )
 
 
 class LtiStore:
@@ -131,27 +37,27 @@ class LtiStore:
                 p = LtiPlatform(**fields)
                 s.add(p)
                 s.flush()
-                return _platform(p)
+                return platform_row(p)
         except IntegrityError:
             return None
 
     def platforms(self) -> list[PlatformRow]:
         with self.readers() as s:
-            return [_platform(p) for p in s.scalars(select(LtiPlatform).order_by(LtiPlatform.id))]
+            return [platform_row(p) for p in s.scalars(select(LtiPlatform).order_by(LtiPlatform.id))]
 
     def platform(self, platform_id: int) -> PlatformRow | None:
         if not 1 <= platform_id <= MAX_ID:
             return None
         with self.readers() as s:
             p = s.get(LtiPlatform, platform_id)
-            return None if p is None else _platform(p)
+            return None if p is None else platform_row(p)
 
     def find_platforms(self, issuer: str, client_id: str | None = None) -> list[PlatformRow]:
         q = select(LtiPlatform).where(LtiPlatform.issuer == issuer)
         if client_id is not None:
             q = q.where(LtiPlatform.client_id == client_id)
         with self.readers() as s:
-            return [_platform(p) for p in s.scalars(q.order_by(LtiPlatform.id))]
+            return [platform_row(p) for p in s.scalars(q.order_by(LtiPlatform.id))]
 
     def remove_platform(self, platform_id: int) -> bool:
         """The registration and everything learnt through it (users, links, passback state); tokens stay."""
@@ -233,7 +139,7 @@ class LtiStore:
     def user(self, platform_id: int, sub: str) -> UserRow | None:
         with self.readers() as s:
             u = s.scalar(select(LtiUser).where(LtiUser.platform_id == platform_id, LtiUser.sub == sub))
-            return None if u is None else _user(u)
+            return None if u is None else user_row(u)
 
     def link_user(
         self,
@@ -268,11 +174,11 @@ class LtiStore:
             if launched:
                 u.last_launch_at = now
             s.flush()
-            return _user(u)
+            return user_row(u)
 
     def users(self) -> list[UserRow]:
         with self.readers() as s:
-            return [_user(u) for u in s.scalars(select(LtiUser).order_by(LtiUser.id))]
+            return [user_row(u) for u in s.scalars(select(LtiUser).order_by(LtiUser.id))]
 
     def set_contacts(self, contacts: list[tuple[str, str | None, str | None]]) -> int:
         """(student_id, email, sourcedid) rows, replacing what each student had; returns how many were written."""
@@ -329,19 +235,19 @@ class LtiStore:
             k.nrps_url = nrps_url or k.nrps_url
             k.last_launch_at = now
             s.flush()
-            return _link(k)
+            return link_row(k)
 
     def links(self, *, platform_id: int | None = None) -> list[LinkRow]:
         q = select(LtiLink).order_by(LtiLink.id)
         if platform_id is not None:
             q = q.where(LtiLink.platform_id == platform_id)
         with self.readers() as s:
-            return [_link(k) for k in s.scalars(q)]
+            return [link_row(k) for k in s.scalars(q)]
 
     def link(self, link_id: int) -> LinkRow | None:
         with self.readers() as s:
             k = s.get(LtiLink, link_id)
-            return None if k is None else _link(k)
+            return None if k is None else link_row(k)
 
     def claim_lineitem(self, link_id: int, now: dt.datetime, until: dt.datetime) -> bool:
         """Take the right to make this link's line item (none yet, nobody else making it); a conditional UPDATE."""
@@ -386,8 +292,8 @@ class LtiStore:
         return [
             PassbackRow(
                 p.id,
-                _link(k),
-                _user(u),
+                link_row(k),
+                user_row(u),
                 p.status,
                 p.sent_submission_id,
                 p.sent_score,

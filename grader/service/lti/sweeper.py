@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.service.lti import roster, scores
 from grader.service.lti.adapters import http_session
 from grader.service.lti.passback import Failed, backoff, make_lineitem, naive, send, wanted
-from grader.service.lti.store import LinkRow, PassbackRow, PlatformRow
+from grader.service.lti.rows import LinkRow, PassbackRow, PlatformRow
 from grader.spec import Spec
 
 log = logging.getLogger("pa5-grader.service.lti")
