@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -23,7 +23,7 @@ from grader.service.course.calendar import (
     shown,
     upload_refusal,
 )
-from grader.service.course.standing import Facts, Worth, counting, used, worth
+from grader.service.course.standing import Facts, GradebookStatus, Worth, counting, used, worth
 from grader.service.queue.records import SubmissionView
 from grader.service.queue.store import Store
 
@@ -262,7 +262,7 @@ def delete_extension(request: Request, who: Instructor, student_id: Annotated[st
 
 # -- the gradebook -----------------------------------------------------------------------------------------------
 
-Status = Literal["no submission", "pending", "graded", "failed"]
+Status = GradebookStatus
 
 
 def gradebook_rows(request: Request, status: str | None = None, search: str | None = None):

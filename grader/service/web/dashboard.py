@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from grader.report.summary import ClassSummary
 from grader.service.access.auth import Principal
 from grader.service.course import gradebook as book
+from grader.service.course.standing import GradebookStatus
 from grader.service.queue.db import MAX_ID
 from grader.service.web import api, course
 from grader.service.web.charts import histogram_svg, split_bar_svg
@@ -18,7 +19,7 @@ from grader.service.web.pages import page, render_page, session_principal, signe
 
 router = APIRouter(include_in_schema=False)
 QUEUE_REFRESH_SECONDS = 5  # while a job is queued or running
-STATUSES = get_args(course.Status)
+STATUSES = get_args(GradebookStatus)
 
 
 def _regraded(n: int, submission_id: int | None) -> str:
@@ -51,7 +52,7 @@ def _gradebook(request: Request, status: str | None, q: str | None, summary: Cla
     if status is not None and status not in STATUSES:
         raise HTTPException(400, f"unknown status {status[:40]!r}: choose one of {', '.join(STATUSES)}")
     tz = request.app.state.store.course.calendar().timezone
-    everyone = request.app.state.store.course.gradebook(max_score=course.max_points(request))
+    everyone = course.gradebook_rows(request)
     rows = book.select(everyone, status=status, search=q)
     counts = {s: sum(r.status == s for r in everyone) for s in STATUSES}
     return {

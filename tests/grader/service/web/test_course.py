@@ -3,45 +3,14 @@ lateness and penalties, extensions, score policies, the submission limit, releas
 Every expected number is worked out by hand in the test."""
 
 import csv
-import datetime as dt
 import io
 import json
 
 import pytest
 
-from grader.service.queue.ratelimit import RateLimit
-from tests.grader.service.live import ManualClock, running
 from tests.grader.service.sample import make_report
+from tests.grader.service.web.calendar_case import DUE, HOUR, LATE_DUE, OPENS, SECOND
 from tests.grader.service.web.test_api import finish, submit
-
-UTC = dt.timezone.utc
-# 2026-12-10 23:59 in New York (UTC-5) is 2026-12-11 04:59 UTC.
-DUE = dt.datetime(2026, 12, 11, 4, 59, tzinfo=UTC)
-OPENS = DUE - dt.timedelta(days=10)
-LATE_DUE = DUE + dt.timedelta(days=2)
-SECOND = dt.timedelta(seconds=1)
-HOUR = dt.timedelta(hours=1)
-CALENDAR = {
-    "opens": "2026-12-01T04:59:00Z",
-    "due": "2026-12-10T23:59",  # naive: read in the course's zone
-    "late_due": "2026-12-12T23:59",
-    "late_penalty": 0.1,
-    "timezone": "America/New_York",
-}
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(OPENS)
-
-
-@pytest.fixture
-def course(service_data, clock):
-    with running(service_data, clock=clock, rate_limits=(RateLimit(count=1000, seconds=1),)) as s:
-        with s.client("instructor") as c:
-            r = c.put("/api/assignment", json=CALENDAR)
-            assert r.status_code == 200, r.text
-        yield s
 
 
 def upload_at(course, clock, when, who="alice", total=80.0):

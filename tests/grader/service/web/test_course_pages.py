@@ -1,43 +1,15 @@
 """The calendar on the pages of a real service whose clock the test sets: the student's deadline card, late and
 counting markers, the dashboard's gradebook (filter, search, non-submitters) and its queue section's fragment.
-Every expected time and number is worked out by hand from the calendar below."""
+Every expected time and number is worked out by hand from the shared calendar (calendar_case.py)."""
 
-import datetime as dt
 import re
 
 import pytest
 
-from grader.service.queue.ratelimit import RateLimit
-from tests.grader.service.live import ManualClock, running
 from tests.grader.service.sample import make_report
+from tests.grader.service.web.calendar_case import DUE, LATE_DUE, OPENS, SECOND
 from tests.grader.service.web.test_api import finish, submit
 from tests.grader.service.web.test_pages import Browser
-
-UTC = dt.timezone.utc
-DUE = dt.datetime(2026, 12, 11, 4, 59, tzinfo=UTC)  # 2026-12-10 23:59 in New York (UTC-5)
-OPENS = DUE - dt.timedelta(days=10)
-LATE_DUE = DUE + dt.timedelta(days=2)
-SECOND = dt.timedelta(seconds=1)
-CALENDAR = {
-    "opens": "2026-12-01T04:59:00Z",
-    "due": "2026-12-10T23:59",
-    "late_due": "2026-12-12T23:59",
-    "late_penalty": 0.1,
-    "timezone": "America/New_York",
-}
-
-
-@pytest.fixture
-def clock():
-    return ManualClock(OPENS)
-
-
-@pytest.fixture
-def course(service_data, clock):
-    with running(service_data, clock=clock, rate_limits=(RateLimit(count=1000, seconds=1),)) as s:
-        with s.client("instructor") as c:
-            assert c.put("/api/assignment", json=CALENDAR).status_code == 200
-        yield s
 
 
 @pytest.fixture
