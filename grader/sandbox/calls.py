@@ -145,7 +145,7 @@ def _watch(attempt, job: Path, limits: Limits, clock: Clock, cancel, todo: list[
     measure = not capped(job)  # without a capped box, out/ is measured here (no more often than QUOTA_EVERY)
     measured = time.monotonic()
     while True:
-        code = attempt.poll(POLL)
+        code = attempt.poll(POLL, progress=True)
         if code is not None:
             return "exited", code
         now = time.monotonic()

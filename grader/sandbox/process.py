@@ -36,7 +36,7 @@ class ProcessAttempt:
         self.proc = proc
         self.reader: threading.Thread | None = None
 
-    def poll(self, timeout: float) -> int | None:
+    def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

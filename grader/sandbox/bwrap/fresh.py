@@ -33,7 +33,7 @@ class BwrapAttempt:
         self.proc = proc
         self.reader = None
 
-    def poll(self, timeout: float) -> int | None:
+    def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 ZYGOTE = HARNESS.with_name("zygote.py")
 START_SECONDS = 30  # for a template to import numpy and scipy and say `ready`
 SETUP_FAILED = 71  # zygote.py's exit code when a child could not build its sandbox
+WAKE_GAP = 0.002  # the least time between two wake-ups on a harness's progress
 
 
 class TemplateDied(Exception):
@@ -84,20 +85,26 @@ class Template:
             raise SandboxUnavailable(f"the bwrap template did not start ({err or line or 'no answer'})")
         self.ready = True
 
-    def line(self, timeout: float) -> str | None:
-        """The next control line, None after `timeout`; TemplateDied when its stdout closed, or when its bwrap
-        has exited (checked every 0.1 s: what that bwrap started may still hold the pipe)."""
+    def line(self, timeout: float, wake: int | None = None) -> str | None:
+        """The next control line, None after `timeout` (or as soon as `wake`, a non-blocking fd, has bytes,
+        which are read); TemplateDied when its stdout closed, or when its bwrap has exited (checked every
+        0.1 s: what that bwrap started may still hold the pipe)."""
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
+        watched = [fd] if wake is None else [fd, wake]
         while b"\n" not in self.buffer:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            if not select.select([fd], [], [], min(left, 0.1))[0]:
+            ready = select.select(watched, [], [], min(left, 0.1))[0]
+            if not ready:
                 if self.proc.poll() is not None:
                     self.broken = True
                     raise TemplateDied()
                 continue
+            if fd not in ready:
+                _drain(wake)
+                return None
             data = os.read(fd, 4096)
             if not data:
                 self.broken = True
@@ -290,15 +297,35 @@ class _ClosePool:
         self.close = backend.close_pool
 
 
-class ForkAttempt:
-    def __init__(self, template: Template, writer: int, stream, reader: threading.Thread):
-        self.template, self.writer, self.stream, self.reader = template, writer, stream, reader
-        self.code: int | None = None
+def _fifo(path: Path, uid: int | None) -> tuple[int, int]:
+    """A FIFO the sandbox writes and the grader reads: (read end, a write end held until the run ends, so the
+    reader sees no early end of file)."""
+    path.unlink(missing_ok=True)
+    os.mkfifo(path, 0o600)
+    if uid is not None:
+        os.chown(path, uid, uid)
+    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    return read_fd, os.open(path, os.O_WRONLY)
 
-    def poll(self, timeout: float) -> int | None:
+
+def _drain(fd: int) -> None:
+    """One read, never a loop: student code may write there as fast as it can."""
+    with contextlib.suppress(BlockingIOError):
+        os.read(fd, 1 << 16)
+
+
+class ForkAttempt:
+    def __init__(self, template: Template, fifos: list[int], stream, reader: threading.Thread, events: int):
+        self.template, self.fifos, self.stream, self.reader, self.events = template, fifos, stream, reader, events
+        self.code: int | None = None
+        self.woke = 0.0
+
+    def poll(self, timeout: float, *, progress: bool = False) -> int | None:
+        """The exit code, None after `timeout`; with `progress`, None also as soon as the harness reports
+        progress (JOB/events), but at most every WAKE_GAP: student code can write there too."""
         if self.code is None:
             try:
-                line = self.template.line(timeout)
+                line = self._line(timeout) if progress else self.template.line(timeout)
             except TemplateDied:
                 line = f"exit {128 + 9}"
             if line is None:
@@ -309,6 +336,19 @@ class ForkAttempt:
             code = int(line.split()[1])
             self.code = -(code - 128) if code > 128 else code
         return self.code
+
+    def _line(self, timeout: float) -> str | None:
+        quiet = min(timeout, self.woke + WAKE_GAP - time.monotonic())
+        if quiet > 0:
+            line = self.template.line(quiet)
+            if line is not None or quiet >= timeout:
+                return line
+            timeout -= quiet
+        t = time.monotonic()
+        line = self.template.line(timeout, self.events)
+        if line is None and time.monotonic() < t + timeout:  # woken by progress
+            self.woke = time.monotonic()
+        return line
 
     def kill(self) -> None:
         if self.code is None and not self.template.send({"kill": True}):
@@ -329,13 +369,8 @@ class ForkSession:
             self.template.destroy()
             self.template = self.backend._take()
             give(self.job, self.template.uid)
-        fifo = self.job / "stdout"
-        fifo.unlink(missing_ok=True)
-        os.mkfifo(fifo, 0o600)
-        if self.template.uid is not None:
-            os.chown(fifo, self.template.uid, self.template.uid)
-        read_fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        write_fd = os.open(fifo, os.O_WRONLY)  # held until the run ends, so the reader sees no early EOF
+        read_fd, write_fd = _fifo(self.job / "stdout", self.template.uid)
+        events, events_writer = _fifo(self.job / "events", self.template.uid)  # see harness.py's _Progress
         os.set_blocking(read_fd, True)
         stream = os.fdopen(read_fd, "rb", buffering=0)
         reader = capture.drain(stream)
@@ -346,7 +381,7 @@ class ForkSession:
             "rlimits": [[w, s, h] for w, (s, h) in pairs],
             "quota": None if capped(self.job) else box_quota(limits),
         }
-        attempt = ForkAttempt(self.template, write_fd, stream, reader)
+        attempt = ForkAttempt(self.template, [write_fd, events, events_writer], stream, reader, events)
         if not self.template.send(request):
             attempt.code = -9
         return attempt
@@ -356,10 +391,12 @@ class ForkSession:
             attempt.kill()
             if attempt.poll(5) is None:  # it would not end: the template goes
                 self.template.destroy()
-        os.close(attempt.writer)
+        for fd in attempt.fifos:
+            os.close(fd)
         attempt.reader.join(5)
         attempt.stream.close()
-        (self.job / "stdout").unlink(missing_ok=True)
+        for name in ("stdout", "events"):
+            (self.job / name).unlink(missing_ok=True)
 
     def close(self) -> None:
         template, self.template = self.template, None

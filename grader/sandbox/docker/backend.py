@@ -45,7 +45,7 @@ class DockerAttempt:
             self._code = 137 if self._code is None else self._code
         self._done.set()
 
-    def poll(self, timeout: float) -> int | None:
+    def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         if not self._done.wait(timeout):
             return None
         # Docker reports a signal death as 128 + signal; map it back to the subprocess convention.

@@ -20,7 +20,7 @@ class _Attempt:
     def __init__(self, release: threading.Event, killed_releases: bool):
         self.release, self.killed_releases = release, killed_releases
 
-    def poll(self, timeout):
+    def poll(self, timeout, *, progress=False):
         self.release.wait()
         return -9
 

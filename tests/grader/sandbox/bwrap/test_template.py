@@ -7,11 +7,16 @@ signals to a submission graded beside it.
 
 import os
 import threading
+import time
 
 import pytest
 
-from grader.sandbox.bwrap.template import ForkBackend
+from grader.sandbox import calls as calls_module
+from grader.sandbox.bwrap.template import WAKE_GAP, ForkBackend
+from grader.sandbox.capture import Capture
+from grader.sandbox.protocol import read_progress, write_job, write_round
 from grader.sandbox.runner import run_submission
+from grader.sandbox.storage import remove_job
 from grader.spec import Limits
 from grader.submission import load_submission
 from tests.conftest import harness_processes
@@ -177,3 +182,58 @@ def test_a_template_that_dies_is_replaced_and_the_submission_still_graded(one_te
     run = grade(one_template, tmp_path / "a", hostile.CORRECT, public_cases[:2])
     assert all(c.status == "ok" for c in run.calls.values()), run.calls
     assert one_template._idle and one_template._idle[0] is not template
+
+
+def test_a_round_that_ends_wakes_the_grader_before_its_poll_times_out(one_template, tmp_path, public_cases):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "backprop.py").write_text(hostile.CORRECT)
+    job = one_template.new_job(LIMITS)
+    write_job(job, submission=load_submission(folder), cases=public_cases[:1], rounds=True)
+    session = one_template.open(job)
+    attempt = session.start([0], Capture(keep=1 << 16), LIMITS)
+    try:
+        t0 = time.monotonic()
+        while 0 not in read_progress(job)[2]:
+            # Without a wake-up this would return only after 30 s, with the harness long since waiting.
+            assert attempt.poll(30, progress=True) is None
+            assert time.monotonic() - t0 < 30, "the harness's progress did not wake the grader"
+        write_round(job, 1, [])
+        assert attempt.poll(10) == 0
+    finally:
+        session.finish(attempt)
+        session.close()
+        remove_job(job)
+
+
+# Writes to the FIFO the harness wakes the grader through, as fast as it can, for a second; then answers.
+EVENTS_FLOOD = hostile.correct_except(
+    fc_backward="""
+import os, time
+fd = os.open("/job/events", os.O_WRONLY | os.O_NONBLOCK)
+end = time.time() + 1
+while time.time() < end:
+    try:
+        os.write(fd, b"x" * 4096)
+    except BlockingIOError:
+        pass
+import numpy as np
+x, W, dy = args
+return W.T @ dy, np.outer(dy, x)
+"""
+)
+
+
+def test_a_student_writing_to_the_wake_up_fifo_cannot_make_the_grader_spin(
+    one_template, tmp_path, public_cases, monkeypatch
+):
+    looks = []
+    real = calls_module.read_progress
+    monkeypatch.setattr(calls_module, "read_progress", lambda job: looks.append(time.monotonic()) or real(job))
+    fc = [c for c in public_cases if c.layer == "fc"][:1]
+    t0 = time.monotonic()
+    run = grade(one_template, tmp_path / "a", EVENTS_FLOOD, fc)
+    seconds = time.monotonic() - t0
+    assert run.calls[fc[0].id].status == "ok", run.calls
+    # At most one look per WAKE_GAP, plus the 20 ms polls and a few at the ends; spinning would be ~10^5.
+    assert len(looks) <= seconds / WAKE_GAP + seconds / calls_module.POLL + 20, (len(looks), seconds)
