@@ -1,5 +1,5 @@
-"""The service's state in the database, and the only code that queries it: submissions, reports and the queue here
-(the records it hands out are in records.py),
+"""The service's state in the database, and the only code that queries it: submissions, regrades and the queue here
+(the records it hands out are in records.py), reads of submissions and reports in views.py (`store.views`),
 job transitions in leases.py (`store.leases`), tokens in tokens.py (`store.tokens`). Every state change is one
 transaction with a conditional UPDATE."""
 
@@ -19,7 +19,7 @@ from grader.service.defaults import MAX_ATTEMPTS, QUEUE_CAP
 from grader.service.lti.store import LtiStore
 from grader.service.queue import db
 from grader.service.queue.course import Course
-from grader.service.queue.db import Job, Submission, Token, Upload, current_report, utcnow
+from grader.service.queue.db import Job, Submission, Token, Upload, utcnow
 from grader.service.queue.leases import Leases, claim_order
 from grader.service.queue.ratelimit import RateLimit, check_rate, window_start
 from grader.service.queue.records import (
@@ -31,10 +31,10 @@ from grader.service.queue.records import (
     StoreUnavailable,
     SubmissionLimit,
     SubmissionView,
-    grader_version_of,
     job_dict,
 )
 from grader.service.queue.tokens import Tokens
+from grader.service.queue.views import Views, positions
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
 
@@ -52,6 +52,7 @@ class Store:
         self.tokens = Tokens(self.sessions, self.readers)
         self.course = Course(self.sessions, self.readers)
         self.lti = LtiStore(self.sessions, self.readers)
+        self.views = Views(self.readers)
 
     def upgrade_schema(self) -> tuple[str | None, str]:
         """Make or upgrade the schema to this code's head revision; returns (from, to)."""
@@ -147,10 +148,6 @@ class Store:
             sid = sub.id
         return self.get_submission(sid)
 
-    def get_submission(self, submission_id: int, *, with_report: bool = True) -> SubmissionView | None:
-        views = self._views([submission_id], with_report=with_report)
-        return views[0] if views else None
-
     def is_student(self, student_id: str) -> bool:
         """Whether the roster (`admin students`) holds this student."""
         with self.session() as s:
@@ -160,96 +157,9 @@ class Store:
         with self.session() as s:
             return s.scalar(select(Submission.status).where(Submission.id == submission_id))
 
-    def list_submissions(self, *, student_id: str | None = None, limit: int = 500) -> list[SubmissionView]:
-        """Newest first; one student's or everyone's."""
-        q = select(Submission.id).order_by(Submission.id.desc()).limit(limit)
-        if student_id is not None:
-            q = q.where(Submission.student_id == student_id)
-        with self.session() as s:
-            ids = list(s.scalars(q))
-        return self._views(ids, with_report=False)
-
-    def latest_per_student(self, *, with_report: bool = False) -> list[SubmissionView]:
-        """Each student's newest submission, by student id."""
-        latest = select(func.max(Submission.id)).group_by(Submission.student_id)
-        with self.session() as s:
-            ids = list(s.scalars(select(Submission.id).where(Submission.id.in_(latest))))
-        return sorted(self._views(ids, with_report=with_report), key=lambda v: v.student_id)
-
-    def latest_reports(self) -> list[Report]:
-        """The current report of each student's newest graded submission: what the class summary counts."""
-        graded = (
-            select(func.max(Submission.id))
-            .join(db.Report, db.Report.submission_id == Submission.id)
-            .group_by(Submission.student_id)
-        )
-        with self.session() as s:
-            rows = s.scalars(select(db.Report.report_json).where(current_report(), db.Report.submission_id.in_(graded)))
-            return [Report.model_validate_json(r) for r in rows]
-
-    def _views(self, ids: list[int], *, with_report: bool) -> list[SubmissionView]:
-        if not ids:
-            return []
-        with self.session() as s:
-            subs = s.execute(
-                select(
-                    Submission.id,
-                    Submission.student_id,
-                    Submission.filename,
-                    Submission.sha256,
-                    Submission.status,
-                    Submission.submitted_at,
-                ).where(Submission.id.in_(ids))
-            ).all()
-            jobs: dict[int, Job] = {}
-            for job in s.scalars(select(Job).where(Job.submission_id.in_(ids)).order_by(Job.id)):
-                jobs[job.submission_id] = job  # the latest job wins
-            cols = [
-                db.Report.submission_id,
-                db.Report.score,
-                db.Report.max_score,
-                db.Report.public_score,
-                db.Report.public_max_score,
-                db.Report.version,
-            ] + ([db.Report.report_json] if with_report else [])
-            rows = s.execute(select(*cols).where(current_report(), db.Report.submission_id.in_(ids)))
-            reports = {r[0]: r[1:] for r in rows}
-            positions = self._positions(s)
-        order = {sid: n for n, sid in enumerate(ids)}
-        out = []
-        for row in sorted(subs, key=lambda r: order[r.id]):
-            job = jobs.get(row.id)
-            rep = reports.get(row.id)
-            out.append(
-                SubmissionView(
-                    id=row.id,
-                    student_id=row.student_id,
-                    filename=row.filename,
-                    sha256=row.sha256,
-                    status=row.status,
-                    submitted_at=row.submitted_at,
-                    job_id=job.id if job else None,
-                    attempts=job.attempts if job else 0,
-                    last_error=job.last_error if job else None,
-                    queue_position=positions.get(job.id) if job else None,
-                    score=rep[0] if rep else None,
-                    report_json=rep[5] if rep and with_report else None,
-                    max_score=rep[1] if rep else None,
-                    public_score=rep[2] if rep else None,
-                    public_max_score=rep[3] if rep else None,
-                    report_version=rep[4] if rep else None,
-                )
-            )
-        return out
-
-    def _positions(self, s: Session) -> dict[int, int]:
-        """1 for the job the next free worker takes, 2 for the one after, and so on."""
-        ids = s.scalars(select(Job.id).where(Job.status == "queued").order_by(*claim_order()))
-        return {jid: n for n, jid in enumerate(ids, 1)}
-
     def queue_position(self, job_id: int) -> int | None:
         with self.session() as s:
-            return self._positions(s).get(job_id)
+            return positions(s).get(job_id)
 
     def queue(self) -> dict:
         """The running and queued jobs, in the order they run, and a count per status."""
@@ -314,29 +224,22 @@ class Store:
         sub.status = "queued"
         return True
 
-    # -- history ----------------------------------------------------------------------------------------------
+    # -- reads, composed: views.py (`store.views`) ---------------------------------------------------------------
+
+    def get_submission(self, submission_id: int, *, with_report: bool = True) -> SubmissionView | None:
+        return self.views.get_submission(submission_id, with_report=with_report)
+
+    def list_submissions(self, *, student_id: str | None = None, limit: int = 500) -> list[SubmissionView]:
+        return self.views.list_submissions(student_id=student_id, limit=limit)
+
+    def latest_per_student(self, *, with_report: bool = False) -> list[SubmissionView]:
+        return self.views.latest_per_student(with_report=with_report)
+
+    def latest_reports(self) -> list[Report]:
+        return self.views.latest_reports()
 
     def report_history(self, submission_id: int) -> list[ReportVersion]:
-        """Every version of the submission's report, oldest first."""
-        with self.session() as s:
-            rows = s.scalars(
-                select(db.Report).where(db.Report.submission_id == submission_id).order_by(db.Report.version)
-            ).all()
-            return [
-                ReportVersion(
-                    version=r.version,
-                    created_at=r.created_at,
-                    reason=r.reason,
-                    score=r.score,
-                    max_score=r.max_score,
-                    public_score=r.public_score,
-                    public_max_score=r.public_max_score,
-                    grader_version=grader_version_of(r.report_json),
-                )
-                for r in rows
-            ]
+        return self.views.report_history(submission_id)
 
     def files_zip(self, submission_id: int) -> bytes | None:
-        """The submission's files as stored (the normalized zip of uploads.pack_files); None for no submission."""
-        with self.session() as s:
-            return s.scalar(select(Submission.files_zip).where(Submission.id == submission_id))
+        return self.views.files_zip(submission_id)
