@@ -1,4 +1,4 @@
-"""The JSON API: submissions, reports, the class summary, regrades and the queue."""
+"""The JSON API: submissions and their reports (the class summary, regrades and the queue: class_api.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from grader.errors import SubmissionError
 from grader.report.model import Report
 from grader.report.numbers import points
 from grader.report.render import render
-from grader.report.render_csv import render_summary_csv
-from grader.report.summary import ClassSummary, summarize
-from grader.scoring.catalogue import generic_words
 from grader.service.access.auth import Principal, get_principal, require_instructor
 from grader.service.access.uploads import UploadRejected, check_upload
 from grader.service.course.standing import with_worth
@@ -251,46 +248,6 @@ def get_report(
     return Response(body, media_type=MEDIA[format])
 
 
-def _summary(request: Request) -> ClassSummary:
-    spec = request.app.state.spec
-    points = {p.id: p.points for p in spec.problems}
-    return summarize(_store(request).latest_reports(), points=points, words=generic_words)
-
-
-@router.get("/api/class/summary")
-def class_summary(request: Request, who: Instructor) -> ClassSummary:
-    """Each student's latest graded submission, summarised as `batch` does."""
-    return _summary(request)
-
-
-@router.get("/api/class/summary.csv")
-def class_summary_csv(request: Request, who: Instructor) -> PlainTextResponse:
-    return PlainTextResponse(
-        render_summary_csv(_summary(request)),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="summary.csv"'},
-    )
-
-
-@router.post("/api/submissions/{submission_id}/regrade", status_code=202)
-def regrade_one(request: Request, who: Instructor, submission_id: SubmissionId) -> dict:
-    """Queue a regrade behind every new submission (nothing new if it is already queued or running)."""
-    done = _store(request).regrade(submission_id)
-    if done is None:
-        raise HTTPException(404, f"no submission {submission_id}")
-    view, queued = done
-    request.app.state.dispatcher.notify(view.job_id)
-    return {"id": view.id, "status": view.status, "queue_position": view.queue_position, "queued": queued}
-
-
-@router.post("/api/regrade", status_code=202)
-def regrade_all(request: Request, who: Instructor) -> dict:
-    """Regrade every student's latest submission."""
-    n = _store(request).regrade_all()
-    request.app.state.dispatcher.notify(0)
-    return {"queued": n}
-
-
 @router.get("/api/submissions/{submission_id}/reports")
 def report_history(request: Request, who: Caller, submission_id: SubmissionId) -> dict:
     """Every version of the submission's report, oldest first: a regrade adds one, with its reason and the change
@@ -320,11 +277,6 @@ def report_history(request: Request, who: Caller, submission_id: SubmissionId) -
         )
         previous, grader = w.score, r.grader_version or grader
     return {"submission_id": submission_id, "scores_include_hidden": full, "versions": versions}
-
-
-@router.get("/api/queue")
-def queue(request: Request, who: Instructor) -> dict:
-    return _store(request).queue()
 
 
 @router.get("/healthz")

@@ -22,7 +22,7 @@ from grader.service.ops.settings import ServiceSettings
 from grader.service.queue.db import MAX_ID
 from grader.service.queue.embedded import Dispatcher, NullDispatcher
 from grader.service.queue.store import Store
-from grader.service.web import api, course
+from grader.service.web import api, class_api, course
 from grader.spec import Spec, load_spec
 
 log = logging.getLogger("pa5-grader.service")
@@ -151,6 +151,7 @@ def create_app(
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, settings.upload_max_bytes + MULTIPART_SLACK)
 
     app.include_router(api.router)
+    app.include_router(class_api.router)
     app.include_router(course.router)
     lti_mount.install(app)  # LTI 1.3: /lti/ routes, framing by registered LMSs, grade passback (grader/service/lti/)
     pages = None

@@ -13,7 +13,7 @@ from grader.service.access.auth import Principal
 from grader.service.course import gradebook as book
 from grader.service.course.standing import GradebookStatus
 from grader.service.queue.db import MAX_ID
-from grader.service.web import api, course
+from grader.service.web import class_api, course
 from grader.service.web.charts import histogram_svg, split_bar_svg
 from grader.service.web.pages import page, render_page, session_principal, signed_in
 
@@ -35,7 +35,7 @@ def _regraded(n: int, submission_id: int | None) -> str:
 
 def _queue(request: Request, who: Principal) -> dict:
     """The queue section: the jobs with their places in line, and how often it refreshes while any is active."""
-    queue = api.queue(request, who)
+    queue = class_api.queue(request, who)
     position = 0
     for job in queue["jobs"]:
         position += job["status"] == "queued"
@@ -78,7 +78,7 @@ def dashboard(
 ) -> Response:
     """The class (JSON twins: GET /api/class/summary, /api/class/gradebook and /api/queue)."""
     who = signed_in(request, instructor=True)
-    summary = api.class_summary(request, who)
+    summary = class_api.class_summary(request, who)
     problem_svgs = {
         pid: histogram_svg(d.histogram, max_score=d.max_score, title=pid, width=300, height=110, caption=False)
         for pid, d in summary.problems.items()

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from grader.service.access import auth
 from grader.service.queue.records import ACTIVE
-from grader.service.web import api
+from grader.service.web import api, class_api
 from grader.service.web.pages import CsrfField, page, redirect, render_page, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +47,7 @@ def regrade_page(
             action=str(request.url_for("regrade_page", submission_id=view.id)),
             can=not busy,
         )
-    return _done(request, int(api.regrade_one(request, who, submission_id)["queued"]), submission_id)
+    return _done(request, int(class_api.regrade_one(request, who, submission_id)["queued"]), submission_id)
 
 
 @router.post("/dashboard/regrade", name="regrade_all_page")
@@ -67,4 +67,4 @@ def regrade_all_page(request: Request, csrf: CsrfField = None, confirm: ConfirmF
             action=str(request.url_for("regrade_all_page")),
             can=n > 0,
         )
-    return _done(request, api.regrade_all(request, who)["queued"])
+    return _done(request, class_api.regrade_all(request, who)["queued"])
