@@ -187,9 +187,10 @@ def _drop_capabilities():
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def _child(request, forked):
+def _child(request, forked, ended):
     """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness.
-    `forked`: when the template forked it; the set-up steps' seconds go to the harness's marks."""
+    `forked`: when the template forked it; the set-up steps' seconds go to the harness's marks. `ended`: the
+    pipe on which PID 1 tells the template how the harness ended."""
     steps, t = harness.SETUP, time.perf_counter()
     steps["fork"] = t - forked
     try:
@@ -203,7 +204,8 @@ def _child(request, forked):
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
-        os.closerange(3, 1 << 16)  # the template's pipes to the grader above all
+        os.closerange(3, ended)  # the template's pipes to the grader above all
+        os.closerange(ended + 1, 1 << 16)
         os.chdir("/job/box/work")
         _drop_capabilities()
         libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -214,21 +216,27 @@ def _child(request, forked):
         finally:
             os._exit(SETUP_FAILED)
     if pid:
-        _init(pid)
+        _init(pid, ended)
+    os.close(ended)
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as any process: its own uid may trace it (it is all student code)
     _run_harness(request, t)
 
 
-def _init(pid):
+def _init(pid, ended):
     """PID 1: a namespace's init ignores signals it has no handler for (SIGXCPU, SIGTERM), so the harness
-    runs as PID 2. This reaps whatever is orphaned and ends with the harness, which ends everything left."""
+    runs as PID 2. This reaps whatever is orphaned and ends with the harness, which ends everything left.
+    It tells the template at once on `ended`: the exits of its forked interpreters (this one and the one
+    outside) take some milliseconds that nobody need wait for. It holds no end of the job's FIFO."""
+    os.closerange(0, 3)
     while True:
         try:
             child, status = os.waitpid(-1, 0)
         except ChildProcessError:
             os._exit(SETUP_FAILED)
         if child == pid:
-            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+            code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            os.write(ended, f"{code}\n".encode())
+            os._exit(code)
 
 
 def _run_harness(request, t):
@@ -256,12 +264,20 @@ def _run_harness(request, t):
             os._exit(code if isinstance(code, int) else 0)
 
 
-def _wait(pid, buffered):
-    """Wait for the request's child, killing it if asked; returns its code and what stdin said meanwhile."""
+def _wait(pid, buffered, ended):
+    """Wait for the request's harness to end (PID 1's word on `ended`) or its child to, killing it if asked;
+    returns the code and what stdin said meanwhile. The child is reaped by the caller, after it answered."""
     pidfd = os.pidfd_open(pid)
+    watched = [0, pidfd, ended]
     try:
         while True:
-            ready, _, _ = select.select([0, pidfd], [], [])
+            ready, _, _ = select.select(watched, [], [])
+            if ended in ready:
+                word = os.read(ended, 16).split()
+                if word and word[0].isdigit() and int(word[0]) < 256:
+                    return int(word[0]), buffered
+                watched.remove(ended)  # PID 1 is gone without a word: the child's own exit says how it ended
+                continue
             if pidfd in ready:
                 _, status = os.waitpid(pid, 0)
                 return (128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)), buffered
@@ -277,6 +293,14 @@ def _wait(pid, buffered):
                     os.kill(pid, signal.SIGKILL)
     finally:
         os.close(pidfd)
+
+
+def _reap(pid):
+    """The request's child, if _wait left it: it ends with PID 1, which ended with the harness."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def main():
@@ -295,11 +319,18 @@ def main():
         if "job" not in request:
             continue  # a kill that came after its request ended
         forked = time.perf_counter()
+        ended, told = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(request, forked)
-        code, buffered = _wait(pid, buffered)
-        os.write(1, f"exit {code}\n".encode())
+            os.close(ended)
+            _child(request, forked, told)
+        os.close(told)
+        try:
+            code, buffered = _wait(pid, buffered, ended)
+            os.write(1, f"exit {code}\n".encode())
+        finally:
+            os.close(ended)
+            _reap(pid)
 
 
 if __name__ == "__main__":
