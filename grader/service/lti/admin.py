@@ -82,5 +82,5 @@ def sync_roster(*, store, data_dir: Path, link_id: int | None = None) -> roster.
 def push(*, store, data_dir: Path, spec: Spec, now: dt.datetime | None = None) -> tuple[int, SweepResult]:
     """Forget what was sent and send every score again now; returns (rows reset, what the pass did)."""
     now = now or utc_now()
-    n = store.lti.resend_all(naive(now))
+    n = store.lti.passbacks.resend_all(naive(now))
     return n, sweep_once(store=store, data_dir=data_dir, now=now, spec=spec)

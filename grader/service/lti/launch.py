@@ -163,7 +163,7 @@ def launch(*, store, data_dir: Path, params, cookies, secure: bool, clock) -> Si
         raise LaunchRefused(403, f"the grader's access for {found.student_id} was revoked: ask your instructor")
     user = lti.link_user(**common, token_id=token.id, student_id=found.student_id, matched_by=found.step)
     if claims.SCORE_SCOPE in link.ags_scopes:
-        lti.enrol(link.id, user.id, now)
+        lti.passbacks.enrol(link.id, user.id, now)
     return SignIn(token, "student_page", platform)
 
 

@@ -136,4 +136,4 @@ def _sync_member(store, data_dir, platform, course_links, m: dict, now, result: 
         result.known += 1
     for k in course_links:
         if claims.SCORE_SCOPE in k.ags_scopes:
-            lti.enrol(k.id, user.id, now)
+            lti.passbacks.enrol(k.id, user.id, now)

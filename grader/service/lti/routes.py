@@ -238,7 +238,7 @@ async def lti_push(request: Request, csrf: Annotated[str | None, Form(alias="csr
         except HTTPException as e:
             return _refused(request, e.status_code, e.detail)
         store, now = request.app.state.store, state.clock()
-        n = store.lti.resend_all(naive(now))
+        n = store.lti.passbacks.resend_all(naive(now))
         r = sweep_once(store=store, data_dir=state.data_dir, now=now, spec=request.app.state.spec)
         text = f"resent {n}: {r.sent} sent, {r.failed} failed, {r.waiting} waiting, {r.ungraded} with nothing graded"
         return _status_page(request, {"kind": "info", "text": text})

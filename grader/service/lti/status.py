@@ -103,7 +103,7 @@ def status(lti) -> LtiStatus:
                 last_code=r.last_code,
                 last_answer=r.last_answer,
             )
-            for r in lti.passbacks()
+            for r in lti.passbacks.rows()
         ],
-        counts=lti.counts(),
+        counts=lti.passbacks.counts(),
     )

@@ -93,11 +93,11 @@ class _Sweep:
             return
         if row.sent_at is not None and w.same_as(row):
             if row.status != "sent":
-                lti.settle(row.id, now)
+                lti.passbacks.settle(row.id, now)
             self.result.unchanged += 1
             return
         if row.status == "sent":
-            lti.mark_pending(row.id, now)
+            lti.passbacks.mark_pending(row.id, now)
         if (row.next_attempt_at and row.next_attempt_at > now) or (platform.not_before and platform.not_before > now):
             self.result.waiting += 1
             return
@@ -110,7 +110,7 @@ class _Sweep:
         except Failed as f:
             self.fail(row, platform, f)
             return
-        lti.record_sent(
+        lti.passbacks.record_sent(
             row.id,
             submission_id=w.submission_id,
             score=w.score,
@@ -124,10 +124,10 @@ class _Sweep:
 
     def fail(self, row: PassbackRow, platform: PlatformRow, f: Failed) -> None:
         delay = f.retry_after if f.retry_after is not None else backoff(row.failures + 1)
-        retry_at = self.naive_now + dt.timedelta(seconds=delay)
-        self.store.lti.record_failed(row.id, code=f.code, answer=f.answer, retry_at=retry_at, now=self.naive_now)
+        lti, retry_at = self.store.lti, self.naive_now + dt.timedelta(seconds=delay)
+        lti.passbacks.record_failed(row.id, code=f.code, answer=f.answer, retry_at=retry_at, now=self.naive_now)
         if f.code == 429:  # the platform asks the tool, not this student, to wait
-            self.store.lti.hold_platform(platform.id, retry_at)
+            lti.hold_platform(platform.id, retry_at)
             self.platforms[platform.id] = dataclasses.replace(platform, not_before=retry_at)
         self.result.failed += 1
 
@@ -138,7 +138,7 @@ def sweep_once(*, store, data_dir: Path, now: dt.datetime, spec: Spec) -> SweepR
     sweep = _Sweep(store, data_dir, now, spec)
     store.lti.state_sweep(sweep.naive_now)
     with sweep.http:
-        for row in store.lti.passbacks():
+        for row in store.lti.passbacks.rows():
             try:
                 sweep.row(row)
             except Exception as e:  # a bug here must cost one row, not the class's passback

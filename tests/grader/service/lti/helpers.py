@@ -29,4 +29,4 @@ def launched(world, *users):
 
 
 def by_student(world) -> dict:
-    return {p.user.student_id: p for p in world.tool.store.lti.passbacks()}
+    return {p.user.student_id: p for p in world.tool.store.lti.passbacks.rows()}

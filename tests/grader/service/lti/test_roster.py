@@ -32,7 +32,7 @@ def test_roster_sync_adds_the_learners_and_links_the_known_ones(world, browser):
     }
     assert "u-tess" not in users and "u-maya" not in users  # a TA and a mentor are not students
     assert world.tool.store.is_student("S-9999")
-    assert {p.user.sub for p in lti.passbacks()} == {s for s, u in users.items() if u.role == "student"}
+    assert {p.user.sub for p in lti.passbacks.rows()} == {s for s, u in users.items() if u.role == "student"}
 
     again = admin_lti(world, "sync-roster")
     assert "0 student(s) added, 0 linked to the roster, 6 known before" in again.output

@@ -39,17 +39,17 @@ def test_the_lti_store_on_postgresql(database):
             platform_id=p.id, sub="u-1", role="student", token_id=token.id, student_id="alice", matched_by="sub",
             name=None, email="a@x", sourcedid=None, now=NOW, launched=True,
         )  # fmt: skip
-        lti.enrol(link.id, user.id, NOW)
-        lti.enrol(link.id, user.id, NOW)
-        (row,) = lti.passbacks()
-        assert lti.record_failed(row.id, code=500, answer="boom", retry_at=LATER, now=NOW) == 1
-        lti.record_sent(
+        lti.passbacks.enrol(link.id, user.id, NOW)
+        lti.passbacks.enrol(link.id, user.id, NOW)
+        (row,) = lti.passbacks.rows()
+        assert lti.passbacks.record_failed(row.id, code=500, answer="boom", retry_at=LATER, now=NOW) == 1
+        lti.passbacks.record_sent(
             row.id, submission_id=3, score=8.5, max_score=10.0, timestamp=NOW, progress="Pending", answer="ok", now=NOW
         )
-        assert lti.counts() == {"sent": 1, "pending": 0, "failed": 0}
-        assert lti.resend_all(NOW) == 1 and lti.passbacks()[0].sent_score is None
+        assert lti.passbacks.counts() == {"sent": 1, "pending": 0, "failed": 0}
+        assert lti.passbacks.resend_all(NOW) == 1 and lti.passbacks.rows()[0].sent_score is None
 
-        assert lti.remove_platform(p.id) and lti.passbacks() == [] and lti.users() == [] and lti.links() == []
+        assert lti.remove_platform(p.id) and lti.passbacks.rows() == [] and lti.users() == [] and lti.links() == []
         assert store.is_student("alice")  # the roster stays
     finally:
         store.engine.dispose()
