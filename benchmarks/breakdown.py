@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import CLI, ROOT, make_class, timed
+from common import CLI, ROOT, make_class, timed
 
 sys.path.insert(0, str(ROOT))
 from grader.config import INSECURE_DEFAULT_SECRET as SECRET

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import (
+from common import (
     CLI,
     EXAMPLES,
     IMAGE,

@@ -7,6 +7,7 @@ tests use). Throughput is submissions over the time from the first upload to the
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import shutil
@@ -150,11 +151,20 @@ def bench_scale(t, n: int, burst_n: int) -> None:
     )
 
 
-if __name__ == "__main__":  # python benchmarks/scale.py [N_ONE_WORKER] [BURST]: only these rows
+def main(argv=None) -> int:
+    """python benchmarks/scale.py [N_ONE_WORKER] [BURST]: only these rows."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("n", nargs="?", type=int, default=100, metavar="N_ONE_WORKER", help="submissions, 1 worker")
+    ap.add_argument("burst", nargs="?", type=int, default=200, metavar="BURST", help="submissions per burst")
+    a = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
-    from run import Table
+    from common import Table
 
     table = Table()
-    args = [int(a) for a in sys.argv[1:3]]
-    bench_scale(table, n=args[0] if args else 100, burst_n=args[1] if len(args) > 1 else 200)
+    bench_scale(table, n=a.n, burst_n=a.burst)
     print(table.markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

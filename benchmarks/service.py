@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     ap.add_argument("--burst", type=int, default=None, help="submissions per burst (default 200)")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
-    from run import Table
+    from common import Table
 
     t = Table()
     with tempfile.TemporaryDirectory(prefix="pa5-bench-service-") as tmp:
