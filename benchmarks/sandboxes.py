@@ -181,9 +181,9 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
 
 
 def bench_floor(t: Table, klass: Path, n: int, wall: float, work: Path, spec_path: Path) -> None:
-    """Row 12: `batch --sandbox bwrap --jobs 2` against the class's compute floor (breakdown.floor), measured
+    """Row 12: `batch --sandbox bwrap --jobs 2` against the class's compute floor (floor.floor), measured
     right after it."""
-    from breakdown import floor
+    from floor import floor
 
     from grader.spec import load_spec
 
