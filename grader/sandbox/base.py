@@ -15,6 +15,7 @@ class Attempt(Protocol):
     def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         """The exit code, or None after `timeout`; with `progress`, also (None) as soon as the harness reports
         progress, where the backend can tell (the template's JOB/events), so the runner need not wait it out."""
+
     def kill(self) -> None: ...
     def describe_exit(self, code: int) -> str: ...
 
