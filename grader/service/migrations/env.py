@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from grader.service.queue.db import Base
+from grader.service.tables import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
 with context.begin_transaction():
     context.run_migrations()

@@ -180,8 +180,3 @@ def make_engine(url: str) -> Engine:
     url = re.sub(r"^postgres(ql)?://", "postgresql+psycopg://", url)
     connect_args = {"connect_timeout": 10} if url.startswith("postgresql+psycopg") else {}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-
-
-# The LTI tables live in their own package on the same Base; importing them here puts them in every user of
-# Base.metadata (the migrations' env.py, the schema test).
-from grader.service.lti import db as _lti_db  # noqa: E402, F401

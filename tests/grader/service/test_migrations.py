@@ -15,7 +15,7 @@ from sqlalchemy import text
 from grader.cli import cli
 from grader.errors import GraderError
 from grader.report.model import Report
-from grader.service import migrations
+from grader.service import migrations, tables
 from grader.service.ops.settings import DB_FILE
 from grader.service.queue import db
 from grader.service.queue.store import Store
@@ -27,7 +27,7 @@ def schema_differences(url: str) -> list:
     engine = db.make_engine(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
+            return compare_metadata(MigrationContext.configure(conn), tables.metadata)
     finally:
         engine.dispose()
 
