@@ -8,6 +8,8 @@ partly right answer earn partial credit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 
 from grader.cases.model import Case
@@ -51,10 +53,30 @@ def generate(*, spec: Spec, seed: int, hidden: bool) -> list[Case]:
 
 def with_mistakes(case: Case, weight: float = 1.0) -> Case:
     """The case with its known wrong answers (those these inputs can tell from the right one) and weight."""
-    mistakes = _mistakes()
-    args = LAYERS[case.layer].call_args(case.inputs)
-    wrong = {pid: _distinct(mistakes.wrong_answers(pid, args), right) for pid, right in case.expected.items()}
-    return Case(case.id, case.layer, case.hidden, case.tags, case.inputs, case.expected, wrong, weight)
+    _mistakes()
+    return Case(case.id, case.layer, case.hidden, case.tags, case.inputs, case.expected, KnownMistakes(case), weight)
+
+
+class KnownMistakes(Mapping):
+    """A case's known wrong answers by problem id (mistake id -> array), worked out from the reference the first
+    time a problem's are asked for: most answers pass, and only a failing one is compared with them."""
+
+    def __init__(self, case: Case):
+        self._layer, self._inputs, self._expected = case.layer, case.inputs, case.expected
+        self._known: dict[str, dict[str, np.ndarray]] = {}
+
+    def __getitem__(self, pid: str) -> dict[str, np.ndarray]:
+        if pid not in self._known:
+            right = self._expected[pid]  # KeyError for a problem the case does not have, as a dict's
+            args = LAYERS[self._layer].call_args(self._inputs)
+            self._known[pid] = _distinct(_mistakes().wrong_answers(pid, args), right)
+        return self._known[pid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._expected)
+
+    def __len__(self) -> int:
+        return len(self._expected)
 
 
 def _distinct(wrong: dict[str, np.ndarray], right: np.ndarray) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ class Case:
     tags: tuple[str, ...]
     inputs: dict[str, np.ndarray]
     expected: dict[str, np.ndarray]
-    mistakes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    mistakes: Mapping[str, dict[str, np.ndarray]] = field(default_factory=dict)
     weight: float = 1.0
 
     @property
