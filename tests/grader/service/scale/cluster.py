@@ -30,11 +30,11 @@ def cli(*args: str, **kw) -> subprocess.CompletedProcess:
 class Proc:
     """A command in a session of its own, so that kill -9 takes it and every process it started."""
 
-    def __init__(self, args: list[str], log: Path, env: dict | None = None):
+    def __init__(self, args: list[str], log: Path, env: dict | None = None, prefix: tuple[str, ...] = ()):
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 - closed in stop()
         self.p = subprocess.Popen(
-            [*CLI, *args],
+            [*prefix, *CLI, *args],  # a prefix such as taskset execs the CLI: same pid, same session
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -118,12 +118,16 @@ class Cluster:
             assert time.monotonic() < deadline, "serve did not start:\n" + proc.log()
             time.sleep(0.1)
 
-    def worker(self, name: str, *, uid_base: int, lease: float = 4.0) -> Proc:
-        """A worker with concurrency 1 in the process sandbox; sandbox uids of its own range (same machine)."""
+    def worker(
+        self, name: str, *, uid_base: int, lease: float = 4.0, sandbox: str = "process", cpu: int | None = None
+    ) -> Proc:
+        """A worker with concurrency 1 in `sandbox`; sandbox uids of its own range (same machine). With `cpu`,
+        it and every process it starts (pool process, sandboxes) run on that core only (taskset)."""
         env = {**os.environ, "PA5_SANDBOX_UID_BASE": str(uid_base)}
         args = ["worker", "--database", self.database, "--broker", self.broker, "--concurrency", "1"]
-        args += ["--sandbox", "process", "--lease-seconds", str(lease), "--secret-file", str(self.secret_file)]
-        proc = self._start(name, args, env=env)
+        args += ["--sandbox", sandbox, "--lease-seconds", str(lease), "--secret-file", str(self.secret_file)]
+        prefix = ("taskset", "--cpu-list", str(cpu)) if cpu is not None else ()
+        proc = self._start(name, args, env=env, prefix=prefix)
         deadline = time.monotonic() + 60
         while "ready." not in proc.log():
             assert proc.p.poll() is None, proc.log()
@@ -131,8 +135,8 @@ class Cluster:
             time.sleep(0.1)
         return proc
 
-    def _start(self, name: str, args: list[str], env: dict | None = None) -> Proc:
-        proc = Proc(args, self.folder / f"{name}.log", env=env)
+    def _start(self, name: str, args: list[str], env: dict | None = None, prefix: tuple[str, ...] = ()) -> Proc:
+        proc = Proc(args, self.folder / f"{name}.log", env=env, prefix=prefix)
         self.procs.append(proc)
         return proc
 
