@@ -1,12 +1,14 @@
 """Sandbox benchmarks (issues 10 and 21): bwrap against Docker, the warm pool, grade latency and memory per backend,
 and batch time against the class's compute floor. Quotas, seccomp and the watchdog are on in every run.
 
-Called from run.py; runnable alone: python benchmarks/sandboxes.py [--class-size N] [--big N] [--repeats R].
+Called from run.py; runnable alone: python benchmarks/sandboxes.py [--class-size N] [--big N] [--repeats R];
+--only check: only row 13, `check` against a bare bubblewrap start (issue 21).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -21,6 +23,7 @@ from common import (
     CLI,
     EXAMPLES,
     IMAGE,
+    PY,
     ROOT,
     Table,
     docker_ready,
@@ -178,6 +181,7 @@ def bench_sandboxes(t: Table, *, n: int, big: int, repeats: int, work: Path, spe
         "measured",
     )
     bench_template(t, repeats)
+    bench_check(t, repeats)
 
 
 def bench_floor(t: Table, klass: Path, n: int, wall: float, work: Path, spec_path: Path) -> None:
@@ -231,15 +235,58 @@ def bench_template(t: Table, repeats: int) -> None:
     )
 
 
+def bench_check(t: Table, repeats: int) -> None:
+    """Row 13 (issue 21): `check` of the correct example, as a student runs it and with --sandbox bwrap, against
+    a floor of the libraries the CLI imports before it can grade plus a bare bwrap sandbox importing numpy."""
+    why = bwrap_ready()
+    if why:
+        t.add("13. `check` vs a bare bwrap start", f"skipped: {why}", "", "", "<= 1.3x", "n/a")
+        return
+    check = [*CLI, "check", str(EXAMPLES / "correct")]
+    probe = subprocess.run([*check, "--format", "json"], capture_output=True, text=True, cwd=ROOT)
+    if probe.returncode != 0:
+        failed = f"check failed ({probe.returncode})"
+        t.add("13. `check` vs a bare bwrap start", failed, probe.stderr[-200:], "", "<= 1.3x", "no")
+        return
+    box = json.loads(probe.stdout)["sandbox"]
+    picked = box["backend"] + (" from the template" if "pre-imported template" in box["note"] else ", fresh")
+    cmds = {
+        "check": check,
+        "check --sandbox bwrap": [*check, "--sandbox", "bwrap"],
+        # Parsing arguments, the cases and the models: any CLI grading in Python pays these; grader's own modules
+        # (grader.cli imports every command's) are not in the floor, and are timed beside it.
+        "libraries": [PY, "-c", "import click, numpy, pydantic"],
+        "bwrap": bwrap_import(EXAMPLES / "correct", "import numpy"),
+        "import grader.cli": [PY, "-c", "import grader.cli"],
+    }
+    r = interleaved(cmds, repeats, cwd=ROOT)
+    floor = r["libraries"][0] + r["bwrap"][0]
+    ratio = r["check"][0] / floor
+    t.add(
+        f"13. `check` of the correct example (default sandbox: {picked}; median of {repeats}, in turn with the floor)",
+        f"{fmt(r['check'])}; with --sandbox bwrap {fmt(r['check --sandbox bwrap'])}",
+        f"{floor:.3f} s (CLI libraries click, numpy, pydantic {r['libraries'][0]:.3f} + a bare bwrap sandbox "
+        f"importing numpy {r['bwrap'][0]:.3f}); `import grader.cli` alone {r['import grader.cli'][0]:.3f}",
+        f"{ratio:.2f}x (--sandbox bwrap {r['check --sandbox bwrap'][0] / floor:.2f}x)",
+        "<= 1.3x",
+        "yes" if ratio <= 1.3 else "no",
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--class-size", type=int, default=200)
     ap.add_argument("--big", type=int, default=1000, help="the large class (0: skip)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-docker", action="store_true")
+    ap.add_argument("--only", choices=["check"], help="only this row (check: row 13)")
     a = ap.parse_args(argv)
-    use_docker = not a.no_docker and docker_ready()
     t = Table()
+    if a.only == "check":
+        bench_check(t, a.repeats)
+        print(t.markdown())
+        return 0
+    use_docker = not a.no_docker and docker_ready()
     with tempfile.TemporaryDirectory(prefix="pa5-bench-") as tmp:
         work = Path(tmp)
         spec = work / "bench.toml"
