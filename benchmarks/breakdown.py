@@ -204,8 +204,8 @@ def profile_batch(klass: Path, spec, jobs: int, out: Path) -> dict:
 
 
 SANDBOX_STAGES = [
-    ("fork", "fork of the template"),
-    ("namespaces", "namespaces (keyring, unshare, uid map, PID 1 fork)"),
+    ("fork", "fork of the template into new namespaces (clone)"),
+    ("namespaces", "uid map and keyring"),
     ("mounts", "mounts (new root, job, scratch, /proc, pivot_root)"),
     ("limits", "descriptors, capabilities, PID 2 fork, rlimits, seccomp"),
     ("load", "load of the plan and inputs"),

@@ -44,7 +44,7 @@ CLONE_NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000
 # socket(): AF_UNIX (1), AF_INET (2) and AF_INET6 (10) only.
 SOCKET_FAMILIES = (1, 2, 10)
 # System calls without a libc wrapper that the sandboxes make through syscall(2) before the filter applies.
-NUMBERS = ("keyctl", "pivot_root")
+NUMBERS = ("clone", "keyctl", "pivot_root")
 
 _BUILD = r"""
 import errno, json, sys, seccomp

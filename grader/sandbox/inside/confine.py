@@ -11,6 +11,10 @@ import signal
 import sys
 
 libc = ctypes.CDLL(None, use_errno=True)
+_holding_gil = ctypes.PyDLL(None, use_errno=True)  # libc called without releasing the GIL, as os.fork calls fork()
+_holding_gil.syscall.restype = ctypes.c_long
+_python = ctypes.pythonapi
+UID, GID = os.getuid(), os.getgid()  # the template's, read before a child's new user namespace hides them
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
@@ -22,7 +26,7 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 with open(os.path.join(os.path.dirname(__file__), "seccomp.bpf"), "rb") as _f:
     FILTER = _f.read()
 _FILTER_BUF = ctypes.create_string_buffer(FILTER, len(FILTER))
-SYSCALLS = json.loads(sys.argv[sys.argv.index("--syscalls") + 1])  # numbers of keyctl and pivot_root here
+SYSCALLS = json.loads(sys.argv[sys.argv.index("--syscalls") + 1])  # numbers of clone, keyctl and pivot_root here
 
 
 class _SockFprog(ctypes.Structure):
@@ -56,21 +60,34 @@ def _write(path, text):
         f.write(text)
 
 
-def enter_namespaces():
-    """In the forked child: new namespaces, mapped to the same uid and gid. Returns once in the grandchild."""
-    uid, gid = os.getuid(), os.getgid()
-    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the template is not dumpable; this child must write its uid_map
-    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-    _check(libc.unshare(flags), "unshare")
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    pid = os.fork()
-    if pid:  # stays outside, waits for PID 1 of the new namespace, and passes on how it ended
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        _, status = os.waitpid(pid, 0)
-        os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+def fork_into_namespaces():
+    """os.fork(), but the child is PID 1 of new user, mount, PID, network, IPC and UTS namespaces: clone(2) with
+    those flags, with Python's fork hooks around it as os.fork runs them (the GIL held throughout; the template
+    is single-threaded). unshare() then fork() would cost a second copy of this 75 MiB interpreter: the
+    unsharing process stays outside the new PID namespace. Returns 0 in the child, which calls settle() next,
+    and its pid in the template; OSError there if the kernel refuses."""
+    flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | signal.SIGCHLD
+    _python.PyOS_BeforeFork()
+    pid = _holding_gil.syscall(ctypes.c_long(SYSCALLS["clone"]), ctypes.c_ulong(flags), None, None, None, None)
+    err = ctypes.get_errno()
+    if pid == 0:
+        _python.PyOS_AfterFork_Child()
+        return 0
+    _python.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
+
+
+def settle():
+    """First in fork_into_namespaces()'s child: killed if the template dies, and mapped to the template's uid and
+    gid. Only os.fork's children have their thread id in glibc's thread block: this one never raise()s or
+    pthread_kill()s itself (as PID 1 it only waits), and the harness is forked from it by os.fork."""
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the template is not dumpable; this child must write its uid_map
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{UID} {UID} 1")
+    _write("/proc/self/gid_map", f"{GID} {GID} 1")
 
 
 def filesystem(job, quota):

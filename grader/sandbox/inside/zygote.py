@@ -53,14 +53,14 @@ SETUP_FAILED = 71
 
 
 def _child(request, forked, ended):
-    """Never returns: builds a fresh sandbox, whose PID 1 reaps and whose PID 2 runs the harness.
+    """Never returns: PID 1 of a fresh sandbox; it reaps, and its child, PID 2, runs the harness.
     `forked`: when the template forked it; the set-up steps' seconds go to the harness's marks. `ended`: the
     pipe on which PID 1 tells the template how the harness ended."""
     steps, t = harness.SETUP, time.perf_counter()
-    steps["fork"] = t - forked
+    steps["fork"] = t - forked  # with the namespaces the kernel made in that clone
     try:
+        confine.settle()
         confine.new_session_keyring()
-        confine.enter_namespaces()
         steps["namespaces"], t = time.perf_counter() - t, time.perf_counter()
         confine.filesystem(request["job"], request.get("quota"))
         steps["mounts"], t = time.perf_counter() - t, time.perf_counter()
@@ -185,7 +185,14 @@ def main():
             continue  # a kill that came after its request ended
         forked = time.perf_counter()
         ended, told = os.pipe()
-        pid = os.fork()
+        try:
+            pid = confine.fork_into_namespaces()
+        except OSError as e:  # e.g. the user namespace limit: this run fails, the next may not
+            os.close(ended)
+            os.close(told)
+            os.write(2, f"sandbox set-up failed: {e}\n".encode())
+            os.write(1, f"exit {SETUP_FAILED}\n".encode())
+            continue
         if pid == 0:
             os.close(ended)
             _child(request, forked, told)
