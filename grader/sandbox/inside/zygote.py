@@ -13,6 +13,7 @@ that killed it).
 {"kill": true} on stdin kills the running request.
 """
 
+import gc
 import importlib.util
 import json
 import os
@@ -50,6 +51,10 @@ for name in PRELOAD:
 PRELOADED_VM = max(0, _vm_bytes() - _numpy_vm)
 confine = _load("confine")
 SETUP_FAILED = 71
+# Everything imported so far lives as long as the template: out of the collector's sight, a collection in a run
+# (or in the template) does not write to those objects' headers, which would copy their pages from the template.
+gc.collect()
+gc.freeze()
 
 
 def _child(request, forked, ended):
