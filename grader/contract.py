@@ -115,12 +115,12 @@ ALLOWED_PACKAGES = ("numpy", "scipy")
 PROBLEM_IDS: tuple[str, ...] = tuple(pid for layer in LAYERS.values() for pid in layer.outputs)
 
 
+_LAYER_OF = {pid: layer for layer in LAYERS.values() for pid in layer.outputs}
+
+
 def layer_of(problem_id: str) -> Layer:
-    """The layer whose function returns this problem's array, e.g. conv for conv.dw."""
-    for layer in LAYERS.values():
-        if problem_id in layer.outputs:
-            return layer
-    raise KeyError(problem_id)
+    """The layer whose function returns this problem's array, e.g. conv for conv.dw. KeyError for no such id."""
+    return _LAYER_OF[problem_id]
 
 
 # Views over the records for callers that want one fact for every layer.

@@ -99,19 +99,22 @@ def _by_shape(pid: str, case: Case, shape: tuple) -> list[str]:
 
 def _shifted(S: np.ndarray, R: np.ndarray, tol: float) -> bool:
     """S is R moved by one pixel along one axis or both, shifting in zeros (as padding would) or wrapping."""
-    moves = []
-    for dh in (-1, 0, 1):
-        for dw in (-1, 0, 1):
-            if (dh, dw) == (0, 0) or (dh and R.shape[0] < 2) or (dw and R.shape[1] < 2):
-                continue
-            rolled = np.roll(R, (dh, dw), axis=(0, 1))
-            moved = rolled.copy()
-            if dh:
-                moved[0 if dh == 1 else -1, :] = 0.0
-            if dw:
-                moved[:, 0 if dw == 1 else -1] = 0.0
-            moves += [moved, rolled]
-    return bool(moves) and bool(close_each(S, np.stack(moves), tol).any())
+    H, W = R.shape
+    shifts = [(dh, dw) for dh in (-1, 0, 1) for dw in (-1, 0, 1) if (dh, dw) != (0, 0)]
+    shifts = [(dh, dw) for dh, dw in shifts if not (dh and H < 2) and not (dw and W < 2)]
+    if not shifts:
+        return False
+    tiled = np.tile(R, (2, 2))  # np.roll(R, (dh, dw), (0, 1)) is the H x W window of it at ((-dh) % H, (-dw) % W)
+    moves = np.empty((2 * len(shifts), H, W), dtype=R.dtype)
+    for k, (dh, dw) in enumerate(shifts):
+        i, j = (-dh) % H, (-dw) % W
+        moves[2 * k] = moves[2 * k + 1] = tiled[i : i + H, j : j + W]
+        moved = moves[2 * k]  # the same move, shifting in zeros instead of wrapping
+        if dh:
+            moved[0 if dh == 1 else -1, :] = 0.0
+        if dw:
+            moved[:, 0 if dw == 1 else -1] = 0.0
+    return bool(close_each(S, moves, tol).any())
 
 
 def _border_only(S: np.ndarray, R: np.ndarray, case: Case, tol: float) -> bool:

@@ -44,7 +44,7 @@ def judge(problem: Problem, case: Case, call: CallResult, *, diagnose: bool = Tr
     """One case of one problem: its report, whether the output held NaN or inf, and the mistakes it matches
     (unless `diagnose` is False: unscored cases that only look for a minimal failure skip that work)."""
     args = layer_of(problem.id).arguments
-    shapes = {a: list(np.shape(case.inputs[a])) for a in args if a in case.inputs and np.ndim(case.inputs[a])}
+    shapes = {a: list(np.shape(v)) for a in args if (v := case.inputs.get(a)) is not None and np.ndim(v)}
     base = dict(
         id=case.id, hidden=case.hidden, tags=list(case.tags), shapes=shapes, weight=case.weight, seconds=call.seconds
     )
@@ -112,10 +112,8 @@ def score_problem(
         )
     reports = []
     for o in outcomes:
-        report = o.report
-        if diagnosis and diagnosis.id in o.matches:
-            report = report.model_copy(update={"mistake": diagnosis.id})  # of the ids it matches, the one named
-        reports.append(_with_points(report, problem.points * o.case.weight / total if total else 0.0))
+        named = {"mistake": diagnosis.id} if diagnosis and diagnosis.id in o.matches else {}  # of those it matches
+        reports.append(_with_points(o.report, problem.points * o.case.weight / total if total else 0.0, named))
     # A problem whose calls all raised has no answer to show beside the expected one: the error says it all.
     answered = any(o.answered_wrong for o in [*outcomes, *explored])
     smallest = None
@@ -141,9 +139,10 @@ def _judged(problem: Problem, cases: Sequence[Case], run: RunResult, diagnose: b
     return [judge(problem, c, run.calls[c.id], diagnose=diagnose) for c in ran]
 
 
-def _with_points(report: CaseReport, worth: float) -> CaseReport:
+def _with_points(report: CaseReport, worth: float, update: dict | None = None) -> CaseReport:
     worth = round(worth, 6)
-    return report.model_copy(update={"max_points": worth, "points": worth if report.status == "passed" else 0.0})
+    points = {"max_points": worth, "points": worth if report.status == "passed" else 0.0}
+    return report.model_copy(update={**(update or {}), **points})
 
 
 def build_report(
