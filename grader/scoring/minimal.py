@@ -24,15 +24,17 @@ def minimal_case(problem: Problem, fresh: list[Outcome], mistake: str | None = N
     if not failing:
         return None
 
-    def rank(io: tuple[int, Outcome]) -> tuple:
-        n, o = io
-        tier = 0
-        if mistake:
-            found = _matches(problem, o)
-            tier = 0 if found == [mistake] else 1 if mistake in found else 2
-        return (tier, o.case.size, not o.case.integral, n)
-
-    o = min(enumerate(failing), key=rank)[1]
+    # By (tier, size, integers first, order): scanned by size, a candidate's tier (its diagnosis, the costly
+    # part) is worked out only until the first that shows the mistake alone, which no later one can beat.
+    by_size = sorted(enumerate(failing), key=lambda io: (io[1].case.size, not io[1].case.integral, io[0]))
+    best_tier, o = 3, by_size[0][1]
+    for _, candidate in by_size if mistake else []:
+        found = _matches(problem, candidate)
+        tier = 0 if found == [mistake] else 1 if mistake in found else 2
+        if tier < best_tier:
+            best_tier, o = tier, candidate
+        if tier == 0:
+            break
     layer = layer_of(problem.id)
     R = o.case.expected[problem.id]
     arrays = {a: o.case.inputs[a] for a in layer.arguments}
