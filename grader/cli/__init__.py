@@ -1,29 +1,54 @@
-"""The command line: one click group, with every command added here explicitly. Only grader/cli/ imports click."""
+"""The command line: one click group, with every command named here and imported only when it runs (or for --help),
+so `pa5-grader check` does not pay for the service's modules. Only grader/cli/ imports click."""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from grader import __version__
-from grader.cli.admin import admin
-from grader.cli.course import assignment, extend, gradebook, release
-from grader.cli.grading import batch, check, generate, grade
-from grader.cli.lti import lti
-from grader.cli.packaging import bundle, gradescope_run, image
-from grader.cli.service import serve, submit, worker
+
+# name -> "module:attribute"; admin adds its own sub-commands (grader/cli/admin.py).
+COMMANDS = {
+    "admin": "grader.cli.admin:admin",
+    "batch": "grader.cli.grading:batch",
+    "bundle": "grader.cli.packaging:bundle",
+    "check": "grader.cli.grading:check",
+    "generate": "grader.cli.grading:generate",
+    "grade": "grader.cli.grading:grade",
+    "gradescope-run": "grader.cli.packaging:gradescope_run",
+    "image": "grader.cli.packaging:image",
+    "serve": "grader.cli.service:serve",
+    "submit": "grader.cli.service:submit",
+    "worker": "grader.cli.service:worker",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported when asked for (click's "Lazily Loading Subcommands")."""
+
+    def __init__(self, *args, lazy: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if command.name != cmd_name:
+                raise RuntimeError(f"{self.lazy[cmd_name]} is the command {command.name!r}, not {cmd_name!r}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pa5-grader")
 def cli():
     """Auto-grader for PA5 (backprop through conv, fully connected and softmax-loss layers).
 
     Exit codes: 0 all cases pass, 1 some case fails, 2 usage or infrastructure error.
     """
-
-
-for _command in (assignment, extend, release, gradebook):
-    admin.add_command(_command)
-admin.add_command(lti)
-for _command in (check, grade, batch, generate, image, bundle, gradescope_run, admin, serve, worker, submit):
-    cli.add_command(_command)

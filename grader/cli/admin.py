@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from grader.cli.course import assignment, extend, gradebook, release
+from grader.cli.lti import lti
 from grader.cli.options import (
     data_option,
     database_option,
@@ -194,3 +196,7 @@ def admin_tokens(data_dir, database_url, show, student_id, prefix):
             click.echo(f"no instructor token works now: make a new one with `{more}`", err=True)
     finally:
         store.engine.dispose()
+
+
+for _command in (assignment, extend, release, gradebook, lti):
+    admin.add_command(_command)
