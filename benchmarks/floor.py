@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CLI, ROOT, timed
+from common import CLI, ROOT, peak_rss_mb
 
 sys.path.insert(0, str(ROOT))
 from grader.config import INSECURE_DEFAULT_SECRET as SECRET
@@ -126,14 +126,15 @@ def versus_floor(klass: Path, spec, spec_path: Path, work: Path, root: Path) -> 
     cmd = [*CLI, "batch", str(klass), "--out", str(work / "out"), "--jobs", "2", "--sandbox", "bwrap"]
     cmd += ["--insecure-default-secret", "--spec", str(spec_path)]
     before = os.getloadavg()[0]
-    wall = timed(cmd, cwd=root, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    wall, peak = peak_rss_mb(cmd, cwd=root, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     after = os.getloadavg()[0]
+    reports = sum(1 for p in (work / "out").glob("*.json") if p.name != "summary.json")
     f = floor(klass, spec, 2, work)
     n = f["n"]
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')} {root}: batch --sandbox bwrap --jobs 2 of {n} students {wall:.1f} s "
-        f"(load average {before:.2f} before, {after:.2f} after; quotas, seccomp and the watchdog on); floor "
-        f"{f['seconds']:.1f} s (calls {sum(f['calls']):.1f} s, {n} forks of {f['fork'] * 1000:.1f} ms, / 2): "
-        f"{wall / f['seconds']:.2f}x"
+        f"({reports} reports; the grader's peak RSS {peak:.0f} MiB; load average {before:.2f} before, {after:.2f} "
+        f"after; quotas, seccomp and the watchdog on); floor {f['seconds']:.1f} s (calls {sum(f['calls']):.1f} s, "
+        f"{n} forks of {f['fork'] * 1000:.1f} ms, / 2): {wall / f['seconds']:.2f}x"
     )
-    return 0
+    return 0 if reports == n else 1
