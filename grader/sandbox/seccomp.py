@@ -4,12 +4,16 @@ Namespaces separate files, processes, the network and IPC; what they cannot sepa
 store, io_uring, perf, userfaultfd, BPF, mounts, tracing, new namespaces, kexec, modules, sockets of families
 other than Unix and IP, among them vsock, which no network namespace covers) is refused here. Everything else
 is allowed. The BPF is built with libseccomp's Python bindings (Debian's python3-seccomp), by this interpreter
-when it has them, else by the system's; once per grader process.
+when it has them, else by the system's, and kept in the user's cache (usercache.py) under a key naming everything
+it depends on, so a `check` need not start an interpreter for it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
+import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -17,7 +21,9 @@ import subprocess
 import sys
 import threading
 
+from grader import __version__
 from grader.errors import SandboxUnavailable
+from grader.sandbox import usercache
 
 EPERM, ENOSYS, EAFNOSUPPORT = 1, 38, 97
 KEYCTL_JOIN_SESSION_KEYRING, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 1, 38, 22, 2
@@ -46,35 +52,40 @@ SOCKET_FAMILIES = (1, 2, 10)
 # System calls without a libc wrapper that the sandboxes make through syscall(2) before the filter applies.
 NUMBERS = ("clone", "keyctl", "pivot_root")
 
+# Run in this interpreter when it has the bindings, else by SYSTEM_PYTHON with _MAIN: the same code either way.
 _BUILD = r"""
-import errno, json, sys, seccomp
-rules = json.loads(sys.stdin.read())
-f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-def deny(err, name, *args):
-    try:
-        f.add_rule(seccomp.ERRNO(err), name, *args)
-    except (ValueError, RuntimeError, OSError):
-        pass  # not a system call on this architecture
-for name in rules["denied"]:
-    deny(rules["eperm"], name)
-for name in rules["unsupported"]:
-    deny(rules["enosys"], name)
-for flag in rules["clone_flags"]:
-    deny(rules["eperm"], "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
-allowed = rules["families"]
-for family in range(max(allowed) + 1):
-    if family not in allowed:
-        deny(rules["eafnosupport"], "socket", seccomp.Arg(0, seccomp.EQ, family))
-deny(rules["eafnosupport"], "socket", seccomp.Arg(0, seccomp.GT, max(allowed)))
-import tempfile
-with tempfile.TemporaryFile() as t:
-    f.export_bpf(t)
-    t.flush()
-    t.seek(0)
-    program = t.read()
-out = {"numbers": {n: seccomp.resolve_syscall(seccomp.Arch.NATIVE, n) for n in rules["numbers"]}, "bpf": program.hex()}
-print(json.dumps(out))
+import json, tempfile
+import seccomp
+def build(rules):
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    def deny(err, name, *args):
+        try:
+            f.add_rule(seccomp.ERRNO(err), name, *args)
+        except (ValueError, RuntimeError, OSError):
+            pass  # not a system call on this architecture
+    for name in rules["denied"]:
+        deny(rules["eperm"], name)
+    for name in rules["unsupported"]:
+        deny(rules["enosys"], name)
+    for flag in rules["clone_flags"]:
+        deny(rules["eperm"], "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    allowed = rules["families"]
+    for family in range(max(allowed) + 1):
+        if family not in allowed:
+            deny(rules["eafnosupport"], "socket", seccomp.Arg(0, seccomp.EQ, family))
+    deny(rules["eafnosupport"], "socket", seccomp.Arg(0, seccomp.GT, max(allowed)))
+    with tempfile.TemporaryFile() as t:
+        f.export_bpf(t)
+        t.flush()
+        t.seek(0)
+        program = t.read()
+    numbers = {n: seccomp.resolve_syscall(seccomp.Arch.NATIVE, n) for n in rules["numbers"]}
+    return {"numbers": numbers, "bpf": program.hex()}
 """
+_MAIN = "\nimport sys\nprint(json.dumps(build(json.loads(sys.stdin.read()))))\n"
+# Debian's python3-seccomp; and where the system's Python keeps such bindings (Debian, Fedora, /usr/local).
+SYSTEM_PYTHON = "/usr/bin/python3"
+SYSTEM_BINDINGS = ("/usr/lib*/python3*/*-packages/seccomp*.so", "/usr/local/lib*/python3*/*-packages/seccomp*.so")
 _cache: dict = {}
 _lock = threading.Lock()
 
@@ -96,31 +107,137 @@ def compiled() -> tuple[bytes, dict[str, int]]:
     """(the filter as BPF, the NUMBERS of system calls here); SandboxUnavailable without libseccomp."""
     with _lock:
         if "bpf" not in _cache:
-            _cache["bpf"] = _build()
+            _cache["bpf"] = _cached_or_built()
         return _cache["bpf"]
 
 
-def _build() -> tuple[bytes, dict[str, int]]:
-    rules = json.dumps(_rules())
+def _cached_or_built() -> tuple[bytes, dict[str, int]]:
+    here = _bindings_here()
+    key = _key(here)
+    found = _parsed(usercache.read("seccomp", key)) if key is not None else None
+    if found is not None:
+        return found
+    program, numbers = _build(here)
+    if key is not None:
+        usercache.write("seccomp", key, {"bpf": program.hex(), "numbers": numbers})
+    return program, numbers
+
+
+def _key(here: str | None) -> dict | None:
+    """Everything the BPF depends on: the rules and the code applying them, the bindings (which carry
+    libseccomp, linked in or beside them), the interpreter running them, the architecture, the kernel (libseccomp
+    asks it what it supports) and the grader's version; None where the bindings cannot be found without
+    starting an interpreter (the filter is then built every time)."""
+    python, bindings = (sys.executable, [here]) if here else (SYSTEM_PYTHON, _system_bindings())
+    if not bindings:
+        return None
+    try:
+        files = [[os.path.realpath(b), _sha256(b)] for b in bindings]
+        python = os.path.realpath(python)
+    except OSError:
+        return None
+    return {
+        "grader": __version__,
+        "rules": _rules(),
+        "code": hashlib.sha256(_BUILD.encode()).hexdigest(),
+        "python": python,
+        "bindings": files,
+        "libseccomp": _libseccomp_version(),
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+    }
+
+
+def _parsed(content: dict | None) -> tuple[bytes, dict[str, int]] | None:
+    """A cache entry's (BPF, numbers), or None unless it has exactly the shape _build() returns."""
+    if content is None or set(content) != {"bpf", "numbers"}:
+        return None
+    try:
+        program = bytes.fromhex(content["bpf"])
+    except (TypeError, ValueError):
+        return None
+    numbers = content["numbers"]
+    if not program or len(program) % 8 or not isinstance(numbers, dict) or set(numbers) != set(NUMBERS):
+        return None
+    if not all(type(n) is int and n >= 0 for n in numbers.values()):
+        return None
+    return program, numbers
+
+
+def _build(here: str | None = None) -> tuple[bytes, dict[str, int]]:
+    """Compile the rules: in this interpreter where it has the bindings (`here`), else with SYSTEM_PYTHON."""
     tried = []
-    for python in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
-        if not os.path.exists(python):
-            continue
+    if here:
+        try:
+            return _result(_build_here())
+        except Exception as e:  # broken bindings: the system's may still work
+            tried.append(f"{sys.executable}: {type(e).__name__}: {e}"[:200])
+    if os.path.exists(SYSTEM_PYTHON):
         try:
             r = subprocess.run(
-                [python, "-I", "-c", _BUILD], input=rules, capture_output=True, text=True, timeout=60, check=False
+                [SYSTEM_PYTHON, "-I", "-c", _BUILD + _MAIN],
+                input=json.dumps(_rules()),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as e:
-            tried.append(f"{python}: {e}")
-            continue
-        if r.returncode == 0:
-            out = json.loads(r.stdout)
-            return bytes.fromhex(out["bpf"]), {k: int(v) for k, v in out["numbers"].items()}
-        tried.append(f"{python}: {(r.stderr.strip().splitlines() or ['failed'])[-1][:160]}")
+            tried.append(f"{SYSTEM_PYTHON}: {e}")
+        else:
+            if r.returncode == 0:
+                return _result(json.loads(r.stdout))
+            tried.append(f"{SYSTEM_PYTHON}: {(r.stderr.strip().splitlines() or ['failed'])[-1][:160]}")
+    if not here:
+        tried.insert(0, f"{sys.executable}: No module named 'seccomp'")
     raise SandboxUnavailable(
         "the sandbox's seccomp filter needs libseccomp's Python bindings: install the package `python3-seccomp` "
-        f"({'; '.join(tried) or 'no interpreter found'})"
+        f"({'; '.join(tried)})"
     )
+
+
+def _build_here() -> dict:
+    scope: dict = {}
+    exec(_BUILD, scope)  # our own constant: the code SYSTEM_PYTHON would run
+    return scope["build"](_rules())
+
+
+def _result(out: dict) -> tuple[bytes, dict[str, int]]:
+    return bytes.fromhex(out["bpf"]), {k: int(v) for k, v in out["numbers"].items()}
+
+
+def _bindings_here() -> str | None:
+    """This interpreter's seccomp bindings, if it has them where it is installed (never a seccomp.py that
+    happens to lie in the current folder)."""
+    try:
+        spec = importlib.util.find_spec("seccomp")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+        return None
+    origin = os.path.realpath(spec.origin)
+    tops = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    return origin if any(origin.startswith(t.rstrip("/") + "/") for t in tops) else None
+
+
+def _system_bindings() -> list[str]:
+    return sorted({f for pattern in SYSTEM_BINDINGS for f in glob.glob(pattern)})
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _libseccomp_version() -> str | None:
+    """The shared libseccomp's version (bindings that do not link it in use this one)."""
+    try:
+        version = ctypes.CDLL("libseccomp.so.2").seccomp_version
+    except (OSError, AttributeError):
+        return None
+    version.restype = ctypes.POINTER(ctypes.c_uint * 3)
+    major, minor, micro = version().contents
+    return f"{major}.{minor}.{micro}"
 
 
 def docker_profile() -> str:
