@@ -7,7 +7,6 @@ these, so `import reference` and `import grader` fail even when the grader is in
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import shutil
 import site
@@ -81,26 +80,84 @@ def python_unusable(python: str, uid: int | None) -> str:
     return why
 
 
+def runs_as(python: str, uid: int) -> str:
+    """Why `uid` cannot start `python` ('' when it can). The same start tells where `python` keeps its packages,
+    so asking this first saves site_dirs() and prefixes() an interpreter start of their own."""
+    key = ("runs", f"{python}:{uid}")
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    if python == sys.executable:  # our own folders are known; only whether that user can start it is not
+        found, why = {}, _start(python, uid, ["-I", "-S", "-c", ""])[1]
+    else:
+        found, why = _folders(python, uid)
+    with _lock:
+        _cache[key] = why
+        if found:
+            _cache.setdefault(("probe", python), found)
+    return why
+
+
 def _probe(python: str) -> dict[str, list[str]]:
     with _lock:
         if ("probe", python) in _cache:
             return _cache[("probe", python)]
     if python == sys.executable:  # our own Python: no need to start another
-        found = {"prefixes": [sys.prefix, sys.base_prefix], "sites": site.getsitepackages()}
+        found = _existing({"prefixes": [sys.prefix, sys.base_prefix], "sites": site.getsitepackages()})
     else:
-        code = "import json, site, sys; print(json.dumps([[sys.prefix, sys.base_prefix], site.getsitepackages()]))"
-        r = subprocess.run(
-            [python, "-I", "-c", code], capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin"}
-        )
-        try:
-            pre, sites = json.loads(r.stdout)
-        except ValueError:
-            pre, sites = [], []
-        found = {"prefixes": pre, "sites": sites}
-    result = {k: list(dict.fromkeys(p for p in v if os.path.isdir(p))) for k, v in found.items()}
+        found = _folders(python, None)[0] or {"prefixes": [], "sites": []}
     with _lock:
-        _cache[("probe", python)] = result
-    return result
+        _cache[("probe", python)] = found
+    return found
+
+
+# Run by the interpreter asked about: its prefixes and site folders, NUL-separated (no path holds a NUL).
+_FOLDERS = "import site, sys; print('\\0'.join([sys.prefix, sys.base_prefix, *site.getsitepackages()]))"
+
+
+def _folders(python: str, uid: int | None) -> tuple[dict[str, list[str]] | None, str]:
+    """(`python`'s prefixes and existing site folders, '') as `uid` (None: us) finds them, or (None, why not).
+    Outside a venv the site module's start-up (.pth files) changes neither, so it is skipped there (-S)."""
+    flags = ["-I", "-c"] if _venv(python) else ["-I", "-S", "-c"]
+    out, why = _start(python, uid, [*flags, _FOLDERS])
+    if why:
+        return None, why
+    prefix, base, *sites = out.rstrip("\n").split("\0")
+    return _existing({"prefixes": [prefix, base], "sites": sites}), ""
+
+
+def _start(python: str, uid: int | None, args: list[str]) -> tuple[str, str]:
+    """(stdout, '') of `python` with `args`, run as `uid` (None: us), or ('', why it failed)."""
+    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    try:
+        r = subprocess.run(
+            [python, *args],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            cwd="/",
+            env={"PATH": "/usr/bin:/bin"},
+            check=False,
+            **ids,
+        )
+    except OSError as e:
+        return "", e.strerror or type(e).__name__
+    if r.returncode != 0:
+        return "", (r.stderr.strip() or f"exit code {r.returncode}")[-120:]
+    return r.stdout, ""
+
+
+def _venv(python: str) -> bool:
+    """Whether `python` runs in a venv: a pyvenv.cfg beside it or one folder up (where the interpreter looks)."""
+    for executable in {os.path.abspath(python), os.path.realpath(python)}:
+        here = os.path.dirname(executable)
+        if any(os.path.exists(os.path.join(d, "pyvenv.cfg")) for d in (here, os.path.dirname(here))):
+            return True
+    return False
+
+
+def _existing(found: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {k: list(dict.fromkeys(p for p in v if os.path.isdir(p))) for k, v in found.items()}
 
 
 def _build_view(entries: list[tuple[str, list[str]]]) -> list[str]:
