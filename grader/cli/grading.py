@@ -45,13 +45,13 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
       pa5-grader check my_pa5/ --explore 200          # random gradient checks
     """
     from grader.sandbox import make_backend
+    from grader.spec import load_spec
 
+    spec = load_spec(spec_path)
     with make_backend(sandbox, process_fallback=True, single=True) as backend:
-        backend.prestart()  # its numpy import overlaps ours from here on
-        from grader.spec import load_spec
+        backend.prestart(spec.limits)  # under the spec's limits, its numpy import overlaps ours from here on
         from grader.workflows.grade import check as run_check
 
-        spec = load_spec(spec_path)
         report = run_check(
             submission=submission, spec=spec, backend=backend, cases_dir=cases_dir, explore=explore, seed=seed
         )

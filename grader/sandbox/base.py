@@ -37,8 +37,9 @@ class Backend(Protocol):
 
     def new_job(self, limits: Limits) -> Path: ...
     def open(self, job: Path) -> Session: ...
-    def prestart(self) -> None:
-        """Start one sandbox now, ahead of its submission (a self-test's start-up overlaps the grader's)."""
+    def prestart(self, limits: Limits | None = None) -> None:
+        """Start one sandbox now, ahead of its submission (a self-test's start-up overlaps the grader's), under
+        `limits` where the caller knows them."""
 
     def pool(self, size: int, limits: Limits) -> contextlib.AbstractContextManager:
         """Keep up to `size` sandboxes ready for submission after submission, until the context ends."""

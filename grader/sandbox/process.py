@@ -90,7 +90,7 @@ class ProcessBackend(Closing):
             warm.proc.stdout.close()
             remove_job(warm.job)
 
-    def prestart(self) -> None:
+    def prestart(self, limits: Limits | None = None) -> None:
         """Start the first sandbox interpreter now, so that its numpy import overlaps the grader's own
         start-up. It runs harness code only and waits on stdin; limits are applied before it gets a job."""
         # Only when it runs as our own uid: setting another uid's limits from outside (prlimit) needs

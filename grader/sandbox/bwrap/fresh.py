@@ -92,10 +92,13 @@ class BwrapBackend(Closing, Pooled):
     def close(self) -> None:
         self.close_pool()
 
-    def prestart(self) -> None:
-        """Start one sandbox now, so its numpy import overlaps the grader's start-up (limits follow by prlimit)."""
-        if self._pool is None and not self.root:  # root here lacks CAP_SYS_RESOURCE for another uid's limits
-            self._pool = WarmPool(lambda: self._spawn_warm(None), 1, refill=False)
+    def prestart(self, limits: Limits | None = None) -> None:
+        """Start one sandbox now, so its numpy import overlaps the grader's start-up: under `limits` where they are
+        known, else with its limits set by prlimit when it gets its job. As root the sandbox runs as a throwaway
+        uid, and setting another uid's limits needs CAP_SYS_RESOURCE, which root often lacks in a container: there
+        it is started only with its limits."""
+        if self._pool is None and (limits is not None or not self.root):
+            self._pool = WarmPool(lambda: self._spawn_warm(limits), 1, refill=False)
 
     def new_job(self, limits: Limits) -> Path:
         warm = self._pool.take() if self._pool is not None else None

@@ -82,7 +82,7 @@ class DockerBackend(Closing, Pooled):
         self.close_pool()
         self.client.close()
 
-    def prestart(self) -> None:
+    def prestart(self, limits: Limits | None = None) -> None:
         """Nothing to start early without the limits a container is created with; see pool()."""
 
     def new_job(self, limits: Limits) -> Path:

@@ -157,3 +157,62 @@ def test_bwrap_uses_the_template_where_nested_namespaces_work_else_one_sandbox_p
             assert type(backend) is BwrapBackend
     finally:
         shutil.rmtree(folder)
+
+
+def _run(backend, folder, source, cases, limits):
+    (folder / "backprop.py").write_text(source)
+    return run_submission(
+        submission=load_submission(folder / "backprop.py"), cases=cases, backend=backend, limits=limits
+    )
+
+
+@pytest.mark.bwrap
+@pytest.mark.parametrize("started_under", ["the same limits", "other limits"])
+def test_a_prestarted_sandbox_runs_its_job_under_the_jobs_limits(bwrap_backend, tmp_path, public_cases, started_under):
+    """Started ahead of its job (as `check` does, root included), it serves the job under the job's limits; started
+    under other ones, it is replaced (as root: no CAP_SYS_RESOURCE here for another uid) or its limits are set."""
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+    from grader.spec import Limits
+
+    limits = Limits(cpu_seconds=1, call_timeout=30)
+    fc = [c for c in public_cases if c.layer == "fc"][:1]
+    with BwrapBackend() as backend:
+        backend.prestart(limits if started_under == "the same limits" else Limits())
+        assert len(backend._pool.ready) == 1, backend._pool.failure
+        r = _run(backend, tmp_path, hostile.correct_except(fc_backward="while True:\n    pass"), fc, limits)
+        assert backend._pool.served == 1
+    call = next(iter(r.calls.values()))
+    assert call.status == "crashed" and "CPU time limit" in call.message, call
+
+
+@pytest.mark.bwrap
+def test_a_prestarted_sandbox_grades_like_a_cold_one(bwrap_backend, tmp_path, public_cases, spec):
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+
+    with BwrapBackend() as backend:
+        backend.prestart(spec.limits)
+        r = _run(backend, tmp_path, hostile.CORRECT, public_cases, spec.limits)
+        assert backend._pool.served == 1
+    assert r.import_error is None and {c.status for c in r.calls.values()} == {"ok"}
+
+
+@pytest.mark.bwrap
+def test_an_unused_prestart_leaves_nothing_behind(bwrap_backend, spec):
+    from grader.sandbox import reaper
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+
+    with BwrapBackend() as backend:
+        backend.prestart(spec.limits)
+        (warm,) = backend._pool.ready
+    assert warm.proc.poll() is not None and not warm.job.exists()
+    assert warm.uid not in reaper._held  # released (another grader may take it at once, so no more is asserted)
+
+
+@pytest.mark.bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only")
+def test_as_root_without_limits_nothing_is_prestarted(bwrap_backend):
+    from grader.sandbox.bwrap.fresh import BwrapBackend
+
+    with BwrapBackend() as backend:
+        backend.prestart()
+        assert backend._pool is None
