@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import select
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,12 +30,22 @@ if TYPE_CHECKING:
     from grader.spec import Limits
 
 
+WAKE_GAP = 0.002  # the least time between two wake-ups on a harness's progress (student code can write there too)
+
+
 class BwrapAttempt:
-    def __init__(self, proc: subprocess.Popen):
-        self.proc = proc
+    def __init__(self, proc: subprocess.Popen, events: _Events | None = None):
+        self.proc, self.events = proc, events
         self.reader = None
+        self.woke = 0.0
 
     def poll(self, timeout: float, *, progress: bool = False) -> int | None:
+        """The exit code, or None after `timeout`; with `progress`, None also as soon as the harness reports
+        progress (JOB/events), but at most every WAKE_GAP."""
+        if progress and self.events is not None and self.proc.returncode is None:
+            if not self._exited(timeout):
+                return None
+            timeout = 0
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -41,11 +53,69 @@ class BwrapAttempt:
         # bwrap reports its child's death by a signal as 128 + signal; map it back to the subprocess convention.
         return -(code - 128) if code > 128 else code
 
+    def _exited(self, timeout: float) -> bool:
+        """Whether the sandbox exits within `timeout`; False also on progress, but not within WAKE_GAP of the
+        last wake-up on it."""
+        quiet = min(timeout, self.woke + WAKE_GAP - time.monotonic())
+        if quiet > 0:
+            if self.events.wait(quiet, progress=False):
+                return True
+            timeout -= quiet
+            if timeout <= 0:
+                return False
+        answer = self.events.wait(timeout, progress=True)
+        if answer is None:
+            self.woke = time.monotonic()
+            return False
+        return answer
+
     def kill(self) -> None:
         reaper.kill_group(self.proc)  # --die-with-parent and the PID namespace take everything inside with it
 
     def describe_exit(self, code: int) -> str:
         return describe_signal_exit(code)
+
+
+class _Events:
+    """JOB/events, a FIFO the harness writes a byte to after each progress line (harness.py's _Progress), watched
+    together with the sandbox's pidfd, so the grader wakes on progress or exit without polling."""
+
+    def __init__(self, job: Path, uid: int | None):
+        self.path = job / "events"
+        self.path.unlink(missing_ok=True)
+        os.mkfifo(self.path, 0o600)
+        if uid is not None:
+            os.chown(self.path, uid, uid)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.hold = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)  # so the reader never sees an end of file
+        self.pidfd: int | None = None
+
+    def watch(self, proc: subprocess.Popen) -> bool:
+        """Watch `proc`'s exit too; False where this kernel or Python has no pidfd (then: no wake-ups)."""
+        try:
+            self.pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            return False
+        return True
+
+    def wait(self, timeout: float, *, progress: bool) -> bool | None:
+        """True once the sandbox has exited, False after `timeout`; with `progress`, None when the harness wrote
+        (one read of what is there, never a loop: student code may write as fast as it can)."""
+        watched = [self.pidfd, self.fd] if progress else [self.pidfd]
+        ready = select.select(watched, [], [], max(0.0, timeout))[0]
+        if self.pidfd in ready:
+            return True
+        if self.fd in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.fd, 1 << 16)
+            return None
+        return False
+
+    def close(self) -> None:
+        for fd in (self.fd, self.hold, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+        self.path.unlink(missing_ok=True)
 
 
 class BwrapWarm:
@@ -161,14 +231,22 @@ class BwrapBackend(Closing, Pooled):
 class BwrapSession:
     def __init__(self, backend: BwrapBackend, job: Path, uid: int | None, warm: BwrapWarm | None):
         self.backend, self.job, self.uid, self.warm = backend, job, uid, warm
+        self.events: _Events | None = None
 
     def start(self, calls: list[int], capture: Capture, limits: Limits) -> BwrapAttempt:
         warm, self.warm = self.warm, None
-        proc = _hand_over(warm, self.job, calls, limits) if warm is not None else None
-        if proc is None:
-            proc = self.backend.spawn(self.job, calls, self.uid, limits)
-        attempt = BwrapAttempt(proc)
+        self._close_events()
+        events = _Events(self.job, self.uid)  # before the harness looks for it
+        try:
+            proc = _hand_over(warm, self.job, calls, limits) if warm is not None else None
+            if proc is None:
+                proc = self.backend.spawn(self.job, calls, self.uid, limits)
+        except BaseException:
+            events.close()
+            raise
+        attempt = BwrapAttempt(proc, events if events.watch(proc) else None)
         attempt.reader = capture.drain(proc.stdout)
+        self.events = events
         return attempt
 
     def finish(self, attempt: BwrapAttempt) -> None:
@@ -180,8 +258,15 @@ class BwrapSession:
         attempt.proc.stdout.close()
         if attempt.proc.stdin:
             attempt.proc.stdin.close()
+        self._close_events()
+
+    def _close_events(self) -> None:
+        events, self.events = self.events, None
+        if events is not None:
+            events.close()
 
     def close(self) -> None:
+        self._close_events()
         if self.warm is not None:  # never started: the job failed before its first attempt
             self.warm.stop()
             self.warm = None

@@ -216,3 +216,49 @@ def test_as_root_without_limits_nothing_is_prestarted(bwrap_backend):
     with BwrapBackend() as backend:
         backend.prestart()
         assert backend._pool is None
+
+
+# Writes to the grader's wake-up FIFO as fast as it can, from a thread, while answering correctly.
+FLOOD_EVENTS = (
+    hostile.CORRECT
+    + """
+import os, threading, time
+def _flood():
+    fd = os.open("/job/events", os.O_WRONLY | os.O_NONBLOCK)
+    stop, written = time.monotonic() + 1.0, 0
+    while time.monotonic() < stop:
+        try:
+            written += os.write(fd, b"x" * 4096)
+        except BlockingIOError:
+            pass
+    print("FLOODED", written, flush=True)
+threading.Thread(target=_flood, daemon=True).start()
+"""
+)
+
+
+@pytest.mark.bwrap
+def test_the_harness_wakes_the_grader_through_its_events_fifo(bwrap_backend, tmp_path, public_cases, spec, monkeypatch):
+    from grader.sandbox.bwrap import fresh
+
+    woken, fifos = [], []
+    wait = fresh._Events.wait
+
+    def spy(self, timeout, *, progress):
+        answer = wait(self, timeout, progress=progress)
+        woken.append(answer is None)
+        fifos.append(self.path)
+        return answer
+
+    monkeypatch.setattr(fresh._Events, "wait", spy)
+    r = _run(bwrap_backend, tmp_path, hostile.CORRECT, public_cases[:3], spec.limits)
+    assert {c.status for c in r.calls.values()} == {"ok"}
+    assert any(woken), "no progress byte reached the grader"
+    assert fifos and not any(p.exists() for p in fifos), "the FIFO outlived its attempt"
+
+
+@pytest.mark.bwrap
+def test_a_flood_on_the_events_fifo_costs_the_grade_nothing(bwrap_backend, tmp_path, public_cases, spec):
+    r = _run(bwrap_backend, tmp_path, FLOOD_EVENTS + "time.sleep(1.2)\n", public_cases, spec.limits)
+    assert r.import_error is None and {c.status for c in r.calls.values()} == {"ok"}
+    assert int(lines(r.output, "FLOODED")[0]) > 1 << 16, r.output  # more than the FIFO holds: it was read
