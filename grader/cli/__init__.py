@@ -3,7 +3,11 @@ so `pa5-grader check` does not pay for the service's modules. Only grader/cli/ i
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import os
+import sys
+import threading
 
 import click
 
@@ -43,6 +47,37 @@ class LazyGroup(click.Group):
                 raise RuntimeError(f"{self.lazy[cmd_name]} is the command {command.name!r}, not {cmd_name!r}")
             self.add_command(command)
         return super().get_command(ctx, cmd_name)
+
+    def __call__(self, *args, **kwargs):
+        """As the program (`pa5-grader`, `python -m grader`; CliRunner calls main() instead)."""
+        from grader.cli.options import Done
+
+        try:
+            return self.main(*args, **kwargs)
+        except Done as done:
+            _exit_now(done.code)
+
+
+def _exit_now(code) -> None:
+    """Exit with `code` without the interpreter's teardown, which frees numpy's, pydantic's and the grader's
+    modules one by one (about 50 ms here, after a `check` that took 300). The atexit handlers still run (this
+    grader's jobs folder goes, logs are flushed); where a thread of ours still works, or the output cannot be
+    flushed, it is an ordinary exit."""
+    working = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if working or not isinstance(code, (int, type(None))):
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code or 0)
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.options import edge, emit, output_options, sandbox_option, secret_options, spec_option
+from grader.cli.options import Done, edge, emit, output_options, sandbox_option, secret_options, spec_option
 from grader.printable import printable
 
 
@@ -58,7 +58,7 @@ def check(submission, cases_dir, sandbox, fmt, output, spec_path, explore, seed)
     if report.explore and fmt != "text":
         click.echo(f"explore seed: {report.explore.seed}", err=True)  # the text report prints it
     emit(report, fmt, output, hidden_visibility=spec.hidden_visibility)
-    sys.exit(0 if report.passed else 1)
+    raise Done(0 if report.passed else 1)
 
 
 @click.command()

@@ -25,6 +25,11 @@ class Failure(click.ClickException):
     exit_code = 2
 
 
+class Done(SystemExit):
+    """The command is done and has closed what it wrote: run as the program, the process exits with this code
+    without tearing its interpreter down (grader/cli/__init__.py); under CliRunner, an ordinary SystemExit."""
+
+
 def edge(fn):
     """Turn domain errors into a message and exit 2; log anything unexpected instead of a traceback."""
 

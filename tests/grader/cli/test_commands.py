@@ -2,8 +2,10 @@
 
 import importlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -51,7 +53,7 @@ def test_an_unknown_command_is_a_usage_error():
 def test_check_does_not_import_the_service_or_the_other_commands():
     code = (
         "import json, sys\nfrom grader.cli import cli\n"
-        "try:\n    cli(['check', sys.argv[1], '--format', 'json'], prog_name='pa5-grader')\n"
+        "try:\n    cli.main(['check', sys.argv[1], '--format', 'json'], prog_name='pa5-grader')\n"
         "except SystemExit as e:\n    code = e.code\n"
         "print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)\n"
     )
@@ -69,3 +71,36 @@ def test_check_does_not_import_the_service_or_the_other_commands():
     loaded = [m for m in modules if m.startswith(("grader.service", "sqlalchemy", "celery", "docker"))]
     loaded += [m for m in modules if m in ("grader.cli.admin", "grader.cli.service", "grader.cli.packaging")]
     assert loaded == []
+
+
+def test_as_the_program_check_exits_with_its_code_its_output_whole_and_its_jobs_folder_gone(tmp_path):
+    """`check` ends without the interpreter's teardown: what it printed and wrote must all be there."""
+    jobs = Path(tempfile.mkdtemp())  # under the session's TMPDIR (0755), so the sandbox's user reaches it
+    jobs.chmod(0o755)
+    env = {**os.environ, "PA5_JOBS_DIR": str(jobs)}
+    for example, code in (("correct", 0), ("naive_softmax", 1)):
+        out = tmp_path / f"{example}.json"
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grader",
+                "check",
+                str(ROOT / "submissions_example" / example),
+                "--format",
+                "json",
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=False,
+        )
+        assert r.returncode == code, r.stderr
+        assert r.stdout.rstrip().endswith(f"json report written to {out}"), r.stdout[-300:]
+        assert "problems pass; score" in r.stdout
+        report = json.loads(out.read_text())
+        assert (report["score"] == report["max_score"]) is (code == 0)
+    assert [p for p in jobs.rglob("*") if p.name.startswith(("g", "job-"))] == [], "a jobs folder outlived its grader"
