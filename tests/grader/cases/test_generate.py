@@ -80,3 +80,30 @@ def test_mistake_answers_differ_from_the_right_ones(spec):
             for mid, arr in wrong.items():
                 if arr.shape == c.expected[pid].shape:
                     assert not np.allclose(arr, c.expected[pid]), (c.id, mid)
+
+
+def test_known_mistakes_are_worked_out_when_first_asked_for_and_once(spec, monkeypatch):
+    import reference.mistakes
+
+    asked = []
+    original = reference.mistakes.wrong_answers
+    monkeypatch.setattr(reference.mistakes, "wrong_answers", lambda pid, args: asked.append(pid) or original(pid, args))
+    cases = generate(spec=spec, seed=5, hidden=True)
+    assert asked == []  # generating a case set computes no wrong answer
+    conv = next(c for c in cases if c.layer == "conv")
+    assert set(conv.mistakes) == {"conv.dx", "conv.dw"} and len(conv.mistakes) == 2 and asked == []
+    first = conv.mistakes["conv.dx"]
+    assert asked == ["conv.dx"]
+    assert conv.mistakes.get("conv.dx") is first and asked == ["conv.dx"]  # kept, not worked out again
+    # What was worked out is what the reference gives for these inputs, less the answers equal to the right one.
+    x, w, dy = (conv.inputs[a] for a in ("x", "w", "dy"))
+    expected = original("conv.dx", (x, w, dy))
+    assert set(first) <= set(expected) and "conv.dx.unflipped" in expected
+    for mid, arr in expected.items():
+        if mid in first:
+            np.testing.assert_array_equal(first[mid], arr)
+        else:
+            assert arr.shape == conv.expected["conv.dx"].shape
+            np.testing.assert_allclose(arr, conv.expected["conv.dx"], rtol=0, atol=1e-9 * np.abs(arr).max())
+    with pytest.raises(KeyError):
+        conv.mistakes["fc.dx"]
