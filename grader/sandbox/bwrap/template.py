@@ -127,8 +127,9 @@ class ForkBackend(Closing):
                 return
         template.destroy()
 
-    def prestart(self) -> None:
-        """Start one template now, so that its imports overlap the grader's start-up."""
+    def prestart(self, limits: Limits | None = None) -> None:
+        """Start one template now, so that its imports overlap the grader's start-up (limits come with each
+        request: any template serves any limits)."""
         self.pool(1, None)
 
     def pool(self, size: int, limits: Limits | None) -> contextlib.AbstractContextManager:
