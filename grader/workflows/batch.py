@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from grader import __version__
+from grader import __version__, heap
 from grader.errors import GraderError, SubmissionError
 from grader.report.model import Report
 from grader.report.render import write
@@ -128,6 +128,7 @@ def run_batch(
             for f in finished:
                 sid, score, skipped = f.result()  # GraderError (e.g. Docker went away) stops the batch here
                 done += 1
+                heap.trim()  # else freed heap stays with this process: 62 MiB at 200 students, 80 at 1,000
                 result.skipped += skipped
                 result.graded += not skipped
                 on_progress(Progress(done, len(entries), result.skipped, sid, score, time.monotonic() - start))

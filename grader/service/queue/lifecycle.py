@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import heap
 from grader.sandbox import Backend
 from grader.sandbox.calls import Cancelled
 from grader.service.access.uploads import unpack_files
@@ -111,6 +112,7 @@ class Lifecycle:
             return Ended(leases.fail_or_retry(claim.job_id, worker, reason) or "lost", reason)
         finally:
             self.keeper.drop(g)
+            heap.trim()  # a worker grades job after job: what one freed goes back to the system
         if graded.grader_failed:  # retried; failed for good, a new submission keeps the zero report saying so
             status = leases.fail_or_retry(claim.job_id, worker, graded.reason, zero=graded.report)
             return Ended(status or "lost", graded.reason)
