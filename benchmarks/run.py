@@ -265,7 +265,10 @@ def main(argv=None) -> int:
         if not a.no_service:
             from service import bench_service
 
-            print("service: idle latency and a 10-client burst ...", file=sys.stderr)
+            print(
+                "service: idle latency and a burst from 50 clients (service.py --burst 1000 for the issue-21 size) ...",
+                file=sys.stderr,
+            )
             sandbox = "auto" if use_docker else "bwrap"
             bench_service(t, work=work, n_latency=5 if a.quick else 50, n_burst=12 if a.quick else n, sandbox=sandbox)
         if not a.no_scale:
