@@ -131,7 +131,6 @@ class _Warm:
 
 
 def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subprocess.DEVNULL) -> subprocess.Popen:
-    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     return subprocess.Popen(
         cmd,
         cwd=job / BOX / "work",
@@ -141,7 +140,7 @@ def _spawn(cmd, job: Path, token: str, uid: int | None, preexec, stdin=subproces
         stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=preexec,
-        **ids,
+        **reaper.ids(uid),
     )
 
 

@@ -21,6 +21,11 @@ _held: dict[int, int] = {}  # uid -> fd of its lock
 _slots_lock = threading.Lock()
 
 
+def ids(uid: int | None) -> dict:
+    """Popen keywords that run a child as `uid` (None: as us), with no supplementary groups."""
+    return {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+
+
 def allocate_uid() -> int:
     """A uid no live sandbox on this machine has, so that killing "everything of that uid" is exact.
 

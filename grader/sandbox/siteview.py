@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 from grader.contract import ALLOWED_PACKAGES
+from grader.sandbox import reaper
 from grader.sandbox.storage import jobs_root
 
 # The submission contract allows numpy, scipy and the standard library; the view holds just those
@@ -61,7 +62,6 @@ def python_unusable(python: str, uid: int | None) -> str:
     with _lock:
         if key in _cache:
             return _cache[key]
-    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     try:
         r = subprocess.run(
             [python, "-I", "-c", "import numpy"],
@@ -69,7 +69,7 @@ def python_unusable(python: str, uid: int | None) -> str:
             cwd="/",
             env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"},
             check=False,
-            **ids,
+            **reaper.ids(uid),
         )
         lines = r.stderr.decode(errors="replace").strip().splitlines()
         why = "" if r.returncode == 0 else (lines[-1][:200] if lines else f"exit code {r.returncode}")
@@ -128,7 +128,6 @@ def _folders(python: str, uid: int | None) -> tuple[dict[str, list[str]] | None,
 
 def _start(python: str, uid: int | None, args: list[str]) -> tuple[str, str]:
     """(stdout, '') of `python` with `args`, run as `uid` (None: us), or ('', why it failed)."""
-    ids = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
     try:
         r = subprocess.run(
             [python, *args],
@@ -138,7 +137,7 @@ def _start(python: str, uid: int | None, args: list[str]) -> tuple[str, str]:
             cwd="/",
             env={"PATH": "/usr/bin:/bin"},
             check=False,
-            **ids,
+            **reaper.ids(uid),
         )
     except OSError as e:
         return "", e.strerror or type(e).__name__

@@ -16,7 +16,6 @@ import time
 
 from grader.errors import SandboxUnavailable
 from grader.sandbox import reaper, seccomp
-from grader.sandbox.bwrap.setup import ids
 from grader.sandbox.launch import sandbox_env
 
 START_SECONDS = 30  # for a template to import numpy and scipy and say `ready`
@@ -42,7 +41,7 @@ class Template:
             stderr=self.errors,
             start_new_session=True,
             preexec_fn=seccomp.new_session_keyring(numbers),  # not the grader's: each run then makes its own
-            **ids(uid),
+            **reaper.ids(uid),
         )
 
     def wait_ready(self) -> None:

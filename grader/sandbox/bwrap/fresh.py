@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from grader.sandbox import reaper, seccomp
 from grader.sandbox.base import Closing
-from grader.sandbox.bwrap.setup import bwrap, filesystem, ids, job_mounts, namespaces, usable
+from grader.sandbox.bwrap.setup import bwrap, filesystem, job_mounts, namespaces, usable
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
@@ -209,7 +209,7 @@ class BwrapBackend(Closing, Pooled):
                 start_new_session=True,
                 preexec_fn=apply,
                 pass_fds=(filter_fd,),
-                **ids(uid),
+                **reaper.ids(uid),
             )
         finally:
             os.close(filter_fd)

@@ -30,11 +30,6 @@ _checked: dict[tuple, str] = {}
 _lock = threading.RLock()  # unavailable() asks namespaces() while holding it
 
 
-def ids(uid: int | None) -> dict:
-    """Popen keywords that run a child as `uid` (None: as us)."""
-    return {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-
-
 def bwrap() -> str:
     """The bwrap program: $PA5_BWRAP, else `bwrap` on PATH."""
     return os.environ.get("PA5_BWRAP", "bwrap")
@@ -89,7 +84,13 @@ def nested_unavailable(uid: int | None) -> str:
             outer = [bwrap(), *NAMESPACES, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--"]
             try:
                 r = subprocess.run(
-                    [*outer, *inner], capture_output=True, text=True, timeout=30, cwd="/", check=False, **ids(uid)
+                    [*outer, *inner],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    cwd="/",
+                    check=False,
+                    **reaper.ids(uid),
                 )
                 said = (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1][:200]
                 _checked[key] = "" if r.returncode == 0 else f"namespaces inside a bwrap sandbox fail ({said})"
@@ -109,7 +110,7 @@ def _try_bwrap(program: str, uid: int | None) -> str:
             timeout=30,
             cwd="/",
             check=False,
-            **ids(uid),
+            **reaper.ids(uid),
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bubblewrap could not run: {e}"
