@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.sandbox.bwrap.control import Template, TemplateDied
+from grader.sandbox.bwrap.wakeups import Wakeups, fifo
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import rlimits
 from grader.sandbox.storage import box_quota, capped, give
@@ -20,25 +20,13 @@ if TYPE_CHECKING:
     from grader.spec import Limits
 
 SETUP_FAILED = 71  # zygote.py's exit code when a child could not build its sandbox
-WAKE_GAP = 0.002  # the least time between two wake-ups on a harness's progress
-
-
-def _fifo(path: Path, uid: int | None) -> tuple[int, int]:
-    """A FIFO the sandbox writes and the grader reads: (read end, a write end held until the run ends, so the
-    reader sees no early end of file)."""
-    path.unlink(missing_ok=True)
-    os.mkfifo(path, 0o600)
-    if uid is not None:
-        os.chown(path, uid, uid)
-    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    return read_fd, os.open(path, os.O_WRONLY)
 
 
 class ForkAttempt:
     def __init__(self, template: Template, fifos: list[int], stream, reader: threading.Thread, events: int):
         self.template, self.fifos, self.stream, self.reader, self.events = template, fifos, stream, reader, events
         self.code: int | None = None
-        self.woke = 0.0
+        self.wakeups = Wakeups()
 
     def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         """The exit code, None after `timeout`; with `progress`, None also as soon as the harness reports
@@ -58,17 +46,7 @@ class ForkAttempt:
         return self.code
 
     def _line(self, timeout: float) -> str | None:
-        quiet = min(timeout, self.woke + WAKE_GAP - time.monotonic())
-        if quiet > 0:
-            line = self.template.line(quiet)
-            if line is not None or quiet >= timeout:
-                return line
-            timeout -= quiet
-        t = time.monotonic()
-        line = self.template.line(timeout, self.events)
-        if line is None and time.monotonic() < t + timeout:  # woken by progress
-            self.woke = time.monotonic()
-        return line
+        return self.wakeups.wait(timeout, self.template.line, lambda t: self.template.line(t, self.events))
 
     def kill(self) -> None:
         if self.code is None and not self.template.send({"kill": True}):
@@ -89,8 +67,8 @@ class ForkSession:
             self.template.destroy()
             self.template = self.backend.take()
             give(self.job, self.template.uid)
-        read_fd, write_fd = _fifo(self.job / "stdout", self.template.uid)
-        events, events_writer = _fifo(self.job / "events", self.template.uid)  # see harness.py's _Progress
+        read_fd, write_fd = fifo(self.job / "stdout", self.template.uid)
+        events, events_writer = fifo(self.job / "events", self.template.uid)  # see harness.py's _Progress
         os.set_blocking(read_fd, True)
         stream = os.fdopen(read_fd, "rb", buffering=0)
         reader = capture.drain(stream)

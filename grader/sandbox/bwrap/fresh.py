@@ -13,13 +13,13 @@ import resource
 import select
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.sandbox import reaper, seccomp
 from grader.sandbox.base import Closing
 from grader.sandbox.bwrap.setup import bwrap, filesystem, job_mounts, namespaces, usable
+from grader.sandbox.bwrap.wakeups import Wakeups, drain, fifo
 from grader.sandbox.exits import describe_signal_exit
 from grader.sandbox.launch import HARNESS, harness_argv, job_request, rlimits, sandbox_env
 from grader.sandbox.pool import Pooled, WarmPool
@@ -30,14 +30,11 @@ if TYPE_CHECKING:
     from grader.spec import Limits
 
 
-WAKE_GAP = 0.002  # the least time between two wake-ups on a harness's progress (student code can write there too)
-
-
 class BwrapAttempt:
     def __init__(self, proc: subprocess.Popen, events: _Events | None = None):
         self.proc, self.events = proc, events
         self.reader = None
-        self.woke = 0.0
+        self.wakeups = Wakeups()
 
     def poll(self, timeout: float, *, progress: bool = False) -> int | None:
         """The exit code, or None after `timeout`; with `progress`, None also as soon as the harness reports
@@ -56,18 +53,12 @@ class BwrapAttempt:
     def _exited(self, timeout: float) -> bool:
         """Whether the sandbox exits within `timeout`; False also on progress, but not within WAKE_GAP of the
         last wake-up on it."""
-        quiet = min(timeout, self.woke + WAKE_GAP - time.monotonic())
-        if quiet > 0:
-            if self.events.wait(quiet, progress=False):
-                return True
-            timeout -= quiet
-            if timeout <= 0:
-                return False
-        answer = self.events.wait(timeout, progress=True)
-        if answer is None:
-            self.woke = time.monotonic()
-            return False
-        return answer
+        ended = self.wakeups.wait(
+            timeout,
+            lambda t: True if self.events.wait(t, progress=False) else None,
+            lambda t: True if self.events.wait(t, progress=True) else None,
+        )
+        return ended is True
 
     def kill(self) -> None:
         reaper.kill_group(self.proc)  # --die-with-parent and the PID namespace take everything inside with it
@@ -82,12 +73,7 @@ class _Events:
 
     def __init__(self, job: Path, uid: int | None):
         self.path = job / "events"
-        self.path.unlink(missing_ok=True)
-        os.mkfifo(self.path, 0o600)
-        if uid is not None:
-            os.chown(self.path, uid, uid)
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.hold = os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)  # so the reader never sees an end of file
+        self.fd, self.hold = fifo(self.path, uid)
         self.pidfd: int | None = None
 
     def watch(self, proc: subprocess.Popen) -> bool:
@@ -106,8 +92,7 @@ class _Events:
         if self.pidfd in ready:
             return True
         if self.fd in ready:
-            with contextlib.suppress(BlockingIOError):
-                os.read(self.fd, 1 << 16)
+            drain(self.fd)
             return None
         return False
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from grader.sandbox import calls as calls_module
-from grader.sandbox.bwrap.forked import WAKE_GAP
 from grader.sandbox.bwrap.template import ForkBackend
+from grader.sandbox.bwrap.wakeups import WAKE_GAP
 from grader.sandbox.capture import Capture
 from grader.sandbox.protocol import read_progress, write_job, write_round
 from grader.sandbox.runner import run_submission
