@@ -34,7 +34,7 @@ from grader.service.queue.records import (
     job_dict,
 )
 from grader.service.queue.tokens import Tokens
-from grader.service.queue.views import Views, positions
+from grader.service.queue.views import Views, position
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
 
@@ -144,9 +144,23 @@ class Store:
             )
             s.add(sub)
             s.flush()
-            s.add(Job(submission_id=sub.id, kind="new", priority=NEW, created_at=now))
-            sid = sub.id
-        return self.get_submission(sid)
+            job = Job(submission_id=sub.id, kind="new", priority=NEW, created_at=now)
+            s.add(job)
+            s.flush()
+            # What the view would read back, known here; only the place is counted (in the same snapshot).
+            return SubmissionView(
+                id=sub.id,
+                student_id=student_id,
+                filename=filename,
+                sha256=sha256,
+                status="queued",
+                submitted_at=now,
+                job_id=job.id,
+                attempts=0,
+                last_error=None,
+                queue_position=position(s, job.id),
+                score=None,
+            )
 
     def is_student(self, student_id: str) -> bool:
         """Whether the roster (`admin students`) holds this student."""
@@ -159,7 +173,7 @@ class Store:
 
     def queue_position(self, job_id: int) -> int | None:
         with self.session() as s:
-            return positions(s).get(job_id)
+            return position(s, job_id)
 
     def queue(self) -> dict:
         """The running and queued jobs, in the order they run, and a count per status."""

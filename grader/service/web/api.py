@@ -7,6 +7,7 @@ import re
 import time
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -167,7 +168,11 @@ async def create_submission(
         raise HTTPException(422, f"no student {sid[:200]!r} on the roster: add them with `pa5-grader admin students`")
     data = await file.read(settings.upload_max_bytes + 1)
     # Checking and storing block (compile, files, the database's write lock): not on the event loop.
-    view = await run_in_threadpool(accept, request, who, sid, file.filename or "", data)
+    # At most ACCEPTING at once (app.state.accepting): the rest wait here, not in threads contending for the GIL and
+    # the database's write lock (which serializes them anyway), so a burst of uploads leaves the graders CPU.
+    view = await anyio.to_thread.run_sync(
+        accept, request, who, sid, file.filename or "", data, limiter=request.app.state.accepting
+    )
     request.app.state.dispatcher.notify(view.job_id)
     return JSONResponse(
         {"id": view.id, "status": view.status, "queue_position": view.queue_position},

@@ -74,6 +74,33 @@ def test_queue_position_follows_claim_order(store):
     assert store.get_submission(b.id).queue_position == 1
 
 
+def test_a_place_counted_alone_is_its_place_in_the_claim_order(store):
+    """Regrades (run later) and new uploads stamped at one instant (ties broken by id): each place counted for one
+    job, what the upload answers and what a view shows, equals its rank in a literal sort of the queued rows."""
+    done = [add(store, s) for s in ("r0", "r1", "r2")]
+    for _ in done:
+        c = store.leases.claim_next("w", 60)
+        assert store.leases.complete_job(c.job_id, "w", make_report(c.student_id))
+    for sub in reversed(done):
+        store.regrade(sub.id)
+    answered = {v.job_id: v.queue_position for v in (add(store, f"s{i}", now=T0) for i in range(4))}
+    answered[add(store, "late", now=T0 + dt.timedelta(seconds=1)).job_id] = 5
+    store.leases.claim_next("w", 60)  # the first new one leaves the queue
+    with store.session() as s:
+        rows = s.execute(select(Job.id, Job.priority, Job.created_at).where(Job.status == "queued")).all()
+        ids = s.execute(select(Job.id, Job.submission_id)).all()
+        latest = dict(s.execute(select(Job.submission_id, func.max(Job.id)).group_by(Job.submission_id)).all())
+    rank = {jid: n for n, (jid, *_) in enumerate(sorted(rows, key=lambda r: (r[1], r[2], r[0])), 1)}
+    assert len(rank) == 7
+    for jid, _ in ids:
+        assert store.queue_position(jid) == rank.get(jid)
+    for sid, jid in latest.items():  # a view shows its submission's latest job
+        assert store.get_submission(sid).queue_position == rank.get(jid)
+    everyone = {v.id: v.queue_position for v in store.list_submissions()}  # more than FEW: read in one go
+    assert everyone == {sid: rank.get(jid) for sid, jid in latest.items()}
+    assert list(answered.values()) == [1, 2, 3, 4, 5]  # each upload's answer, before the claim
+
+
 def test_two_workers_never_hold_one_job(tmp_path, store):
     subs = [add(store, f"s{i}") for i in range(30)]
     stores = [Store(store.url) for _ in range(6)]  # one engine each, as separate processes would have

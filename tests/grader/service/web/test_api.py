@@ -3,12 +3,17 @@
 import csv
 import io
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from grader.report.render_json import render_json
 from grader.service.access.auth import CSRF_COOKIE, SESSION_COOKIE
+from grader.service.web import api as api_module
+from grader.service.web.app import ACCEPTING
 from tests.grader.service.live import EXAMPLES
 from tests.grader.service.sample import make_report
 
@@ -277,3 +282,30 @@ def test_long_poll_answers_when_the_status_changes(api):
         assert c.get(f"/api/submissions/{sid}", params={"wait": 61}).status_code == 422
     done.join()
     assert first == "done"
+
+
+def test_a_burst_of_uploads_is_checked_two_at_a_time_and_all_are_answered(api, monkeypatch):
+    """Four students upload at once; each check is held 0.3 s. Two run side by side (ACCEPTING), never more, and
+    every upload is answered 202 with a place of its own."""
+    real, lock, now, peak = api_module.check_upload, threading.Lock(), [0], [0]
+
+    def slow_check(**kw):
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.3)
+        with lock:
+            now[0] -= 1
+        return real(**kw)
+
+    monkeypatch.setattr(api_module, "check_upload", slow_check)
+
+    def one(student):
+        with api.client(student) as c:
+            return submit(c)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(one, ["alice", "bob", "carol", "dave"]))
+    assert [r.status_code for r in answers] == [202] * 4
+    assert sorted(r.json()["queue_position"] for r in answers) == [1, 2, 3, 4]
+    assert ACCEPTING == 2 and peak[0] == ACCEPTING
