@@ -79,7 +79,7 @@ def serve(*, settings: ServiceSettings, host: str, port: int, public: bool, log_
 @contextlib.contextmanager
 def _dispatcher(settings: ServiceSettings, store, spec):
     """(who grades, in words): Celery workers elsewhere (needs no sandbox and no secret here), else the embedded
-    pool with its sandboxes, one warm per worker."""
+    pool in a worker process of its own (workers.py)."""
     if settings.broker_url:
         from grader.service.queue.celery.app import check_broker, hide_password, make_app
         from grader.service.queue.celery.dispatch import CeleryDispatcher
@@ -94,9 +94,21 @@ def _dispatcher(settings: ServiceSettings, store, spec):
     if not settings.workers:
         yield NullDispatcher(), "no workers: submissions wait for workers elsewhere"
         return
+    from grader.service.ops.workers import WorkerProcess
+
+    workers = WorkerProcess(settings, spec, grading_secret(settings))
+    description = workers.open()
+    try:
+        yield workers, description
+    finally:
+        workers.close()
+
+
+@contextlib.contextmanager
+def embedded_pool(settings: ServiceSettings, store, spec, secret: bytes):
+    """(the embedded pool, in words), with its sandboxes, one warm per worker: what the worker process runs."""
     from grader.sandbox import make_backend
 
-    secret = grading_secret(settings)
     with make_backend(settings.sandbox) as backend, _warm(backend, settings, spec):
         if not backend.isolated:
             log.warning("sandbox %s: %s", backend.name, backend.note)

@@ -28,7 +28,7 @@ class ServiceSettings(BaseModel):
     data_dir: Path = Field(description="Folder of the database, the secret and temporary files.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///DATA/pa5.db.")
     sandbox: str = Field(DEFAULT_SANDBOX, description="Sandbox backend name, as for `pa5-grader grade`.")
-    workers: int = Field(2, ge=0, le=64, description="Embedded worker threads; 0 accepts without grading.")
+    workers: int = Field(2, ge=0, le=64, description="Grades at once (serve's worker process); 0: none.")
     warm_pool: bool = Field(True, description="Keep one started sandbox per worker, ready for the next job.")
     spec_path: Path | None = Field(None, description="TOML spec overriding the built-in one.")
     secret_file: Path | None = Field(None, description="Grading secret; default DATA/secret, else $PA5_GRADER_SECRET.")

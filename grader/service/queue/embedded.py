@@ -1,4 +1,5 @@
-"""Who grades the queue: one small interface, and the embedded pool of worker threads that `serve` runs by default."""
+"""Who grades the queue: one small interface, and the embedded pool of worker threads that `serve` runs by default
+(in a worker process of its own: grader/service/ops/workers.py)."""
 
 from __future__ import annotations
 

@@ -115,6 +115,17 @@ def test_serve_on_a_folder_without_a_secret_exits_2_naming_the_fix(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_serve_whose_sandbox_cannot_start_exits_2_with_the_worker_process_s_reason(tmp_path, monkeypatch):
+    """The sandbox starts in serve's worker process; its refusal is still serve's message, before the port opens."""
+    svc = make_data(tmp_path, students=["a"])
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    port = free_port()
+    r = pa5("serve", "--data", svc.data, "--sandbox", "docker", "--port", port, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Docker is not reachable at unix:///nonexistent/docker.sock" in r.stderr
+    assert "Traceback" not in r.stderr and f"service on http://127.0.0.1:{port}" not in r.stderr
+
+
 def test_admin_tokens_as_a_subprocess(tmp_path):
     data = tmp_path / "d"
     r = pa5("admin", "init", "--data", data)

@@ -37,8 +37,8 @@ class HangingBackend:
         return self.inner.open(job)
 
 
-# Run in a real `pa5-grader serve` before its command line: the same hang in the process backend, for ever.
-SERVE_PRELUDE = f"""
+# Run in a real `pa5-grader serve`'s worker process before it starts: the same hang in the process backend, for ever.
+HANG = f"""
 import threading
 from grader.sandbox import process
 _open = process.ProcessBackend.open
@@ -51,4 +51,13 @@ def _hanging_open(self, job):
         threading.Event().wait()
     return _open(self, job)
 process.ProcessBackend.open = _hanging_open
+"""
+
+# The worker process's program with HANG first; and, run in a real `pa5-grader serve` before its command line, the
+# prelude that makes serve start its worker process (workers.py) with it.
+HANGING_WORKERS = HANG + "import sys\nfrom grader.service.ops.workers import child_main\nsys.exit(child_main())\n"
+SERVE_PRELUDE = f"""
+import sys
+from grader.service.ops import workers
+workers.CHILD = [sys.executable, "-c", {HANGING_WORKERS!r}]
 """

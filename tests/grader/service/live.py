@@ -140,6 +140,30 @@ class ManualClock:
         self.now = now
 
 
+def worker_processes(pid: int) -> list[int]:
+    """The worker processes (grader/service/ops/workers.py) whose parent is `pid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and (b"grader.service.ops.workers" in cmd or b"child_main" in cmd):
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited (a zombie has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @contextmanager
 def serve_process(data: Path, *args: str, prelude: str | None = None, env: dict | None = None):
     """A real `pa5-grader serve` subprocess (process sandbox) on a free loopback port: yields (process, url).

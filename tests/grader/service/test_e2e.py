@@ -15,7 +15,7 @@ from grader.service.ops.client import pack
 from tests.grader.sandbox import hostile
 from tests.grader.sandbox.conftest import require_bwrap
 from tests.grader.service.hang import MARK, SERVE_PRELUDE
-from tests.grader.service.live import EXAMPLES, free_port, make_data, serve_process
+from tests.grader.service.live import EXAMPLES, alive, free_port, make_data, serve_process, worker_processes
 
 pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "grader"]
@@ -83,6 +83,8 @@ def test_kill_9_with_jobs_queued_and_running_loses_nothing_and_grades_each_once(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         statuses = [state(url, svc.instructor, sid)["status"] for sid in ids]
+        (worker,) = worker_processes(proc.pid)
+        os.kill(worker, signal.SIGKILL)  # the machine's crash: the grading process and the server, at once
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert statuses[0] == "running" and "queued" in statuses[1:]
@@ -99,6 +101,57 @@ def test_kill_9_with_jobs_queued_and_running_loses_nothing_and_grades_each_once(
     assert reports == {sid: 1 for sid in ids}
     assert done_jobs == {sid: 1 for sid in ids}
     assert attempts[ids[0]] == 2  # the job the kill interrupted ran again, once
+
+
+def test_serve_killed_alone_its_worker_process_hands_the_running_job_back_and_exits(tmp_path):
+    """kill -9 of serve only: its worker process (another process) sees its stdin close, stops, hands the job it
+    was grading back to the queue and exits; the next serve grades it, once, and everything behind it."""
+    students = ["w0", "w1"]
+    svc = make_data(tmp_path, students=students)
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    correct = (EXAMPLES / "correct" / "backprop.py").read_text()
+    (slow / "backprop.py").write_text("import time\ntime.sleep(3)\n" + correct)
+    with serve_process(svc.data, "--workers", "1") as (proc, url):
+        ids = [post(url, svc.tokens["w0"], slow), post(url, svc.tokens["w1"], EXAMPLES / "correct")]
+        deadline = time.monotonic() + 60
+        while state(url, svc.instructor, ids[0])["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (worker,) = worker_processes(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while alive(worker):
+            assert time.monotonic() < deadline, "the worker process outlived its serve"
+            time.sleep(0.05)
+    db = sqlite3.connect(svc.data / "pa5.db")
+    handed_back = dict(db.execute("SELECT submission_id, status FROM jobs"))
+    db.close()
+    assert handed_back == {ids[0]: "queued", ids[1]: "queued"}  # released, not left to a lease's expiry
+    with serve_process(svc.data, "--workers", "1") as (_, url):
+        states = wait_all(url, svc.instructor, ids)
+    assert all(s["status"] == "done" and s["score"] == 100 for s in states.values())
+
+
+def test_serve_starts_a_worker_process_again_when_it_dies(tmp_path):
+    """The worker process killed (the OOM killer, say) while serve runs: another takes its place and grades."""
+    svc = make_data(tmp_path, students=["d0", "d1"])
+    with serve_process(svc.data, "--workers", "1") as (proc, url):
+        first = post(url, svc.tokens["d0"], EXAMPLES / "correct")
+        assert wait_all(url, svc.instructor, [first])[first]["status"] == "done"
+        (worker,) = worker_processes(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not (again := [w for w in worker_processes(proc.pid) if w != worker and alive(w)]):
+            assert time.monotonic() < deadline, "no worker process took the dead one's place"
+            time.sleep(0.1)
+        second = post(url, svc.tokens["d1"], EXAMPLES / "correct")
+        assert wait_all(url, svc.instructor, [second])[second]["score"] == 100
+        assert worker_processes(proc.pid) == again
+        assert proc.poll() is None
+    log = next(tmp_path.glob("serve-*.log")).read_text()
+    assert f"the worker process {worker} exited (signal SIGKILL); starting another" in log
 
 
 def test_serve_refuses_a_public_address_and_a_missing_data_folder(tmp_path):
