@@ -5,6 +5,7 @@ This is the only module that imports the docker SDK.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -191,16 +192,26 @@ class DockerSession:
 
     def start(self, calls: list[int], capture: Capture, limits: Limits) -> DockerAttempt:
         warm, self.warm = self.warm, None
-        if warm is not None and warm.limits == limits and warm.hand_over(calls):
-            container, attempt = warm.container, warm.waiter
-        else:
+        container = attempt = stream = None
+        if warm is not None and warm.limits == limits:
+            # Attached before the job goes in: Docker replays the log, then streams, and what the container
+            # printed between the two was lost (a student's first print, now and then). A warm harness prints
+            # nothing until it has its job.
+            stream = _attach(warm.container)
+            if stream is not None and warm.hand_over(calls):
+                container, attempt = warm.container, warm.waiter
+            elif stream is not None:
+                _close_stream(stream)
+        if container is None:
             if warm is not None:
                 warm.stop()
             container = self.backend.create(self.job, calls, limits)
             attempt = DockerAttempt(container, limits.memory_mb)
-        # attach, not logs(follow=True): following the capped json-file log loses data across its
-        # rotation, and the output limit would then never be seen.
-        stream = container.attach(stdout=True, stderr=True, stream=True, logs=True)
+            stream = _attach(container)
+            if stream is None:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.remove(force=True)
+                raise SandboxUnavailable("Docker could not attach to the sandbox container's output")
 
         def pump():
             try:
@@ -249,6 +260,16 @@ def _mounts(job: Path, limits: Limits) -> dict:
         for target in ("/tmp", "/dev/shm", "/job/box/work"):
             tmpfs[target] = f"rw,nosuid,nodev,size={size},nr_inodes={inodes},uid={SANDBOX_UID},mode=0700"
     return {"volumes": volumes, "tmpfs": tmpfs}
+
+
+def _attach(container):
+    """The container's output, from its start and then as it comes; None if Docker refuses (it is gone).
+    attach, not logs(follow=True): following the capped json-file log loses data across its rotation, and the
+    output limit would then never be seen."""
+    try:
+        return container.attach(stdout=True, stderr=True, stream=True, logs=True)
+    except docker.errors.APIError:
+        return None
 
 
 def _close_stream(stream) -> None:
