@@ -113,8 +113,7 @@ class WorkerProcess:
             if self._stopping.is_set():
                 return
             log.error("the worker process %s exited (%s); starting another", proc.pid, _how(code))
-            with contextlib.suppress(OSError, ValueError):
-                proc.stdin.close()
+            _end(proc, 0)  # its pipes, closed: a child started again and again leaks no descriptors
             while not self._stopping.wait(RESPAWN_SECONDS):
                 try:
                     new = self._spawn()
