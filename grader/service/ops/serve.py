@@ -101,7 +101,7 @@ def _dispatcher(settings: ServiceSettings, store, spec):
     try:
         yield workers, description
     finally:
-        workers.close()
+        workers.stop()  # the app's lifespan stops it too; this ends it if the app never started
 
 
 @contextlib.contextmanager

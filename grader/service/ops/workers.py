@@ -50,7 +50,6 @@ class WorkerProcess:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._started = False
-        self._monitor: threading.Thread | None = None
 
     def open(self) -> str:
         """Start the child and wait until its sandbox is up; raise GraderError (its message) if it cannot."""
@@ -87,8 +86,7 @@ class WorkerProcess:
         with self._lock:
             self._started = True
             self._go(self.proc)
-        self._monitor = threading.Thread(target=self._watch, name="pa5-workers", daemon=True)
-        self._monitor.start()
+        threading.Thread(target=self._watch, name="pa5-workers", daemon=True).start()
 
     @staticmethod
     def _go(proc: subprocess.Popen) -> None:
@@ -136,8 +134,6 @@ class WorkerProcess:
             proc = self.proc
         if proc is not None:
             _end(proc, STOP_SECONDS)
-
-    close = stop
 
 
 def _read_line(proc: subprocess.Popen, seconds: float) -> str:

@@ -14,10 +14,10 @@ from grader.service.queue.records import ReportVersion, SubmissionView, grader_v
 FEW = 8  # up to this many jobs, each place is counted in the index; more, and the whole queue is read once
 
 
-def positions(s: Session, job_ids: list[int] | None = None) -> dict[int, int]:
-    """1 for the job the next free worker takes, 2 for the one after, and so on: of `job_ids` (those queued), or
-    of every queued job. A few jobs cost a count each, not a read of the queue, which is long in a deadline burst."""
-    if job_ids is not None and len(job_ids) <= FEW:
+def positions(s: Session, job_ids: list[int]) -> dict[int, int]:
+    """1 for the job the next free worker takes, 2 for the one after, and so on, for those of `job_ids` queued
+    (more may come back). A few jobs cost a count each, not a read of the queue, which is long in a deadline burst."""
+    if len(job_ids) <= FEW:
         return {jid: n for jid in job_ids if (n := position(s, jid)) is not None}
     ids = s.scalars(select(Job.id).where(Job.status == "queued").order_by(*claim_order()))
     return {jid: n for n, jid in enumerate(ids, 1)}
