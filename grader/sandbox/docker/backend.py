@@ -156,10 +156,7 @@ class DockerWarm:
         return self.waiter.poll(0) is None
 
     def stop(self) -> None:
-        try:
-            self.container.remove(force=True)
-        except docker.errors.APIError:
-            pass
+        _remove(self.container)
 
     def discard(self) -> None:
         self.stop()
@@ -209,8 +206,7 @@ class DockerSession:
             attempt = DockerAttempt(container, limits.memory_mb)
             stream = _attach(container)
             if stream is None:
-                with contextlib.suppress(docker.errors.APIError):
-                    container.remove(force=True)
+                _remove(container)
                 raise SandboxUnavailable("Docker could not attach to the sandbox container's output")
 
         def pump():
@@ -225,10 +221,7 @@ class DockerSession:
         return attempt
 
     def finish(self, attempt: DockerAttempt) -> None:
-        try:
-            attempt.container.remove(force=True)
-        except docker.errors.APIError:
-            pass  # already gone, or swept at the next start by its label
+        _remove(attempt.container)
         attempt.reader.join(5)  # the stream ends with the container
         _close_stream(attempt.stream)
 
@@ -260,6 +253,13 @@ def _mounts(job: Path, limits: Limits) -> dict:
         for target in ("/tmp", "/dev/shm", "/job/box/work"):
             tmpfs[target] = f"rw,nosuid,nodev,size={size},nr_inodes={inodes},uid={SANDBOX_UID},mode=0700"
     return {"volumes": volumes, "tmpfs": tmpfs}
+
+
+def _remove(container) -> None:
+    """Remove the container, killing it; one already gone (or that Docker refuses) is left to the sweep of
+    labelled containers at the next start."""
+    with contextlib.suppress(docker.errors.APIError):
+        container.remove(force=True)
 
 
 def _attach(container):
