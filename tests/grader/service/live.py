@@ -19,6 +19,7 @@ import httpx
 import uvicorn
 
 from grader.service.ops import admin
+from grader.service.ops.serve import server_config
 from grader.service.ops.settings import ServiceSettings
 from grader.service.queue.embedded import EmbeddedDispatcher
 from grader.service.queue.store import Store
@@ -103,7 +104,7 @@ def running(service: Service, *, workers: int = 0, backend=None, spec=None, cloc
         )
     app = create_app(settings, store=store, dispatcher=dispatcher, spec=spec, clock=clock)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

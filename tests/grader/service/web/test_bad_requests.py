@@ -1,10 +1,14 @@
 """Bad requests are 4xx with a message, never 500: odd ids on every route, hostile names in zips, odd form fields,
 forged cookies; and every upload, refused or not, counts towards its student's rate limit before it is checked."""
 
+import contextlib
 import io
+import select
+import socket
 import time
 import zipfile
 
+import httpx
 import pytest
 
 from grader.service.access import auth
@@ -122,3 +126,21 @@ def test_a_refused_upload_on_the_page_counts_as_well(api):
     r = b.post("/me/upload", files={"file": ("backprop.py", GOOD)})
     assert r.status_code == 429 and "try again in" in r.text
     b.http.close()
+
+
+def test_headers_without_end_are_refused_past_a_limit_and_the_server_goes_on(api):
+    """A client that sends header lines and never ends them is answered 400 and dropped once they pass h11's 16 KiB,
+    rather than having each line kept (uvicorn's httptools parser, which `auto` would pick where installed, keeps
+    them all: 152 MB of them into one connection, measured)."""
+    host, port = api.url.removeprefix("http://").split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        with contextlib.suppress(OSError):  # the server may close the connection while lines still go out
+            while sent < 4 << 20 and not select.select([s], [], [], 0)[0]:  # stop once the server answers
+                s.sendall(b"X-Line: " + b"a" * 8000 + b"\r\n")
+                sent += 8000
+        answer = s.recv(200)
+    # (How much went out before the close says nothing: loopback's socket buffers hold megabytes.)
+    assert answer.startswith(b"HTTP/1.1 400"), (sent, answer)
+    assert httpx.get(f"{api.url}/healthz").status_code == 200
