@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import HTTPException, Request, Response
+from starlette.datastructures import MutableHeaders
 
 from grader.service.queue.store import Store
+from grader.service.web.asgi import append_cookie
 
 SESSION_COOKIE = "pa5_session"
 CSRF_COOKIE = "pa5_csrf"
@@ -143,19 +145,25 @@ def verify_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(403, "the form's CSRF token is missing or stale: reload the page and try again")
 
 
-async def csrf_cookie(request: Request, call_next):
-    """Middleware: give each browser a random CSRF seed cookie, readable by csrf_token() on its first page."""
-    seed = request.cookies.get(CSRF_COOKIE)
-    if not seed:
+def csrf_seed(request: Request) -> None:
+    """Middleware, before the routes: a browser without a CSRF cookie gets a random seed, which csrf_token() reads
+    on its first page and csrf_cookie sets."""
+    if not request.cookies.get(CSRF_COOKIE):
         request.state.csrf_seed = secrets.token_urlsafe(16)
-    response = await call_next(request)
-    if not seed and getattr(request.state, "cross_site_cookies", False):  # a page an LMS frames (grader/service/lti/)
-        cross_site_cookie(response, CSRF_COOKIE, request.state.csrf_seed)
-    elif not seed:
-        response.set_cookie(
-            CSRF_COOKIE, request.state.csrf_seed, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+
+
+async def csrf_cookie(request: Request, status: int, headers: MutableHeaders) -> None:
+    """Middleware, on the response: the seed's cookie, cross-site on a page an LMS frames (grader/service/lti/)."""
+    if request.cookies.get(CSRF_COOKIE):
+        return
+    seed = request.state.csrf_seed
+    if getattr(request.state, "cross_site_cookies", False):
+        append_cookie(headers, lambda r: cross_site_cookie(r, CSRF_COOKIE, seed))
+    else:
+        secure = request.url.scheme == "https"
+        append_cookie(
+            headers, lambda r: r.set_cookie(CSRF_COOKIE, seed, httponly=True, samesite="strict", secure=secure)
         )
-    return response
 
 
 def cross_site_cookie(response: Response, key: str, value: str, **kw) -> None:

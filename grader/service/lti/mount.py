@@ -13,6 +13,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+
+from grader.service.web.asgi import EditResponse, append_cookie
 
 log = logging.getLogger("pa5-grader.service.lti")
 
@@ -36,26 +39,33 @@ def install(app: FastAPI) -> None:
     app.state.lti = LtiState(app.state.settings.data_dir, clock, sweeper.SWEEP_SECONDS)
     app.include_router(routes.router)
 
-    @app.middleware("http")
-    async def lti_frames(request: Request, call_next):
-        """A page of an LTI session (or of /lti/) may be framed by the registered platforms' origins, and its CSRF
-        cookie, if it needs a new one, is cross-site over TLS; every other page keeps frame-ancestors 'none'."""
-        lti_page = request.url.path.startswith("/lti/") or routes.MARKER in request.cookies
-        if lti_page and routes.MARKER in request.cookies and request.url.scheme == "https":
+    def lti_marks(request: Request) -> None:
+        """Before the routes: over TLS, a browser an LTI launch signed in gets cross-site cookies (a CSRF cookie
+        it needs now too)."""
+        if routes.MARKER in request.cookies and request.url.scheme == "https":
             request.state.cross_site_cookies = True
-        response = await call_next(request)
-        if lti_page and routes.signed_out_in_frame(request, response):
+
+    async def lti_frames(request: Request, status: int, headers: MutableHeaders) -> None:
+        """A page of an LTI session (or of /lti/) may be framed by the registered platforms' origins; every other
+        page keeps frame-ancestors 'none'."""
+        path = request.url.path
+        if not (path.startswith("/lti/") or routes.MARKER in request.cookies):
+            return
+        if routes.signed_out_in_frame(request, status):
             # The pages' sign-out deletes the plain cookie; a partitioned one is deleted only by its like. The
             # marker stays, so the sign-in page it leads to still shows in the LMS's frame.
-            routes.auth.cross_site_cookie(response, routes.auth.SESSION_COOKIE, "", max_age=0, path="/")
-        if lti_page and not request.url.path.startswith("/api/"):
+            append_cookie(
+                headers, lambda r: routes.auth.cross_site_cookie(r, routes.auth.SESSION_COOKIE, "", max_age=0, path="/")
+            )
+        if not path.startswith("/api/"):
             origins = await run_in_threadpool(app.state.store.lti.frame_origins)
             if origins:
                 from grader.service.web.app import CSP
 
                 frames = "frame-ancestors 'self' " + " ".join(sorted(origins))
-                response.headers["Content-Security-Policy"] = re.sub(r"frame-ancestors [^;]*", frames, CSP)
-        return response
+                headers["Content-Security-Policy"] = re.sub(r"frame-ancestors [^;]*", frames, CSP)
+
+    app.add_middleware(EditResponse, edit=lti_frames, before=lti_marks)
 
     inner = app.router.lifespan_context
 

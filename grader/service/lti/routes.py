@@ -127,12 +127,13 @@ def sign_in(request: Request, outcome: SignIn) -> Response:
     return response
 
 
-def signed_out_in_frame(request: Request, response: Response) -> bool:
-    """Whether this response is the pages' sign-out succeeding for a browser an LTI launch signed in over TLS."""
+def signed_out_in_frame(request: Request, status: int) -> bool:
+    """Whether a response of this status is the pages' sign-out succeeding for a browser an LTI launch signed in
+    over TLS."""
     return (
         request.method == "POST"
         and request.url.path == request.app.url_path_for("signout")
-        and response.status_code == 303
+        and status == 303
         and MARKER in request.cookies
         and _secure(request)
     )

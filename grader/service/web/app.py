@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.datastructures import MutableHeaders
 from starlette.formparsers import MultiPartParser
 
 from grader import __version__
@@ -24,6 +25,7 @@ from grader.service.queue.db import MAX_ID
 from grader.service.queue.embedded import Dispatcher, NullDispatcher
 from grader.service.queue.store import Store
 from grader.service.web import api, class_api, course
+from grader.service.web.asgi import EditResponse
 from grader.spec import Spec, load_spec
 
 log = logging.getLogger("pa5-grader.service")
@@ -108,6 +110,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+async def headers(request: Request, status: int, headers: MutableHeaders) -> None:
+    """Middleware: the security headers on every answer, and no caching of the API's."""
+    path = request.url.path
+    for name, value in security_headers(path).items():
+        headers.setdefault(name, value)
+    if path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
 def invalid_request(errors) -> HTTPException:
     """A request FastAPI could not validate: 404 when a path parameter (an id) names nothing, else 422 saying why."""
     if errors and all(e["loc"][0] == "path" for e in errors):
@@ -187,16 +198,10 @@ def create_app(
         log.warning("refused a request the database could not take: %s", exc.orig)
         return refuse(request, HTTPException(422, "the request holds a value the service cannot store or look up"))
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        for name, value in security_headers(request.url.path).items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    app.middleware("http")(auth.csrf_cookie)
+    # Plain ASGI middleware (asgi.py), each added around the last; from the outside in: the body limit, the CSRF
+    # cookie, these headers, LTI's framing (lti/mount.py).
+    app.add_middleware(EditResponse, edit=headers)
+    app.add_middleware(EditResponse, edit=auth.csrf_cookie, before=auth.csrf_seed)
     page = pages.refused_html if pages is not None else None
     app.add_middleware(BodyLimit, limit=settings.upload_max_bytes + MULTIPART_SLACK, page=page)
     return app
