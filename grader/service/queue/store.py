@@ -37,6 +37,7 @@ from grader.service.queue.tokens import Tokens
 from grader.service.queue.views import Views, position
 
 NEW, REGRADE = 0, 1  # priorities: lower runs first
+QUEUE_LOCK = 0x7061_3567  # PostgreSQL's advisory lock for adding new jobs ("pa5g")
 
 
 class Store:
@@ -105,17 +106,22 @@ class Store:
         filename: str,
         files_zip: bytes,
         sha256: str,
+        submitted_at: dt.datetime | None = None,
         now: dt.datetime | None = None,
         max_submissions: int | None = None,
     ) -> SubmissionView:
         """Store the bytes and their job in one transaction, superseding the student's job still queued; with
         `max_submissions`, refuse (SubmissionLimit) once the student has made that many that count.
 
+        `submitted_at`: when the upload arrived, which lateness is judged by (default: `now`). `now`: when its job
+        enters the queue (default: the clock, read once this transaction is the only one adding jobs, so places
+        follow the order jobs are stored in and each upload is answered a place of its own).
         The rate limit was applied when the upload arrived (admit_upload), before it was checked."""
-        now = now or utcnow()
         with self.sessions.begin() as s:
             # Serializes one student's submissions on PostgreSQL; SQLite's BEGIN IMMEDIATE already does.
             s.execute(select(Token.id).where(Token.student_id == student_id).with_for_update())
+            now = self._enter_queue(s, now)
+            submitted_at = submitted_at or now
             if max_submissions is not None:
                 made = s.scalar(
                     select(func.count())
@@ -140,7 +146,7 @@ class Store:
                 job.status, job.finished_at = "superseded", now
                 s.get(Submission, job.submission_id).status = "superseded"
             sub = Submission(
-                student_id=student_id, filename=filename, files_zip=files_zip, sha256=sha256, submitted_at=now
+                student_id=student_id, filename=filename, files_zip=files_zip, sha256=sha256, submitted_at=submitted_at
             )
             s.add(sub)
             s.flush()
@@ -154,13 +160,20 @@ class Store:
                 filename=filename,
                 sha256=sha256,
                 status="queued",
-                submitted_at=now,
+                submitted_at=submitted_at,
                 job_id=job.id,
                 attempts=0,
                 last_error=None,
                 queue_position=position(s, job.id),
                 score=None,
             )
+
+    def _enter_queue(self, s: Session, now: dt.datetime | None) -> dt.datetime:
+        """Make this transaction the only one adding jobs until it ends, and return `now` or else the clock's time.
+        SQLite's BEGIN IMMEDIATE already serializes writers; PostgreSQL takes an advisory lock."""
+        if self.engine.dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": QUEUE_LOCK})
+        return now or utcnow()
 
     def is_student(self, student_id: str) -> bool:
         """Whether the roster (`admin students`) holds this student."""

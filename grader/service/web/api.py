@@ -135,7 +135,7 @@ def accept(request: Request, who: Principal, student_id: str, filename: str, dat
             filename=accepted.filename,
             files_zip=accepted.files_zip,
             sha256=accepted.sha256,
-            now=arrived,
+            submitted_at=arrived,
             max_submissions=limit,
         )
     except SubmissionLimit as e:

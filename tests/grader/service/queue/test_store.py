@@ -101,6 +101,17 @@ def test_a_place_counted_alone_is_its_place_in_the_claim_order(store):
     assert list(answered.values()) == [1, 2, 3, 4, 5]  # each upload's answer, before the claim
 
 
+def test_an_upload_stored_after_a_later_arrival_queues_behind_it_and_keeps_its_arrival(store):
+    """Two uploads checked side by side: alice's arrived first, bob's was stored first. Places follow the order
+    they were stored in (each answered its own), and lateness still sees alice's arrival."""
+    bob = add(store, "bob", submitted_at=T0 + dt.timedelta(seconds=2))
+    alice = add(store, "alice", submitted_at=T0)
+    assert (bob.queue_position, alice.queue_position) == (1, 2)
+    assert store.get_submission(alice.id).submitted_at == T0
+    assert store.get_submission(bob.id).submitted_at == T0 + dt.timedelta(seconds=2)
+    assert store.leases.claim_next("w", 60).submission_id == bob.id
+
+
 def test_two_workers_never_hold_one_job(tmp_path, store):
     subs = [add(store, f"s{i}") for i in range(30)]
     stores = [Store(store.url) for _ in range(6)]  # one engine each, as separate processes would have

@@ -1,5 +1,7 @@
 """The store's own tests, run again on a real PostgreSQL: no SQLite-only SQL, and row locks hold across engines."""
 
+import threading
+
 import pytest
 
 from grader.service.queue.store import Store
@@ -15,3 +17,19 @@ def store(database):
     s.upgrade_schema()
     yield s
     s.engine.dispose()
+
+
+def test_uploads_stored_at_once_are_each_answered_a_place_of_their_own(store):
+    """Here transactions run side by side (SQLite's BEGIN IMMEDIATE makes them take turns)."""
+    n, start, places = 8, threading.Barrier(8), []
+
+    def one(i):
+        start.wait()
+        places.append(on_sqlite.add(store, f"s{i}").queue_position)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(places) == list(range(1, n + 1))
